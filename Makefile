@@ -1,0 +1,41 @@
+# The project's vocabulary: install, demo, test, check, bench.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install demo test check lint typecheck bench schemas lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python  ## create .venv and install the project with its pinned dependencies
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+
+demo: install  ## onboard the shipped sample tables end to end, with no services needed
+	$(BIN)/dataflow-worker demo
+
+test: install  ## the whole test suite (integration tests use the local RabbitMQ, PostgreSQL, MariaDB)
+	$(BIN)/pytest
+
+check: install lint typecheck test  ## lint, strict types and tests
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+bench: install  ## benchmarks (numbers, not pass/fail)
+	$(BIN)/python -m bench
+
+schemas: install  ## regenerate the committed JSON Schemas and AsyncAPI document from the models
+	$(BIN)/python -m messages.export
+
+lock:  ## re-pin every dependency into constraints.txt from a fresh environment
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet -e '.[dev]' \
+	  && .lockvenv/bin/pip freeze --exclude-editable | grep -v '^dataflow-worker' > constraints.txt; rm -rf .lockvenv
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache dataflow-state.db*

@@ -1,0 +1,45 @@
+"""Settings come from the environment, *_FILE files and overrides, with one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.config import load_settings
+from worker.errors import ConfigurationError
+
+
+def test_defaults_follow_the_contract() -> None:
+    settings = load_settings({})
+    assert settings.broker_url == "amqp://guest:guest@localhost:5672//"
+    assert settings.state_url == "sqlite:///dataflow-state.db"
+    assert settings.concurrency == 16
+    assert settings.sandbox == "prod"
+    assert settings.metrics_addr == "127.0.0.1:9464"
+    assert settings.follow_runs is False
+
+
+def test_a_file_variable_supplies_a_secret(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    settings = load_settings({"DATAFLOW_CLIENT_SECRET_FILE": str(secret)})
+    assert settings.client_secret is not None
+    assert settings.client_secret.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)
+
+
+def test_an_unreadable_file_variable_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="DATAFLOW_CLIENT_SECRET_FILE"):
+        load_settings({"DATAFLOW_CLIENT_SECRET_FILE": str(tmp_path / "missing")})
+
+
+def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAFLOW_CONCURRENCY", "zero")
+    with pytest.raises(ConfigurationError, match="DATAFLOW_CONCURRENCY"):
+        load_settings()
+
+
+def test_run_requires_credentials() -> None:
+    with pytest.raises(ConfigurationError, match="DATAFLOW_CLIENT_ID"):
+        load_settings({}).require_credentials()

@@ -1,0 +1,10 @@
+"""The subcommands of ``dataflow-worker``, one module each."""
+
+from __future__ import annotations
+
+import click
+
+from worker.commands.emulator import emulator
+from worker.commands.placeholders import PLACEHOLDERS
+
+COMMANDS: list[click.Command] = [emulator, *PLACEHOLDERS]

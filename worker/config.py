@@ -1,0 +1,104 @@
+"""Settings: the only place that reads the environment (contract section 5).
+
+Every variable may also be given as ``<NAME>_FILE``, the path of a file holding its value, so
+secrets can come from mounted files. A ``.env`` file in the working directory is read too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worker.errors import ConfigurationError
+
+PREFIX = "DATAFLOW_"
+
+
+class Settings(BaseSettings):
+    """Everything the worker and its commands can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    broker_url: str = "amqp://guest:guest@localhost:5672//"
+    state_url: str = "sqlite:///dataflow-state.db"
+    platform_url: str = "https://platform.adobe.io"
+    ims_url: str = "https://ims-na1.adobelogin.com"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    org_id: str | None = None
+    scopes: str = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
+    sandbox: str = "prod"
+    concurrency: int = Field(default=16, ge=1, le=256)
+    follow_runs: bool = False
+    drain_seconds: float = Field(default=30, ge=0)
+    metrics_addr: str = "127.0.0.1:9464"
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Additions beyond contract section 5 (documented in README "Configuration").
+    topology_prefix: str = "dataflow"
+    ca_bundle: str | None = None
+    http_timeout_seconds: float = Field(default=30, gt=0)
+    retry_max_attempts: int = Field(default=8, ge=1)
+    retry_max_seconds: float = Field(default=3600, gt=0)
+    poison_deliveries: int = Field(default=5, ge=2)
+    prune_after_days: float = Field(default=30, gt=0)
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lowercase(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    def require_credentials(self) -> None:
+        """Fail with one readable line when `run` lacks what IMS needs."""
+        missing = [
+            PREFIX + name.upper()
+            for name in ("client_id", "client_secret", "org_id")
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"set {', '.join(missing)} (or the matching *_FILE variables) before running"
+            )
+
+
+def _file_overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    """Read every ``DATAFLOW_<NAME>_FILE`` into the value of ``<name>``."""
+    values: dict[str, str] = {}
+    for key, path in environ.items():
+        if not (key.startswith(PREFIX) and key.endswith("_FILE")):
+            continue
+        name = key[len(PREFIX) : -len("_FILE")].lower()
+        try:
+            values[name] = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigurationError(f"{key}: cannot read {path}: {error.strerror}") from None
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Build the settings from the environment, ``*_FILE`` files and explicit overrides."""
+    explicit: dict[str, str] = {}
+    if environ is None:
+        environ = os.environ
+    else:  # an explicit mapping wins over the process environment (tests, embedded use)
+        explicit = {
+            key[len(PREFIX) :].lower(): value
+            for key, value in environ.items()
+            if key.startswith(PREFIX) and not key.endswith("_FILE")
+        }
+    try:
+        values = {**explicit, **_file_overrides(environ), **overrides}
+        return Settings(**values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = PREFIX + ".".join(str(part) for part in first["loc"]).upper()
+        raise ConfigurationError(f"{name}: {first['msg']}") from None

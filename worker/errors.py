@@ -1,0 +1,97 @@
+"""The worker's error tree. Foreign errors are translated into these at each boundary.
+
+::
+
+    DataflowError                     base; every error says whether a retry can help
+    ├── ConfigurationError            bad settings or CLI usage (exit code 2), never retryable
+    ├── PlatformError                 anything the Platform client raises
+    │   ├── RetryableError            timeouts, connection errors, 408, 429, 5xx, IMS 5xx
+    │   │   │                         (carries retry_after_seconds when the server gave one)
+    │   │   └── OutcomeUnknownError   the request may have been applied (dropped connection or
+    │   │                             timeout after the body was sent): look up before creating
+    │   ├── RejectedError             any other 4xx: status, code, title, detail from the Platform
+    │   │   └── NotFoundError         404
+    │   └── AuthenticationError       IMS refused the credentials, or 401 after a fresh token:
+    │                                 the worker stops taking work; it fails no request
+    ├── LedgerError                   the ledger cannot be read or written
+    │   └── LeaseLostError            another worker holds the request's lease (fencing)
+    └── BrokerError                   the broker refused or lost a publish (unconfirmed)
+"""
+
+from __future__ import annotations
+
+
+class DataflowError(Exception):
+    """Base of every error the worker raises on purpose."""
+
+    retryable: bool = False
+
+
+class ConfigurationError(DataflowError):
+    """Settings or command-line usage that cannot work; the message says what to fix."""
+
+
+class PlatformError(DataflowError):
+    """An error talking to Adobe Experience Platform or IMS."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        title: str | None = None,
+        detail: str | None = None,
+        api: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.api = api
+
+
+class RetryableError(PlatformError):
+    """A transient failure: the same call may succeed later."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after_seconds = retry_after_seconds
+
+
+class OutcomeUnknownError(RetryableError):
+    """The request may have been applied; the step must look the resource up first."""
+
+
+class RejectedError(PlatformError):
+    """The Platform refused the request (a 4xx other than 401, 408 and 429)."""
+
+
+class NotFoundError(RejectedError):
+    """The Platform answered 404."""
+
+
+class AuthenticationError(PlatformError):
+    """The credentials do not work; the worker must stop taking work until a probe succeeds."""
+
+
+class LedgerError(DataflowError):
+    """The durable ledger could not be read or written."""
+
+    retryable = True
+
+
+class LeaseLostError(LedgerError):
+    """This worker no longer holds the lease on a request; it must stop writing for it."""
+
+    retryable = False
+
+
+class BrokerError(DataflowError):
+    """A publish was not confirmed by the broker, or the broker connection failed."""
+
+    retryable = True
