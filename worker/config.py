@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     org_id: str | None = None
-    scopes: str = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
+    scopes: str = (
+        "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
+    )
     sandbox: str = "prod"
     concurrency: int = Field(default=16, ge=1, le=256)
     follow_runs: bool = False
@@ -82,9 +84,7 @@ def _file_overrides(environ: Mapping[str, str]) -> dict[str, str]:
     return values
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, **overrides: Any
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build the settings from the environment, ``*_FILE`` files and explicit overrides."""
     explicit: dict[str, str] = {}
     if environ is None:

@@ -58,8 +58,18 @@ class RetryableError(PlatformError):
 
     retryable = True
 
-    def __init__(self, message: str, *, retry_after_seconds: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: float | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        title: str | None = None,
+        detail: str | None = None,
+        api: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code, title=title, detail=detail, api=api)
         self.retry_after_seconds = retry_after_seconds
 
 
