@@ -9,7 +9,7 @@ value instead of creating a new series.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import product
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -224,3 +224,8 @@ class Metrics:
     def count_received(self, event_type: str | None) -> None:
         """Count one received message under its type, or ``unknown``."""
         self.messages_received_total.labels(type=received_type(event_type)).inc()
+
+    def watch(self, *, ready: Callable[[], bool], circuit_open: Callable[[], bool]) -> None:
+        """Compute the `ready` and `circuit_open` gauges at scrape time from the worker's state."""
+        self.ready.set_function(lambda: float(ready()))
+        self.circuit_open.set_function(lambda: float(circuit_open()))
