@@ -1,0 +1,215 @@
+"""The Platform client the worker uses: one object, one token, one connection pool per process.
+
+Every operation takes the sandbox first (None: the configured default) and raises only
+`worker.errors.PlatformError` subclasses. Nothing here re-sends a POST: after an
+`OutcomeUnknownError` the caller decides whether to look up by name before creating again.
+Find operations compare exact names client-side and return the oldest match, or None.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from worker.config import Settings
+from worker.errors import ConfigurationError
+from worker.platform.auth import Credentials, ImsAuth
+from worker.platform.catalog import Catalog
+from worker.platform.dataprep import DataPrep, MappingSetRef
+from worker.platform.flowservice import FlowService, check_connector
+from worker.platform.http import PlatformMetrics, Transport, build_http_client
+from worker.platform.schemaregistry import SchemaRegistry
+from worker.platform.session import PlatformSession
+
+Json = dict[str, Any]
+
+
+def _first(found: list[Json]) -> Json | None:
+    return found[0] if found else None
+
+
+class PlatformClient:
+    """Create, get, find by name and delete every resource a dataflow is made of."""
+
+    def __init__(self, session: PlatformSession, transport: Transport) -> None:
+        self._transport = transport
+        self.flows = FlowService(session)
+        self.registry = SchemaRegistry(session)
+        self.catalog = Catalog(session)
+        self.dataprep = DataPrep(session)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._transport.close()
+
+    def __enter__(self) -> PlatformClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # Flow Service: source connections, target connections, flows.
+    def create_source_connection(self, sandbox: str | None, body: Json) -> str:
+        """Create a source connection; return its id."""
+        return self.flows.create(sandbox, "sourceConnections", body)
+
+    def get_source_connection(self, sandbox: str | None, connection_id: str) -> Json:
+        """A source connection by id."""
+        return self.flows.get(sandbox, "sourceConnections", connection_id)
+
+    def find_source_connection(self, sandbox: str | None, name: str) -> Json | None:
+        """The source connection named exactly ``name``."""
+        return _first(self.flows.find_by_name(sandbox, "sourceConnections", name))
+
+    def delete_source_connection(self, sandbox: str | None, connection_id: str) -> None:
+        """Delete a source connection."""
+        self.flows.delete(sandbox, "sourceConnections", connection_id)
+
+    def create_target_connection(self, sandbox: str | None, body: Json) -> str:
+        """Create a target connection; return its id."""
+        return self.flows.create(sandbox, "targetConnections", body)
+
+    def get_target_connection(self, sandbox: str | None, connection_id: str) -> Json:
+        """A target connection by id."""
+        return self.flows.get(sandbox, "targetConnections", connection_id)
+
+    def find_target_connection(self, sandbox: str | None, name: str) -> Json | None:
+        """The target connection named exactly ``name``."""
+        return _first(self.flows.find_by_name(sandbox, "targetConnections", name))
+
+    def delete_target_connection(self, sandbox: str | None, connection_id: str) -> None:
+        """Delete a target connection."""
+        self.flows.delete(sandbox, "targetConnections", connection_id)
+
+    def create_flow(self, sandbox: str | None, body: Json) -> str:
+        """Create a flow; return its id."""
+        return self.flows.create(sandbox, "flows", body)
+
+    def get_flow(self, sandbox: str | None, flow_id: str) -> Json:
+        """A flow by id."""
+        return self.flows.get(sandbox, "flows", flow_id)
+
+    def find_flow(self, sandbox: str | None, name: str) -> Json | None:
+        """The flow named exactly ``name``."""
+        return _first(self.flows.find_by_name(sandbox, "flows", name))
+
+    def delete_flow(self, sandbox: str | None, flow_id: str) -> None:
+        """Delete a flow."""
+        self.flows.delete(sandbox, "flows", flow_id)
+
+    def get_base_connection(self, sandbox: str | None, connection_id: str) -> Json:
+        """A base connection by id."""
+        return self.flows.get_base_connection(sandbox, connection_id)
+
+    def flow_spec(
+        self, sandbox: str | None, name: str, connection_spec_id: str | None = None
+    ) -> Json:
+        """The flow spec called ``name`` (cached), checked to accept ``connection_spec_id``."""
+        spec = self.flows.flow_spec(sandbox, name)
+        if connection_spec_id is not None:
+            check_connector(spec, connection_spec_id)
+        return spec
+
+    def runs(self, sandbox: str | None, flow_id: str) -> list[Json]:
+        """Every run of a flow."""
+        return self.flows.runs(sandbox, flow_id)
+
+    # Schema Registry: tenant field groups and schemas.
+    def tenant_id(self, sandbox: str | None) -> str:
+        """The tenant id (cached per sandbox)."""
+        return self.registry.tenant_id(sandbox)
+
+    def create_field_group(self, sandbox: str | None, body: Json) -> str:
+        """Create a tenant field group; return its ``$id``."""
+        return self.registry.create(sandbox, "fieldgroups", body)
+
+    def get_field_group(self, sandbox: str | None, field_group_id: str) -> Json:
+        """A tenant field group by ``$id``."""
+        return self.registry.get(sandbox, "fieldgroups", field_group_id)
+
+    def find_field_group(self, sandbox: str | None, title: str) -> Json | None:
+        """The tenant field group titled exactly ``title``."""
+        return _first(self.registry.find_by_title(sandbox, "fieldgroups", title))
+
+    def delete_field_group(self, sandbox: str | None, field_group_id: str) -> None:
+        """Delete a tenant field group."""
+        self.registry.delete(sandbox, "fieldgroups", field_group_id)
+
+    def create_schema(self, sandbox: str | None, body: Json) -> str:
+        """Create a tenant schema; return its ``$id``."""
+        return self.registry.create(sandbox, "schemas", body)
+
+    def get_schema(self, sandbox: str | None, schema_id: str) -> Json:
+        """A tenant schema by ``$id``."""
+        return self.registry.get(sandbox, "schemas", schema_id)
+
+    def find_schema(self, sandbox: str | None, title: str) -> Json | None:
+        """The tenant schema titled exactly ``title``."""
+        return _first(self.registry.find_by_title(sandbox, "schemas", title))
+
+    def delete_schema(self, sandbox: str | None, schema_id: str) -> None:
+        """Delete a tenant schema."""
+        self.registry.delete(sandbox, "schemas", schema_id)
+
+    # Catalog and Data Prep.
+    def create_dataset(self, sandbox: str | None, body: Json) -> str:
+        """Create a dataset; return its id."""
+        return self.catalog.create_dataset(sandbox, body)
+
+    def get_dataset(self, sandbox: str | None, dataset_id: str) -> Json:
+        """A dataset by id."""
+        return self.catalog.get_dataset(sandbox, dataset_id)
+
+    def find_dataset(self, sandbox: str | None, name: str) -> Json | None:
+        """The dataset named exactly ``name``."""
+        return _first(self.catalog.find_datasets(sandbox, name))
+
+    def delete_dataset(self, sandbox: str | None, dataset_id: str) -> None:
+        """Delete a dataset."""
+        self.catalog.delete_dataset(sandbox, dataset_id)
+
+    def create_mapping_set(self, sandbox: str | None, body: Json) -> MappingSetRef:
+        """Create a mapping set; return its id and version."""
+        return self.dataprep.create_mapping_set(sandbox, body)
+
+    def get_mapping_set(self, sandbox: str | None, mapping_set_id: str) -> Json:
+        """A mapping set by id."""
+        return self.dataprep.get_mapping_set(sandbox, mapping_set_id)
+
+
+def open_platform_client(
+    settings: Settings,
+    *,
+    metrics: PlatformMetrics | None = None,
+    http_client: httpx.Client | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> PlatformClient:
+    """The process's client, built from the settings (``http_client`` replaces the real pool)."""
+    settings.require_credentials()
+    if not (settings.client_id and settings.client_secret and settings.org_id):
+        raise ConfigurationError("the Platform client needs a client id, secret and org id")
+    client = http_client or build_http_client(
+        timeout_seconds=settings.http_timeout_seconds,
+        pool_size=settings.concurrency,
+        ca_bundle=settings.ca_bundle,
+    )
+    transport = Transport(client, metrics)
+    credentials = Credentials(
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+        scopes=settings.scopes,
+        org_id=settings.org_id,
+    )
+    auth = ImsAuth(transport, settings.ims_url, credentials, clock=clock)
+    session = PlatformSession(
+        transport,
+        auth,
+        platform_url=settings.platform_url,
+        client_id=settings.client_id,
+        org_id=settings.org_id,
+        default_sandbox=settings.sandbox,
+    )
+    return PlatformClient(session, transport)

@@ -1,0 +1,139 @@
+"""Flow Service: connections, flows, flow specs and runs (`/data/foundation/flowservice`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from worker.errors import NotFoundError, RejectedError, RetryableError
+from worker.platform.filters import flow_service_name_filter
+from worker.platform.session import PlatformSession
+
+API = "flowservice"
+# The collections this client creates, finds and deletes by name.
+KINDS = ("sourceConnections", "targetConnections", "flows")
+Json = dict[str, Any]
+
+
+def next_token(page: Json) -> str | None:
+    """The continuation token of the next page, from ``_links.next.href``; None at the end."""
+    links = page.get("_links") or {}
+    href = (links.get("next") or {}).get("href") if isinstance(links, dict) else None
+    if not href:
+        return None
+    tokens = parse_qs(urlsplit(href).query).get("continuationToken")
+    return tokens[0] if tokens else None
+
+
+def first_item(body: Any, what: str) -> Json:
+    """The one object of a by-id answer, which Flow Service wraps as ``{"items": [obj]}``."""
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        if body["items"]:
+            item: Json = body["items"][0]
+            return item
+        raise NotFoundError(f"{API}: {what} not found", status=404, api=API)
+    if isinstance(body, dict):
+        return body
+    raise RetryableError(f"{API}: unreadable answer for {what}", api=API)
+
+
+class FlowService:
+    """Typed calls to Flow Service over a shared session."""
+
+    def __init__(self, session: PlatformSession) -> None:
+        self._session = session
+        self._specs: dict[tuple[str, str], Json] = {}
+        self._specs_lock = threading.Lock()
+
+    def create(self, sandbox: str | None, kind: str, body: Json) -> str:
+        """Create a source connection, target connection or flow; return its id."""
+        answer = self._session.request(
+            API, "POST", f"/flowservice/{kind}", sandbox=sandbox, json_body=body
+        )
+        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
+            raise RetryableError(f"{API}: POST /{kind} answered without an id", api=API)
+        return str(answer["id"])
+
+    def get(self, sandbox: str | None, kind: str, resource_id: str) -> Json:
+        """One resource by id (unwrapped from ``items``); NotFoundError when absent."""
+        answer = self._session.request(
+            API, "GET", f"/flowservice/{kind}/{{id}}", sandbox=sandbox, path={"id": resource_id}
+        )
+        return first_item(answer, f"{kind} {resource_id}")
+
+    def delete(self, sandbox: str | None, kind: str, resource_id: str) -> None:
+        """Delete one resource by id."""
+        self._session.request(
+            API, "DELETE", f"/flowservice/{kind}/{{id}}", sandbox=sandbox, path={"id": resource_id}
+        )
+
+    def find_by_name(self, sandbox: str | None, kind: str, name: str) -> list[Json]:
+        """Every resource of ``kind`` whose name is exactly ``name``, oldest first."""
+        prop = flow_service_name_filter(name)
+        found = [
+            item
+            for item in self.items(sandbox, kind, prop)
+            if isinstance(item, dict) and item.get("name") == name
+        ]
+        return sorted(found, key=lambda item: (item.get("createdAt") or 0, str(item.get("id"))))
+
+    def items(self, sandbox: str | None, kind: str, prop: str | None = None) -> Iterator[Json]:
+        """Every item of a collection, following continuation tokens to the end."""
+        template = f"/flowservice/{kind}"
+        token: str | None = None
+        while True:
+            params: dict[str, str | int] = {}
+            if prop is not None:
+                params["property"] = prop
+            if token is not None:
+                params["continuationToken"] = token
+            page = self._session.request(API, "GET", template, sandbox=sandbox, params=params)
+            if not isinstance(page, dict):
+                raise RetryableError(f"{API}: unreadable page of {kind}", api=API)
+            yield from page.get("items") or []
+            token = next_token(page)
+            if token is None:
+                return
+
+    def get_base_connection(self, sandbox: str | None, connection_id: str) -> Json:
+        """A base connection (`/connections/{id}`)."""
+        return self.get(sandbox, "connections", connection_id)
+
+    def runs(self, sandbox: str | None, flow_id: str) -> list[Json]:
+        """Every run of a flow (`/runs?property=flowId==<id>`)."""
+        return list(self.items(sandbox, "runs", f"flowId=={flow_id}"))
+
+    def flow_spec(self, sandbox: str | None, name: str) -> Json:
+        """The flow spec called ``name``, looked up once per process and sandbox."""
+        key = (sandbox or self._session.default_sandbox, name)
+        with self._specs_lock:
+            cached = self._specs.get(key)
+        if cached is not None:
+            return cached
+        prop = flow_service_name_filter(name)
+        params = {"property": prop} if prop else {}
+        page = self._session.request(
+            API, "GET", "/flowservice/flowSpecs", sandbox=sandbox, params=params
+        )
+        items = page.get("items") if isinstance(page, dict) else None
+        matches = [item for item in items or [] if item.get("name") == name]
+        if not matches:
+            raise NotFoundError(f"{API}: no flow spec named {name!r}", status=404, api=API)
+        spec: Json = matches[0]
+        with self._specs_lock:
+            self._specs[key] = spec
+        return spec
+
+
+def check_connector(spec: Json, connection_spec_id: str) -> None:
+    """Refuse a connector that the flow spec does not list among its source connection specs."""
+    allowed = spec.get("sourceConnectionSpecIds") or []
+    if connection_spec_id not in allowed:
+        raise RejectedError(
+            f"flow spec {spec.get('name')!r} does not accept connection spec {connection_spec_id}",
+            code="connector_not_in_flow_spec",
+            title="Connector not supported by the flow spec",
+            api=API,
+        )

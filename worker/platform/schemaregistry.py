@@ -1,0 +1,121 @@
+"""Schema Registry: tenant schemas and field groups, and the tenant id."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from worker.errors import RetryableError
+from worker.platform.filters import schema_registry_title_filter
+from worker.platform.session import PlatformSession
+
+API = "schemaregistry"
+# Lookups need a versioned Accept; lists refuse one.
+ACCEPT_LOOKUP = "application/vnd.adobe.xed+json; version=1"
+ACCEPT_LIST = "application/vnd.adobe.xed-id+json"
+KINDS = ("schemas", "fieldgroups")
+Json = dict[str, Any]
+
+
+def next_start(page: Json) -> str | None:
+    """The ``start`` of the next page (``_page.next``); None on the last page."""
+    paging = page.get("_page")
+    if isinstance(paging, dict) and paging.get("next") not in (None, ""):
+        return str(paging["next"])
+    return None
+
+
+class SchemaRegistry:
+    """Typed calls to the Schema Registry over a shared session."""
+
+    def __init__(self, session: PlatformSession) -> None:
+        self._session = session
+        self._tenants: dict[str, str] = {}
+        self._tenants_lock = threading.Lock()
+
+    def tenant_id(self, sandbox: str | None) -> str:
+        """The organisation's tenant id (`GET /stats`), looked up once per sandbox."""
+        key = sandbox or self._session.default_sandbox
+        with self._tenants_lock:
+            cached = self._tenants.get(key)
+        if cached is not None:
+            return cached
+        stats = self._session.request(API, "GET", "/schemaregistry/stats", sandbox=sandbox)
+        tenant = stats.get("tenantId") if isinstance(stats, dict) else None
+        if not isinstance(tenant, str) or not tenant:
+            raise RetryableError(f"{API}: /stats answered without a tenantId", api=API)
+        with self._tenants_lock:
+            self._tenants[key] = tenant
+        return tenant
+
+    def create(self, sandbox: str | None, kind: str, body: Json) -> str:
+        """Create a tenant schema or field group; return its ``$id``."""
+        answer = self._session.request(
+            API, "POST", f"/schemaregistry/tenant/{kind}", sandbox=sandbox, json_body=body
+        )
+        if not isinstance(answer, dict) or not isinstance(answer.get("$id"), str):
+            raise RetryableError(f"{API}: POST /tenant/{kind} answered without an $id", api=API)
+        return str(answer["$id"])
+
+    def get(self, sandbox: str | None, kind: str, resource_id: str) -> Json:
+        """One tenant resource by ``$id`` or ``meta:altId``."""
+        answer = self._session.request(
+            API,
+            "GET",
+            f"/schemaregistry/tenant/{kind}/{{id}}",
+            sandbox=sandbox,
+            path={"id": resource_id},
+            accept=ACCEPT_LOOKUP,
+        )
+        if not isinstance(answer, dict):
+            raise RetryableError(f"{API}: unreadable {kind} {resource_id}", api=API)
+        return with_id(answer)
+
+    def delete(self, sandbox: str | None, kind: str, resource_id: str) -> None:
+        """Delete one tenant resource by ``$id``."""
+        self._session.request(
+            API,
+            "DELETE",
+            f"/schemaregistry/tenant/{kind}/{{id}}",
+            sandbox=sandbox,
+            path={"id": resource_id},
+        )
+
+    def find_by_title(self, sandbox: str | None, kind: str, title: str) -> list[Json]:
+        """Every tenant resource whose title is exactly ``title``."""
+        prop = schema_registry_title_filter(title)
+        return [
+            with_id(item)
+            for item in self.summaries(sandbox, kind, prop)
+            if isinstance(item, dict) and item.get("title") == title
+        ]
+
+    def summaries(self, sandbox: str | None, kind: str, prop: str | None = None) -> Iterator[Json]:
+        """Every tenant resource of ``kind`` (summaries), page after page."""
+        start: str | None = None
+        while True:
+            params: dict[str, str | int] = {"orderby": "title"}
+            if prop is not None:
+                params["property"] = prop
+            if start is not None:
+                params["start"] = start
+            page = self._session.request(
+                API,
+                "GET",
+                f"/schemaregistry/tenant/{kind}",
+                sandbox=sandbox,
+                params=params,
+                accept=ACCEPT_LIST,
+            )
+            if not isinstance(page, dict):
+                raise RetryableError(f"{API}: unreadable page of {kind}", api=API)
+            yield from page.get("results") or []
+            start = next_start(page)
+            if start is None:
+                return
+
+
+def with_id(resource: Json) -> Json:
+    """The resource with ``id`` set to its ``$id``, like every other resource the client returns."""
+    return {**resource, "id": resource.get("$id")}
