@@ -1,0 +1,107 @@
+"""The message contract of dataflow-worker: CloudEvents envelope, payload models, connectors.
+
+Depends on pydantic only. `decode` reads bytes into a typed `Event` and raises only
+`InvalidMessageError`; `encode` writes one; `new_event` wraps a payload in an envelope.
+"""
+
+from messages.base import FieldViolation
+from messages.codec import (
+    InvalidMessageError,
+    canonical_content,
+    content_hash,
+    decode,
+    encode,
+    new_event,
+    validate_request,
+)
+from messages.connectors import (
+    CONNECTORS,
+    DEFAULT_DATE_FORMAT,
+    Connector,
+    UnknownConnectorError,
+    find_connector,
+    resolve_connector,
+)
+from messages.envelope import (
+    EVENT_TYPES,
+    CreatedEvent,
+    Event,
+    EventType,
+    FailedEvent,
+    Payload,
+    RequestedEvent,
+    RunCompletedEvent,
+    StepCompletedEvent,
+    dataschema_for,
+)
+from messages.events import (
+    STEPS,
+    DataflowCreated,
+    DataflowFailed,
+    DataflowRunCompleted,
+    FailureError,
+    FailureKind,
+    RunError,
+    RunRecords,
+    Step,
+    StepCompleted,
+)
+from messages.models import (
+    PROFILE_CLASS,
+    Column,
+    DataflowRequested,
+    DeltaColumn,
+    Mapping,
+    Schedule,
+    Source,
+    Target,
+    TargetSchema,
+    XdmType,
+)
+
+__all__ = [
+    "CONNECTORS",
+    "DEFAULT_DATE_FORMAT",
+    "EVENT_TYPES",
+    "PROFILE_CLASS",
+    "STEPS",
+    "Column",
+    "Connector",
+    "CreatedEvent",
+    "DataflowCreated",
+    "DataflowFailed",
+    "DataflowRequested",
+    "DataflowRunCompleted",
+    "DeltaColumn",
+    "Event",
+    "EventType",
+    "FailedEvent",
+    "FailureError",
+    "FailureKind",
+    "FieldViolation",
+    "InvalidMessageError",
+    "Mapping",
+    "Payload",
+    "RequestedEvent",
+    "RunCompletedEvent",
+    "RunError",
+    "RunRecords",
+    "Schedule",
+    "Source",
+    "Step",
+    "StepCompleted",
+    "StepCompletedEvent",
+    "Target",
+    "TargetSchema",
+    "UnknownConnectorError",
+    "XdmType",
+    "canonical_content",
+    "content_hash",
+    "dataschema_for",
+    "decode",
+    "encode",
+    "find_connector",
+    "new_event",
+    "resolve_connector",
+    "validate_request",
+]
