@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+from worker.errors import LedgerError
 from worker.ledger.base import (
     Claim,
     ClaimOutcome,
@@ -14,6 +17,7 @@ from worker.ledger.base import (
     StepState,
     UnknownRequestError,
 )
+from worker.ledger.sql import Clock
 
 __all__ = [
     "Claim",
@@ -26,4 +30,22 @@ __all__ = [
     "StepRecord",
     "StepState",
     "UnknownRequestError",
+    "open_ledger",
 ]
+
+
+def open_ledger(state_url: str, *, clock: Clock = time.time) -> Ledger:
+    """Open the ledger at ``state_url`` (``sqlite:///PATH`` or ``postgresql://...``), upgraded.
+
+    The drivers are imported here so that using one variant never loads the other.
+    """
+    if state_url.startswith("sqlite:"):
+        from worker.ledger.sqlite import SqliteLedger, sqlite_path
+
+        return SqliteLedger(sqlite_path(state_url), clock=clock)
+    if state_url.startswith(("postgresql://", "postgres://")):
+        from worker.ledger.postgres import PostgresLedger
+
+        return PostgresLedger(state_url, clock=clock)
+    scheme = state_url.split(":", 1)[0]
+    raise LedgerError(f"unsupported ledger URL scheme {scheme!r}: use sqlite:/// or postgresql://")

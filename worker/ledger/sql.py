@@ -1,0 +1,274 @@
+"""Every ledger operation as short SQL transactions, shared by the SQLite and PostgreSQL variants.
+
+Each operation is one transaction: load the row (locked), apply a pure transition from
+:mod:`worker.ledger.transitions`, write the changed columns. A variant supplies connections,
+transactions, row locking and the translation of its driver's errors.
+"""
+
+# ruff: noqa: S608  -- statements are built only from this package's constant table and column
+# names; every value is bound as a parameter.
+
+from __future__ import annotations
+
+import abc
+import builtins
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Literal
+
+from worker.ledger import transitions
+from worker.ledger.base import (
+    FINISHED,
+    Claim,
+    Ledger,
+    RequestRecord,
+    RequestStatus,
+    StepOutcome,
+    UnknownRequestError,
+)
+from worker.ledger.cursor import Cursor
+from worker.ledger.rows import (
+    COLUMNS,
+    MUTABLE_COLUMNS,
+    STATE_COLUMNS,
+    from_row,
+    mutable_values,
+    to_row,
+)
+
+Clock = Callable[[], float]
+Change = Callable[[RequestRecord], RequestRecord]
+
+_TABLE = "ledger_requests"
+_FINISHED_SQL = ", ".join(f"'{status}'" for status in sorted(FINISHED))
+
+
+class SqlLedger(Ledger):
+    """The ledger over a SQL database; subclasses provide the transactions."""
+
+    lock_clause: ClassVar[str] = ""
+    """Appended to the SELECT that loads a row for a write (`` FOR UPDATE`` where it applies)."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        """Prepare the statements; ``clock`` gives ``now`` when a caller leaves it out."""
+        self._clock = clock
+        marks = ", ".join("?" for _ in COLUMNS)
+        assignments = ", ".join(f"{column} = ?" for column in MUTABLE_COLUMNS)
+        self._insert_sql = (
+            f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({marks}) "
+            "ON CONFLICT (request_id) DO NOTHING"
+        )
+        self._select_sql = f"SELECT {', '.join(COLUMNS)} FROM {_TABLE} WHERE request_id = ?"
+        self._lock_sql = (
+            f"SELECT {', '.join(STATE_COLUMNS)} FROM {_TABLE} WHERE request_id = ?"
+            + self.lock_clause
+        )
+        self._lock_full_sql = self._select_sql + self.lock_clause
+        self._update_sql = f"UPDATE {_TABLE} SET {assignments} WHERE request_id = ?"
+
+    @abc.abstractmethod
+    def _transaction(self) -> AbstractContextManager[Cursor]:
+        """A write transaction: committed when the block ends, rolled back when it raises."""
+
+    @abc.abstractmethod
+    def _reading(self) -> AbstractContextManager[Cursor]:
+        """A cursor for reads that need no transaction."""
+
+    def _now(self, now: float | None) -> float:
+        return self._clock() if now is None else now
+
+    def _load(self, cursor: Cursor, request_id: str, *, full: bool = False) -> RequestRecord:
+        cursor.execute(self._lock_full_sql if full else self._lock_sql, (request_id,))
+        row = cursor.fetchone()
+        if row is None:
+            raise UnknownRequestError(f"no ledger record for request {request_id}")
+        return from_row(row, COLUMNS if full else STATE_COLUMNS)
+
+    def _update(self, cursor: Cursor, record: RequestRecord) -> None:
+        cursor.execute(self._update_sql, (*mutable_values(record), record.request_id))
+
+    def _fenced(self, request_id: str, fence: int, change: Change) -> RequestRecord:
+        with self._transaction() as cursor:
+            record = self._load(cursor, request_id)
+            transitions.check_fence(record, fence)
+            changed = change(record)
+            self._update(cursor, changed)
+            return changed
+
+    def claim(
+        self,
+        request_id: str,
+        content_hash: str,
+        request_json: str,
+        event_id: str,
+        owner: str,
+        lease_seconds: float,
+        now: float | None = None,
+    ) -> Claim:
+        """Insert, or lock and decide, in one transaction (see :meth:`Ledger.claim`)."""
+        at = self._now(now)
+        fresh = transitions.new_record(
+            request_id, content_hash, request_json, event_id, owner, lease_seconds, at
+        )
+        with self._transaction() as cursor:
+            cursor.execute(self._insert_sql, to_row(fresh))
+            if cursor.rowcount == 1:
+                return Claim("acquired", fresh, fresh.fence)
+            record = self._load(cursor, request_id, full=True)
+            outcome, after = transitions.decide_claim(
+                record, content_hash, owner, lease_seconds, at
+            )
+            if outcome != "acquired":
+                return Claim(outcome, record)
+            self._update(cursor, after)
+            return Claim(outcome, after, after.fence)
+
+    def record_intent(
+        self,
+        request_id: str,
+        fence: int,
+        step: str,
+        name: str | None = None,
+        *,
+        now: float | None = None,
+    ) -> int:
+        """Mark the step started with its intended name; return its attempts so far."""
+        at = self._now(now)
+        record = self._fenced(
+            request_id, fence, lambda r: transitions.with_intent(r, step, name, at)
+        )
+        return record.step(step).attempts
+
+    def complete_step(
+        self,
+        request_id: str,
+        fence: int,
+        step: str,
+        resource_id: str,
+        outcome: StepOutcome,
+        attempts: int,
+        duration: float,
+        *,
+        now: float | None = None,
+    ) -> None:
+        """Mark the step done with its resource."""
+        at = self._now(now)
+        self._fenced(
+            request_id,
+            fence,
+            lambda r: transitions.with_step_done(
+                r, step, resource_id, outcome, attempts, duration, at
+            ),
+        )
+
+    def fail_step(
+        self,
+        request_id: str,
+        fence: int,
+        step: str,
+        error: Mapping[str, Any],
+        attempts: int | None = None,
+        *,
+        now: float | None = None,
+    ) -> None:
+        """Mark the step failed with the error."""
+        at = self._now(now)
+        self._fenced(
+            request_id, fence, lambda r: transitions.with_step_failed(r, step, error, attempts, at)
+        )
+
+    def schedule_retry(
+        self,
+        request_id: str,
+        fence: int,
+        next_retry_at: float,
+        error: Mapping[str, Any],
+        *,
+        now: float | None = None,
+    ) -> None:
+        """Wait for a delayed retry; the lease is released."""
+        at = self._now(now)
+        self._fenced(
+            request_id, fence, lambda r: transitions.with_retry(r, next_retry_at, error, at)
+        )
+
+    def finish(
+        self,
+        request_id: str,
+        fence: int,
+        status: Literal["created", "failed"],
+        terminal_event: bytes,
+        error: Mapping[str, Any] | None = None,
+        *,
+        now: float | None = None,
+    ) -> None:
+        """End the request with its terminal event."""
+        at = self._now(now)
+        self._fenced(
+            request_id,
+            fence,
+            lambda r: transitions.with_finish(r, status, terminal_event, error, at),
+        )
+
+    def renew_lease(
+        self, request_id: str, fence: int, lease_seconds: float, *, now: float | None = None
+    ) -> None:
+        """Extend the lease."""
+        at = self._now(now)
+        self._fenced(request_id, fence, lambda r: transitions.with_lease(r, lease_seconds, at))
+
+    def release(
+        self, request_id: str, fence: int, settled: bool, *, now: float | None = None
+    ) -> None:
+        """Give the lease up."""
+        at = self._now(now)
+        self._fenced(request_id, fence, lambda r: transitions.with_release(r, settled, at))
+
+    def record_run(
+        self, request_id: str, run: Mapping[str, Any], *, now: float | None = None
+    ) -> None:
+        """Append a followed run (not fenced: runs are followed after the request finished)."""
+        at = self._now(now)
+        with self._transaction() as cursor:
+            self._update(cursor, transitions.with_run(self._load(cursor, request_id), run, at))
+
+    def reopen_for_replay(self, request_id: str, *, now: float | None = None) -> RequestRecord:
+        """Make a failed request pending again, keeping what its done steps created."""
+        at = self._now(now)
+        with self._transaction() as cursor:
+            reopened = transitions.reopened(self._load(cursor, request_id, full=True), at)
+            self._update(cursor, reopened)
+            return reopened
+
+    def get(self, request_id: str) -> RequestRecord | None:
+        """The record, or ``None``."""
+        with self._reading() as cursor:
+            cursor.execute(self._select_sql, (request_id,))
+            row = cursor.fetchone()
+        return None if row is None else from_row(row)
+
+    def summary(self) -> dict[str, int]:
+        """Records per status."""
+        with self._reading() as cursor:
+            cursor.execute(f"SELECT status, COUNT(*) FROM {_TABLE} GROUP BY status")
+            return {str(status): int(count) for status, count in cursor.fetchall()}
+
+    def list(
+        self, status: RequestStatus | None = None, limit: int = 100
+    ) -> builtins.list[RequestRecord]:
+        """Records, most recently updated first."""
+        where, params = ("", (limit,)) if status is None else (" WHERE status = ?", (status, limit))
+        sql = f"SELECT {', '.join(COLUMNS)} FROM {_TABLE}{where} ORDER BY updated_at DESC LIMIT ?"
+        with self._reading() as cursor:
+            cursor.execute(sql, params)
+            return [from_row(row) for row in cursor.fetchall()]
+
+    def prune(self, older_than: float) -> int:
+        """Delete finished records older than the cutoff."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                f"DELETE FROM {_TABLE} WHERE status IN ({_FINISHED_SQL}) AND finished_at < ?",
+                (older_than,),
+            )
+            return int(cursor.rowcount)
