@@ -1,0 +1,166 @@
+"""Schema Registry list queries: ``property=`` filters, ``orderby``, ``start``/``limit`` paging.
+
+Pure. A page holds at most 300 results (the registry's cap); ``limit`` is a hint below that.
+``start`` is the offset of the page, which ``_page.next`` hands out. Filters compare top-level
+properties: ``title==X``, ``title!=X``, ``meta:intendedToExtend==<class>`` (a list property
+matches when it contains the value), ``title~regex``, and several expressions separated by
+commas (a comma inside a value is kept: only a comma followed by ``<name><operator>`` splits).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MAX_RESULTS = 300
+
+_EXPRESSION = re.compile(r"^\s*(?P<key>[\w:@.$-]+?)\s*(?P<op>==|!=|~)\s*(?P<value>.*?)\s*$")
+_SPLIT = re.compile(r",(?=\s*[\w:@.$-]+\s*(?:==|!=|~))")
+
+
+class ListQueryError(ValueError):
+    """A list query the registry refuses (bad filter, orderby, start or limit)."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One filter expression on a top-level property."""
+
+    key: str
+    op: str
+    value: str
+
+    def matches(self, item: Mapping[str, Any]) -> bool:
+        """Whether the item satisfies this expression."""
+        actual = item.get(self.key)
+        values = actual if isinstance(actual, list) else [actual]
+        texts = [_text(v) for v in values if v is not None]
+        if self.op == "==":
+            return self.value in texts
+        if self.op == "!=":
+            return self.value not in texts
+        pattern = re.compile(self.value)
+        return any(pattern.search(text) for text in texts)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A parsed list request."""
+
+    conditions: tuple[Condition, ...] = ()
+    orderby: tuple[tuple[str, bool], ...] = ()  # (key, descending)
+    orderby_text: str = ""
+    start: int = 0
+    limit: int = MAX_RESULTS
+
+    def exact(self, key: str) -> str | None:
+        """The value of the first ``key==value`` condition, for an indexed lookup."""
+        for condition in self.conditions:
+            if condition.key == key and condition.op == "==":
+                return condition.value
+        return None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def parse_conditions(expressions: Iterable[str]) -> tuple[Condition, ...]:
+    """Parse every ``property=`` parameter value into conditions (all must hold)."""
+    conditions: list[Condition] = []
+    for expression in expressions:
+        for part in _SPLIT.split(expression):
+            match = _EXPRESSION.match(part)
+            if match is None:
+                raise ListQueryError(f"Invalid property filter: {part}")
+            value = _unquote(match["value"])
+            if match["op"] == "~":
+                try:
+                    re.compile(value)
+                except re.error as error:
+                    raise ListQueryError(f"Invalid regular expression {value!r}: {error}") from None
+            conditions.append(Condition(match["key"], match["op"], value))
+    return tuple(conditions)
+
+
+def parse_orderby(text: str) -> tuple[tuple[str, bool], ...]:
+    """``-title,version`` -> ``(("title", True), ("version", False))``."""
+    keys: list[tuple[str, bool]] = []
+    for raw in text.split(","):
+        key = raw.strip()
+        if not key:
+            continue
+        descending = key.startswith("-")
+        key = key.lstrip("+-").strip()
+        if not re.fullmatch(r"[\w:@.$-]+", key):
+            raise ListQueryError(f"Invalid orderby field: {raw}")
+        keys.append((key, descending))
+    return tuple(keys)
+
+
+def _integer(name: str, text: str | None, default: int, low: int, high: int) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ListQueryError(f"{name} must be an integer between {low} and {high}") from None
+    if not low <= value <= high:
+        raise ListQueryError(f"{name} must be an integer between {low} and {high}")
+    return value
+
+
+def parse_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
+    """Parse the query parameters of a list request (each name maps to all its values)."""
+    orderby_text = ",".join(params.get("orderby", ()))
+    limit = _integer("limit", _first(params, "limit"), MAX_RESULTS, 0, 500)
+    return ListQuery(
+        conditions=parse_conditions(params.get("property", ())),
+        orderby=parse_orderby(orderby_text),
+        orderby_text=orderby_text,
+        start=_integer("start", _first(params, "start"), 0, 0, 2**31),
+        limit=min(limit or MAX_RESULTS, MAX_RESULTS),
+    )
+
+
+def _first(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = params.get(name)
+    return values[0] if values else None
+
+
+def _sort_key(item: Mapping[str, Any], key: str) -> tuple[int, str]:
+    value = item.get(key)
+    return (0, "") if value is None else (1, _text(value).casefold())
+
+
+def select(items: Iterable[Mapping[str, Any]], query: ListQuery) -> list[Mapping[str, Any]]:
+    """The items that match every condition, in the requested order (stable)."""
+    chosen = [item for item in items if all(c.matches(item) for c in query.conditions)]
+    for key, descending in reversed(query.orderby):
+        chosen.sort(key=lambda item, k=key: _sort_key(item, k), reverse=descending)  # type: ignore[misc]
+    return chosen
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of results and the offset of the next page (None on the last)."""
+
+    items: list[Mapping[str, Any]]
+    next_start: int | None
+
+
+def paginate(items: Sequence[Mapping[str, Any]], query: ListQuery) -> Page:
+    """Cut one page out of the selected items."""
+    end = query.start + query.limit
+    page = list(items[query.start : end])
+    return Page(page, end if end < len(items) else None)
