@@ -1,0 +1,179 @@
+"""Tests of the ledger's pure rules: claim outcomes, fencing, step changes, replay, rows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from worker.errors import LeaseLostError
+from worker.ledger import LedgerStateError, RequestRecord, StepRecord
+from worker.ledger import transitions as t
+from worker.ledger.rows import COLUMNS, STATE_COLUMNS, from_row, to_row
+
+T0 = 1_800_000_000.0
+
+
+def leased(**changes: Any) -> RequestRecord:
+    """A record leased to w1 until T0 + 30 with fence 1."""
+    record = t.new_record("r-1", "hash-a", '{"name":"crm"}', "evt-1", "w1", 30, T0)
+    return replace(record, **changes)
+
+
+@pytest.mark.parametrize(
+    ("record", "content_hash", "now", "outcome"),
+    [
+        (leased(), "hash-b", T0 + 60, "conflict"),
+        (leased(status="created", lease_owner=None), "hash-a", T0, "finished"),
+        (leased(status="failed", lease_owner=None), "hash-b", T0, "conflict"),
+        (leased(status="failed", lease_owner=None), "hash-a", T0, "finished"),
+        (leased(), "hash-a", T0 + 29, "busy"),
+        (leased(), "hash-a", T0 + 30, "acquired"),
+        (
+            leased(status="waiting_retry", lease_owner=None, lease_expires_at=None),
+            "hash-a",
+            T0,
+            "acquired",
+        ),
+        (
+            leased(status="pending", lease_owner=None, lease_expires_at=None),
+            "hash-a",
+            T0,
+            "acquired",
+        ),
+    ],
+)
+def test_a_claim_on_an_existing_record_follows_hash_status_and_lease(
+    record: RequestRecord, content_hash: str, now: float, outcome: str
+) -> None:
+    decided, after = t.decide_claim(record, content_hash, "w2", 30, now)
+    assert decided == outcome
+    if outcome == "acquired":
+        assert (after.lease_owner, after.fence, after.status) == ("w2", 2, "running")
+        assert (after.deliveries, after.unsettled_deliveries) == (2, 2)
+        assert after.lease_expires_at == now + 30
+    else:
+        assert after is record
+
+
+@pytest.mark.parametrize(
+    ("record", "fence"),
+    [
+        (leased(fence=2), 1),
+        (leased(fence=1, lease_owner=None), 1),
+    ],
+)
+def test_a_write_with_a_stale_or_released_fence_raises_lease_lost(
+    record: RequestRecord, fence: int
+) -> None:
+    with pytest.raises(LeaseLostError, match="lease lost"):
+        t.check_fence(record, fence)
+
+
+def test_a_write_with_the_current_fence_passes() -> None:
+    t.check_fence(leased(fence=3), 3)
+
+
+def test_an_intent_keeps_the_name_and_counts_an_attempt_per_start() -> None:
+    once = t.with_intent(leased(), "flow", "crm (flow) [r-1]", T0 + 1)
+    twice = t.with_intent(once, "flow", None, T0 + 2)
+    assert twice.step("flow") == StepRecord(state="started", name="crm (flow) [r-1]", attempts=2)
+    assert twice.updated_at == T0 + 2
+
+
+def test_retry_and_finish_release_the_lease_and_settle_the_delivery() -> None:
+    error = {"kind": "retries_exhausted", "message": "503"}
+    waiting = t.with_retry(leased(), T0 + 8, error, T0 + 1)
+    finished = t.with_finish(leased(), "failed", b"event", error, T0 + 2)
+    for record in (waiting, finished):
+        assert (record.lease_owner, record.lease_expires_at) == (None, None)
+        assert record.unsettled_deliveries == 0
+        assert record.last_error == error
+    assert (waiting.status, waiting.next_retry_at) == ("waiting_retry", T0 + 8)
+    assert (finished.status, finished.finished_at, finished.terminal_event) == (
+        "failed",
+        T0 + 2,
+        b"event",
+    )
+
+
+@pytest.mark.parametrize(("settled", "unsettled"), [(True, 0), (False, 1)])
+def test_a_release_resets_the_poison_counter_only_when_settled(
+    settled: bool, unsettled: int
+) -> None:
+    released = t.with_release(leased(), settled, T0 + 1)
+    assert (released.status, released.lease_owner) == ("pending", None)
+    assert released.unsettled_deliveries == unsettled
+
+
+def test_a_replay_resets_the_failed_step_and_keeps_the_done_ones() -> None:
+    done = StepRecord(state="done", resource_id="src-1", attempts=1, outcome="created")
+    failed = StepRecord(state="failed", name="crm (flow) [r-1]", attempts=8)
+    record = leased(
+        status="failed",
+        steps={"source_connection": done, "dataflow": failed},
+        terminal_event=b"old",
+        finished_at=T0 + 5,
+        lease_owner=None,
+    )
+    reopened = t.reopened(record, T0 + 10)
+    assert reopened.status == "pending"
+    assert reopened.steps == {
+        "source_connection": done,
+        "dataflow": StepRecord(name="crm (flow) [r-1]"),
+    }
+    assert (reopened.terminal_event, reopened.finished_at) == (None, None)
+
+
+@pytest.mark.parametrize("status", ["pending", "running", "waiting_retry", "created"])
+def test_only_a_failed_request_can_be_replayed(status: str) -> None:
+    with pytest.raises(LedgerStateError, match="only failed"):
+        t.reopened(leased(status=status), T0)
+
+
+steps = st.dictionaries(
+    st.sampled_from(["source_connection", "target_schema", "mapping_set", "dataflow"]),
+    st.builds(
+        StepRecord,
+        state=st.sampled_from(["pending", "started", "done", "failed"]),
+        resource_id=st.none() | st.text(max_size=20),
+        name=st.none() | st.text(max_size=40),
+        attempts=st.integers(0, 50),
+        outcome=st.none() | st.sampled_from(["created", "found", "reused"]),
+        duration_seconds=st.none() | st.floats(0, 1e4),
+    ),
+)
+errors = st.none() | st.fixed_dictionaries(
+    {"kind": st.sampled_from(["rejected", "poison"]), "message": st.text(max_size=30)}
+)
+
+
+@given(
+    steps=steps,
+    error=errors,
+    event=st.none() | st.binary(max_size=40),
+    runs=st.lists(st.fixed_dictionaries({"run_id": st.text(max_size=8)}), max_size=2),
+)
+def test_a_record_survives_the_trip_to_a_row_and_back(
+    steps: dict[str, StepRecord],
+    error: dict[str, str] | None,
+    event: bytes | None,
+    runs: list[dict[str, str]],
+) -> None:
+    record = leased(steps=steps, last_error=error, terminal_event=event, runs=tuple(runs))
+    assert from_row(to_row(record)) == record
+
+
+def test_a_row_without_the_request_content_reads_as_the_same_state() -> None:
+    record = leased(steps={"dataflow": StepRecord(state="done", resource_id="f-1")})
+    row = dict(zip(COLUMNS, to_row(record), strict=True))
+    state_row = [row[column] for column in STATE_COLUMNS]
+    assert from_row(state_row, STATE_COLUMNS) == replace(record, request_json="")
+
+
+def test_the_attempts_of_a_record_add_up_its_steps() -> None:
+    record = leased(steps={"a": StepRecord(attempts=2), "b": StepRecord(attempts=3)})
+    assert record.attempts == 5
