@@ -6,5 +6,7 @@ import click
 
 from worker.commands.emulator import emulator
 from worker.commands.placeholders import PLACEHOLDERS
+from worker.commands.publish import publish
+from worker.commands.status import status
 
-COMMANDS: list[click.Command] = [emulator, *PLACEHOLDERS]
+COMMANDS: list[click.Command] = [emulator, publish, status, *PLACEHOLDERS]

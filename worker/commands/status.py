@@ -1,0 +1,201 @@
+"""``dataflow-worker status [REQUEST_ID]``: one request's ledger, or a summary of all of them.
+
+The views are pure: :func:`request_view` and :func:`summary_view` turn ledger records into plain
+JSON-ready data (``--json`` prints exactly that), and the ``render_*`` functions turn the same
+data into rich tables. Only the command opens the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from worker.config import load_settings
+from worker.errors import DataflowError
+from worker.ledger import RequestRecord
+from worker.steps import Step
+
+RECENT_FAILURES = 10
+_STATUS_STYLES = {
+    "created": "green",
+    "failed": "red",
+    "running": "cyan",
+    "waiting_retry": "yellow",
+    "pending": "white",
+    "done": "green",
+    "started": "cyan",
+}
+
+
+def iso(seconds: float | None) -> str | None:
+    """Epoch seconds as an RFC 3339 UTC timestamp (``None`` stays ``None``)."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def failed_step(record: RequestRecord) -> str | None:
+    """The step a request failed at (its error names it, else the first failed step)."""
+    if record.last_error and isinstance(record.last_error.get("step"), str):
+        return str(record.last_error["step"])
+    return next((name for name, step in record.steps.items() if step.state == "failed"), None)
+
+
+def ordered_steps(record: RequestRecord) -> list[str]:
+    """The request's steps in execution order; unknown names (newer versions) at the end."""
+    known = [str(step) for step in Step if str(step) in record.steps]
+    return known + sorted(name for name in record.steps if name not in known)
+
+
+def request_view(record: RequestRecord) -> dict[str, Any]:
+    """Everything ``status REQUEST_ID`` shows, as JSON-ready data."""
+    return {
+        "request_id": record.request_id,
+        "status": record.status,
+        "attempts": record.attempts,
+        "deliveries": record.deliveries,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+        "finished_at": iso(record.finished_at),
+        "next_retry_at": iso(record.next_retry_at),
+        "failed_step": failed_step(record) if record.status == "failed" else None,
+        "last_error": dict(record.last_error) if record.last_error else None,
+        "steps": [
+            {
+                "step": name,
+                "state": record.steps[name].state,
+                "resource_id": record.steps[name].resource_id,
+                "outcome": record.steps[name].outcome,
+                "attempts": record.steps[name].attempts,
+                "duration_seconds": record.steps[name].duration_seconds,
+            }
+            for name in ordered_steps(record)
+        ],
+        "runs": [dict(run) for run in record.runs],
+    }
+
+
+def summary_view(counts: Mapping[str, int], failures: Sequence[RequestRecord]) -> dict[str, Any]:
+    """Counts by status and the most recent failures, as JSON-ready data."""
+    return {
+        "total": sum(counts.values()),
+        "counts": dict(sorted(counts.items())),
+        "recent_failures": [
+            {
+                "request_id": record.request_id,
+                "step": failed_step(record),
+                "kind": (record.last_error or {}).get("kind"),
+                "message": (record.last_error or {}).get("message"),
+                "updated_at": iso(record.updated_at),
+            }
+            for record in failures
+        ],
+    }
+
+
+def render_request(view: Mapping[str, Any]) -> Group:
+    """A request's view as a header, a table of steps and its last error."""
+    status = str(view["status"])
+    header = Text.assemble(
+        (str(view["request_id"]), "bold"),
+        "  ",
+        (status, _STATUS_STYLES.get(status, "")),
+        f"  attempts {view['attempts']}  deliveries {view['deliveries']}",
+        f"  updated {view['updated_at']}",
+    )
+    steps = Table(title="steps", title_justify="left")
+    for column in ("step", "state", "resource id", "outcome", "attempts", "seconds"):
+        steps.add_column(column, justify="right" if column in ("attempts", "seconds") else "left")
+    for step in view["steps"]:
+        duration = step["duration_seconds"]
+        steps.add_row(
+            step["step"],
+            Text(step["state"], _STATUS_STYLES.get(step["state"], "")),
+            step["resource_id"] or "-",
+            step["outcome"] or "-",
+            str(step["attempts"]),
+            f"{duration:.2f}" if duration is not None else "-",
+        )
+    parts: list[Any] = [header, steps]
+    if view["next_retry_at"]:
+        parts.append(Text(f"next retry at {view['next_retry_at']}", "yellow"))
+    if view["last_error"]:
+        parts.append(Text(f"last error: {_error_line(view['last_error'])}", "red"))
+    for run in view["runs"]:
+        parts.append(Text(f"run {run.get('run_id')}: {run.get('status')}"))
+    return Group(*parts)
+
+
+def render_summary(view: Mapping[str, Any]) -> Group:
+    """The summary view as a table of counts and a table of recent failures."""
+    counts = Table(title=f"{view['total']} requests", title_justify="left")
+    counts.add_column("status")
+    counts.add_column("requests", justify="right")
+    for status, count in view["counts"].items():
+        counts.add_row(Text(status, _STATUS_STYLES.get(status, "")), str(count))
+    parts: list[Any] = [counts]
+    if view["recent_failures"]:
+        failures = Table(title="most recent failures", title_justify="left")
+        for column in ("request id", "step", "kind", "message", "updated"):
+            failures.add_column(column, overflow="fold")
+        for failure in view["recent_failures"]:
+            failures.add_row(
+                failure["request_id"],
+                failure["step"] or "-",
+                failure["kind"] or "-",
+                failure["message"] or "-",
+                failure["updated_at"],
+            )
+        parts.append(failures)
+    return Group(*parts)
+
+
+def _error_line(error: Mapping[str, Any]) -> str:
+    details = [str(error.get("kind", "error"))]
+    if error.get("status") is not None:
+        details.append(f"HTTP {error['status']}")
+    if error.get("code"):
+        details.append(str(error["code"]))
+    return f"{' '.join(details)}: {error.get('message', '')}"
+
+
+@click.command()
+@click.argument("request_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of tables.")
+@click.option(
+    "--failures",
+    default=RECENT_FAILURES,
+    show_default=True,
+    type=click.IntRange(0, 1000),
+    help="How many recent failures the summary lists.",
+)
+def status(request_id: str | None, as_json: bool, failures: int) -> None:
+    """Show one request's ledger, or a summary of all requests.
+
+    With REQUEST_ID: its status, each step (state, resource id, outcome, attempts), deliveries,
+    the last error and the next retry. Without: how many requests are in each status and the
+    most recent failures. Reads DATAFLOW_STATE_URL; exit 1 when REQUEST_ID is unknown.
+    """
+    from worker.ledger import open_ledger  # the ledger drivers load only when needed
+
+    settings = load_settings()
+    with open_ledger(settings.state_url) as ledger:
+        if request_id is not None:
+            record = ledger.get(request_id)
+            if record is None:
+                raise DataflowError(f"no request {request_id!r} in the ledger")
+            view = request_view(record)
+        else:
+            view = summary_view(ledger.summary(), ledger.list("failed", limit=failures))
+    if as_json:
+        click.echo(json.dumps(view, indent=2))
+        return
+    console = Console()
+    console.print(render_request(view) if request_id else render_summary(view))
