@@ -1,0 +1,72 @@
+"""``dataflow-worker status`` against a real SQLite ledger written the way the worker writes it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from worker.cli import cli
+from worker.ledger import open_ledger
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def state_url(tmp_path: Path) -> str:
+    """A ledger with one request waiting for a retry and one that failed."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with open_ledger(url) as ledger:
+        claim = ledger.claim("crm-1", "a" * 64, "{}", "e-1", "w1", 60, now=1000.0)
+        assert claim.fence is not None
+        ledger.record_intent("crm-1", claim.fence, "flow_spec", now=1000.5)
+        ledger.complete_step("crm-1", claim.fence, "flow_spec", "spec-1", "found", 1, 0.2)
+        error = {"kind": "retryable", "message": "service unavailable", "status": 503}
+        ledger.record_intent("crm-1", claim.fence, "source_connection", "crm 1 (source) [crm-1]")
+        ledger.schedule_retry("crm-1", claim.fence, 1060.0, error, now=1001.0)
+
+        claim = ledger.claim("crm-2", "b" * 64, "{}", "e-2", "w1", 60, now=1000.0)
+        assert claim.fence is not None
+        ledger.record_intent("crm-2", claim.fence, "flow_spec")
+        rejected = {"kind": "rejected", "message": "no such base connection", "status": 400}
+        ledger.fail_step("crm-2", claim.fence, "flow_spec", rejected, 1)
+        ledger.finish("crm-2", claim.fence, "failed", b"{}", rejected)
+    return url
+
+
+def test_status_of_one_request_shows_its_steps_and_next_retry(state_url: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["status", "--json", "crm-1"], env={"DATAFLOW_STATE_URL": state_url}
+    )
+    assert result.exit_code == 0, result.output
+    view = json.loads(result.output)
+    assert view["status"] == "waiting_retry"
+    assert view["next_retry_at"] == "1970-01-01T00:17:40Z"
+    assert [step["step"] for step in view["steps"]] == ["flow_spec", "source_connection"]
+    assert view["steps"][0]["resource_id"] == "spec-1"
+    assert view["last_error"]["status"] == 503
+
+
+def test_the_summary_counts_statuses_and_lists_the_failure(state_url: str) -> None:
+    result = CliRunner().invoke(cli, ["status", "--json"], env={"DATAFLOW_STATE_URL": state_url})
+    assert result.exit_code == 0, result.output
+    view = json.loads(result.output)
+    assert view["counts"] == {"failed": 1, "waiting_retry": 1}
+    assert [failure["request_id"] for failure in view["recent_failures"]] == ["crm-2"]
+    assert view["recent_failures"][0]["kind"] == "rejected"
+
+
+def test_the_tables_are_printed_for_people(state_url: str) -> None:
+    result = CliRunner().invoke(cli, ["status"], env={"DATAFLOW_STATE_URL": state_url})
+    assert result.exit_code == 0, result.output
+    assert "2 requests" in result.output
+    assert "crm-2" in result.output
+    assert "rejected" in result.output
+
+
+def test_an_unknown_request_is_one_line_and_exit_1(state_url: str) -> None:
+    result = CliRunner().invoke(cli, ["status", "nope"], env={"DATAFLOW_STATE_URL": state_url})
+    assert result.exit_code == 1
+    assert result.output == "error: no request 'nope' in the ledger\n"
