@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test check lint typecheck bench schemas lock clean
+.PHONY: install demo test check lint typecheck bench schemas asyncapi-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench: install  ## benchmarks (numbers, not pass/fail)
 
 schemas: install  ## regenerate the committed JSON Schemas and AsyncAPI document from the models
 	$(BIN)/python -m messages.export
+
+asyncapi-check:  ## validate messages/asyncapi.yaml with AsyncAPI's official parser (needs node, npm)
+	.ci/validate-asyncapi
 
 lock:  ## re-pin every dependency into constraints.txt from a fresh environment
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet -e '.[dev]' \
