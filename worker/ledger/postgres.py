@@ -73,9 +73,13 @@ class PostgresLedger(SqlLedger):
         self._slots = threading.BoundedSemaphore(pool_size)
         self._open: set[psycopg.Connection[Any]] = set()
         self._open_lock = threading.Lock()
-        with self._transaction() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
-            migrate(cursor, TYPES, schema_version)
+        try:
+            with self._transaction() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+                migrate(cursor, TYPES, schema_version)
+        except BaseException:
+            self.close()
+            raise
 
     def _connect(self) -> psycopg.Connection[Any]:
         connection = psycopg.connect(
@@ -123,6 +127,13 @@ class PostgresLedger(SqlLedger):
     def _reading(self) -> Iterator[Cursor]:
         with self._connection() as connection:
             yield _Cursor(connection.cursor())
+
+    def setting(self, name: str) -> str:
+        """The session's value of a server setting (``synchronous_commit``), to check durability."""
+        with self._reading() as cursor:
+            cursor.execute("SELECT current_setting(?)", (name,))
+            value: str = cursor.fetchone()[0]
+            return value
 
     def close(self) -> None:
         """Close every connection of the pool."""
