@@ -1,0 +1,150 @@
+"""Every PromQL expression of the dashboard and the alert rules names metrics the worker exports.
+
+The loaders here are shared with the Prometheus integration test, which evaluates the same
+expressions against a real server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from worker.metrics import Metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "dataflow-worker.json"
+ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
+RUNBOOK = ROOT / "docs" / "runbook.md"
+
+# What Grafana substitutes before the query reaches Prometheus.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
+# Metrics that come from elsewhere than the worker: Prometheus itself and RabbitMQ's plugin.
+FOREIGN_METRICS = {
+    "up",
+    "rabbitmq_detailed_queue_messages_ready",
+    "rabbitmq_detailed_queue_messages_unacked",
+    "rabbitmq_detailed_queue_consumers",
+}
+_COMPARISON = re.compile(r"\s*(?:==|!=|>=|<=|>|<)\s*-?[0-9][0-9.e+]*")
+_FUNCTIONS_AND_KEYWORDS = {
+    "sum", "by", "rate", "increase", "histogram_quantile", "count", "and", "on", "deriv",
+    "max", "min", "avg", "without", "or", "unless", "ignoring", "group_left", "group_right",
+}  # fmt: skip
+
+
+def dashboard_expressions() -> list[tuple[str, str]]:
+    """(panel title, expression) for every query of the dashboard, Grafana variables filled."""
+    dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    found = []
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for variable, value in GRAFANA_VARIABLES.items():
+                expr = expr.replace(variable, value)
+            found.append((panel["title"], expr))
+    return found
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    """Every alerting rule of deploy/prometheus/alerts.yml."""
+    document = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))
+    return [rule for group in document["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def without_thresholds(expr: str) -> str:
+    """The expression with every comparison against a number removed (what it measures)."""
+    return _COMPARISON.sub("", expr)
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names an expression selects (identifiers that are not functions or labels)."""
+    cleaned = re.sub(r"\{[^}]*\}", "", re.sub(r"\[[^\]]*\]", "", expr))
+    cleaned = re.sub(r"\b(?:by|on|without|ignoring)\s*\([^)]*\)", "", cleaned)
+    names = set(re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b", cleaned))
+    return {n for n in names if n not in _FUNCTIONS_AND_KEYWORDS and not n[0].isdigit()}
+
+
+def exported_names() -> set[str]:
+    """Every sample name a fresh worker exports."""
+    registry = CollectorRegistry()
+    Metrics(registry)
+    text = generate_latest(registry).decode()
+    return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+ALL_EXPRESSIONS = [*dashboard_expressions(), *((r["alert"], r["expr"]) for r in alert_rules())]
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("up{job=\"w\"} == 0", "up{job=\"w\"}"),
+        ("a / b > 0.05", "a / b"),
+        ("x > 100\n and on (q)\nderiv(x[9m]) > 0", "x\n and on (q)\nderiv(x[9m])"),
+        ("histogram_quantile(0.99, rate(h[5m])) > 1200", "histogram_quantile(0.99, rate(h[5m]))"),
+        ("y >= 1e3", "y"),
+    ],
+)  # fmt: skip
+def test_thresholds_are_removed_from_an_expression(expr: str, expected: str) -> None:
+    assert without_thresholds(expr) == expected
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ('sum by (outcome) (rate(dataflow_requests_finished_total{outcome="x"}[1m]))',
+         {"dataflow_requests_finished_total"}),
+        ("histogram_quantile(0.95, sum by (step, le) (rate(dataflow_step_seconds_bucket[5m])))",
+         {"dataflow_step_seconds_bucket"}),
+        ('up{job="dataflow-worker"} == 0', {"up"}),
+    ],
+)  # fmt: skip
+def test_metric_names_are_found_in_an_expression(expr: str, expected: set[str]) -> None:
+    assert metric_names(expr) == expected
+
+
+@pytest.mark.parametrize(("where", "expr"), ALL_EXPRESSIONS)
+def test_every_query_names_only_metrics_the_worker_or_rabbitmq_export(
+    where: str, expr: str
+) -> None:
+    unknown = metric_names(expr) - exported_names() - FOREIGN_METRICS
+    assert not unknown, f"{where}: {sorted(unknown)} are not exported"
+
+
+def test_the_dashboard_shows_every_metric_of_the_contract() -> None:
+    shown = {name for _, expr in dashboard_expressions() for name in metric_names(expr)}
+    for metric in (
+        "dataflow_requests_finished_total", "dataflow_messages_received_total",
+        "dataflow_step_attempts_total", "dataflow_step_duration_seconds_bucket",
+        "dataflow_request_duration_seconds_bucket", "dataflow_platform_requests_total",
+        "dataflow_platform_request_duration_seconds_bucket", "dataflow_requests_in_flight",
+        "dataflow_dead_lettered_total", "dataflow_events_published_total", "dataflow_build_info",
+        "rabbitmq_detailed_queue_messages_ready", "rabbitmq_detailed_queue_consumers",
+    ):  # fmt: skip
+        assert metric in shown
+
+
+def test_every_panel_queries_the_chosen_prometheus_datasource() -> None:
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    for panel in dashboard["panels"]:
+        if panel["type"] != "row":
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+            assert panel["targets"], panel["title"]
+
+
+@pytest.mark.parametrize("rule", alert_rules(), ids=lambda rule: rule["alert"])
+def test_every_alert_has_a_severity_a_summary_and_a_runbook_section(rule: dict[str, Any]) -> None:
+    assert rule["labels"]["severity"] in {"page", "ticket"}
+    assert rule["annotations"]["summary"]
+    path, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+    assert path == "docs/runbook.md"
+    headings = re.findall(r"^#+ (.+)$", RUNBOOK.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    anchors = {re.sub(r"[^a-z0-9 _-]", "", h.lower()).replace(" ", "-") for h in headings}
+    assert anchor in anchors
