@@ -1,4 +1,4 @@
-"""Assemble the emulator: every service's routes behind the gateway, faults and request log."""
+"""Assemble the emulator: every service's routes behind the request log, faults and gateway."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from emulator.control import RequestLog, RequestLogMiddleware
 from emulator.errors import GatewayError, ServiceError, handle_gateway_error, handle_service_error
+from emulator.faults import Faults, FaultsMiddleware
+from emulator.gateway import GatewayMiddleware
+from emulator.ims import TokenStore
 from emulator.state import Store
 
 #: The modules that serve the Platform's APIs; each exposes ``routes() -> list[BaseRoute]``.
@@ -37,6 +42,12 @@ class EmulatorConfig:
     faults: dict[str, Any] = field(default_factory=dict)
     request_log_size: int = 1000
 
+    def initial_faults(self) -> dict[str, Any]:
+        """The fault settings at start: ``faults``, with ``latency_ms`` unless they set one."""
+        if self.latency_ms and "latency_ms" not in self.faults:
+            return {**self.faults, "latency_ms": self.latency_ms}
+        return dict(self.faults)
+
 
 def _service_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
@@ -54,15 +65,24 @@ def _service_routes() -> list[BaseRoute]:
 
 
 def create_app(config: EmulatorConfig | None = None) -> Starlette:
-    """A new emulator app with its own empty store."""
+    """A new emulator app with its own empty store; raises ValueError for invalid faults."""
     config = config or EmulatorConfig()
     app = Starlette(
         routes=_service_routes(),
+        middleware=[
+            Middleware(RequestLogMiddleware),
+            Middleware(FaultsMiddleware),
+            Middleware(GatewayMiddleware),
+        ],
         exception_handlers={
             ServiceError: handle_service_error,
             GatewayError: handle_gateway_error,
         },
     )
-    app.state.emulator = Store(sandboxes=config.sandboxes)
+    store = Store(sandboxes=config.sandboxes)
+    app.state.emulator = store
     app.state.config = config
+    app.state.tokens = TokenStore(store.clock, config.token_ttl, config.clients)
+    app.state.faults = Faults(config.initial_faults())
+    app.state.requests = RequestLog(config.request_log_size)
     return app

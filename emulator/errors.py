@@ -115,6 +115,18 @@ def not_found(service: str, code: int | str, kind: str, item_id: str) -> Service
     return ServiceError(service, code, 404, message, report={"id": item_id, "type": kind})
 
 
+def invalid_content_type() -> ServiceError:
+    """The gateway's answer to a body without ``Content-Type: application/json``."""
+    error = ServiceError(FLOW, 1400, 400, "A valid content-type must be specified")
+    error.body = {
+        "type": "/placeholder/type/uri",
+        "status": 400,
+        "title": "BadRequestError",
+        "detail": "A valid content-type must be specified",
+    }
+    return error
+
+
 async def handle_service_error(request: Request, exc: Exception) -> Response:
     """Starlette exception handler for ``ServiceError``."""
     assert isinstance(exc, ServiceError)

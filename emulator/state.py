@@ -127,6 +127,10 @@ class Collection:
         """Every item, oldest first."""
         return iter(list(self._items.values()))
 
+    def items(self) -> Iterator[tuple[str, Item]]:
+        """Every ``(id, item)``, oldest first."""
+        return iter(list(self._items.items()))
+
     def add(self, item_id: str, item: Item) -> Item:
         """Store a new item under ``item_id`` and index it; returns it."""
         if item_id in self._items:
@@ -207,13 +211,13 @@ class Store:
         """Every scope that holds (or held) resources."""
         return list(self._scopes)
 
-    def everything(self, kind: str) -> Iterator[tuple[Scope, Item]]:
-        """Every item of ``kind`` across all scopes, with its scope."""
+    def everything(self, kind: str) -> Iterator[tuple[Scope, str, Item]]:
+        """Every item of ``kind`` across all scopes, with its scope and id."""
         for scope, kinds in list(self._scopes.items()):
             coll = kinds.get(kind)
             if coll is not None:
-                for item in coll.values():
-                    yield scope, item
+                for item_id, item in coll.items():
+                    yield scope, item_id, item
 
     def reset(self) -> None:
         """Forget every resource (sandboxes and the clock stay)."""

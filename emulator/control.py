@@ -1,0 +1,126 @@
+"""The control surface (contract section 7): resources, the request log, faults, reset."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator.faults import CONTROL_PREFIX, Faults, FaultSettingsError
+from emulator.state import KINDS, store_of
+
+
+class RequestLog:
+    """The most recent requests, oldest first; bounded, without headers or bodies."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+
+    def record(self, method: str, path: str, status: int | None) -> None:
+        """Remember one request (``status`` None: the connection was dropped)."""
+        time = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self._entries.append({"method": method, "path": path, "status": status, "time": time})
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every remembered request, oldest first."""
+        return list(self._entries)
+
+    def clear(self) -> None:
+        """Forget every request."""
+        self._entries.clear()
+
+
+class RequestLogMiddleware:
+    """Records every request but the control surface's own in the app's ``RequestLog``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, noting the status it was answered with."""
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        status: int | None = None
+
+        async def noting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting)
+        finally:
+            log: RequestLog = scope["app"].state.requests
+            log.record(scope["method"], scope["path"], status)
+
+
+def _name_field(kind: str) -> str:
+    return KINDS[kind] or "name"
+
+
+async def resources(request: Request) -> Response:
+    """Every resource the emulator holds, by kind, each with its id and name (or title)."""
+    store = store_of(request)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind, name_field in KINDS.items():
+        field = _name_field(kind)
+        out[kind] = [
+            {
+                "id": item_id,
+                field: item.get(name_field) if name_field else None,
+                "org": scope.org,
+                "sandbox": scope.sandbox,
+            }
+            for scope, item_id, item in store.everything(kind)
+        ]
+    return JSONResponse(out)
+
+
+async def requests(request: Request) -> Response:
+    """The bounded request log, oldest first."""
+    log: RequestLog = request.app.state.requests
+    return JSONResponse(log.entries())
+
+
+async def get_faults(request: Request) -> Response:
+    """The fault settings in force."""
+    faults: Faults = request.app.state.faults
+    return JSONResponse(faults.settings.raw)
+
+
+async def set_faults(request: Request) -> Response:
+    """Replace the fault settings; 400 with a reason when they are invalid."""
+    faults: Faults = request.app.state.faults
+    try:
+        raw = json.loads(await request.body() or b"{}")
+        settings = faults.replace(raw)
+    except (ValueError, FaultSettingsError) as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    return JSONResponse(settings.raw)
+
+
+async def reset(request: Request) -> Response:
+    """Forget every resource, request and fault."""
+    store_of(request).reset()
+    request.app.state.requests.clear()
+    request.app.state.faults.replace({})
+    return Response(status_code=204)
+
+
+def routes() -> list[BaseRoute]:
+    """The control routes."""
+    return [
+        Route(f"{CONTROL_PREFIX}resources", resources, methods=["GET"]),
+        Route(f"{CONTROL_PREFIX}requests", requests, methods=["GET"]),
+        Route(f"{CONTROL_PREFIX}faults", get_faults, methods=["GET"]),
+        Route(f"{CONTROL_PREFIX}faults", set_faults, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}reset", reset, methods=["POST"]),
+    ]

@@ -1,0 +1,235 @@
+"""Flow Service: connection and flow specs, base, source and target connections, flows, runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from emulator import specs
+from emulator.errors import FLOW, ServiceError, bad_request, invalid_content_type, not_found
+from emulator.filters import (
+    QueryError,
+    order,
+    paginate,
+    parse_limit,
+    parse_property,
+    select,
+)
+from emulator.flowcreate import (
+    audit,
+    build_connection,
+    build_flow,
+    build_source_connection,
+    build_target_connection,
+)
+from emulator.flowrules import coerce_schedule, schedule_problems, transformation_problems
+from emulator.jsonpatch import PatchError, apply_patch
+from emulator.state import (
+    CONNECTIONS,
+    FLOWS,
+    RUNS,
+    SOURCE_CONNECTIONS,
+    TARGET_CONNECTIONS,
+    Item,
+    Scope,
+    Store,
+    new_etag,
+    scope_of,
+    store_of,
+)
+
+BASE = "/data/foundation/flowservice"
+Builder = Callable[[Store, Scope, dict[str, Any], Item], Item]
+_BUILDERS: dict[str, Builder] = {
+    CONNECTIONS: build_connection,
+    SOURCE_CONNECTIONS: build_source_connection,
+    TARGET_CONNECTIONS: build_target_connection,
+    FLOWS: build_flow,
+}
+_CONNECTION_SPECS = specs.connection_specs()
+_FLOW_SPECS = specs.flow_specs()
+
+
+async def _json_body(request: Request) -> Any:
+    if "application/json" not in request.headers.get("content-type", ""):
+        raise invalid_content_type()
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        raise bad_request(FLOW, 1400, "The request body is not valid JSON.") from None
+
+
+def _query(request: Request) -> tuple[list[Any], str | None, int | None, str | None, bool]:
+    params = request.query_params
+    try:
+        conditions = [parse_property(p) for p in params.getlist("property")]
+        limit = parse_limit(params.get("limit"))
+    except QueryError as error:
+        raise bad_request(FLOW, error.code, str(error)) from None
+    count = params.get("count", "false").lower() == "true"
+    if count and limit is not None:
+        raise bad_request(FLOW, 1401, "The limit and count parameters cannot be used together.")
+    return conditions, params.get("orderby"), limit, params.get("continuationToken"), count
+
+
+def _next_href(request: Request, kind: str, token: str) -> str:
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "continuationToken"]
+    query = "&".join(f"{k}={v}" for k, v in [*kept, ("continuationToken", token)])
+    return f"/{kind}?{query}"
+
+
+def _list_response(request: Request, kind: str, items: list[Item]) -> Response:
+    conditions, orderby, limit, token, count = _query(request)
+    try:
+        chosen = order(select(items, conditions), orderby)
+        if count:
+            return JSONResponse({"count": len(chosen)})
+        page, next_token = paginate(chosen, limit, token)
+    except QueryError as error:
+        raise bad_request(FLOW, error.code, str(error)) from None
+    links = {"next": {"href": _next_href(request, kind, next_token)}} if next_token else {}
+    return JSONResponse({"items": page, "_links": links})
+
+
+def _lookup(request: Request, kind: str) -> tuple[Scope, Item]:
+    item_id = request.path_params["id"]
+    scope = scope_of(request)
+    item = store_of(request).collection(scope, kind).get(item_id)
+    if item is None:
+        raise not_found(FLOW, 1439, kind, item_id)
+    return scope, item
+
+
+def _kind_handlers(kind: str) -> list[BaseRoute]:
+    """Create, list, get, patch and delete routes for one kind of Flow Service resource."""
+    builder = _BUILDERS.get(kind)
+
+    async def create(request: Request) -> Response:
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise bad_request(FLOW, 1400, "The request body must be a JSON object.")
+        store, scope = store_of(request), scope_of(request)
+        client = request.headers.get("x-api-key", "")
+        assert builder is not None
+        item = builder(store, scope, body, audit(scope, store.clock.now_ms(), client))
+        store.collection(scope, kind).add(item["id"], item)
+        location = f"{BASE}/{kind}/{item['id']}"
+        body_out = {"id": item["id"], "etag": item["etag"]}
+        return JSONResponse(body_out, status_code=201, headers={"Location": location})
+
+    async def list_items(request: Request) -> Response:
+        items = list(store_of(request).collection(scope_of(request), kind).values())
+        return _list_response(request, kind, items)
+
+    async def get_item(request: Request) -> Response:
+        _, item = _lookup(request, kind)
+        return JSONResponse({"items": [item]})
+
+    async def patch_item(request: Request) -> Response:
+        scope, item = _lookup(request, kind)
+        expected = request.headers.get("if-match")
+        if not expected:
+            raise bad_request(FLOW, 1403, "The if-match header is required to update an entity.")
+        if _bare(expected) != _bare(item["etag"]):
+            message = (
+                f"Supplied version=[{expected}] does not match the current version "
+                f"on entity=[{item['etag']}]"
+            )
+            raise ServiceError(FLOW, 1404, 412, message, title="Version not matching")
+        try:
+            patched = apply_patch(item, await _json_body(request))
+        except PatchError as error:
+            raise bad_request(FLOW, 1400, str(error)) from None
+        store = store_of(request)
+        patched = _revalidate(kind, patched)
+        now, etag = store.clock.now_ms(), new_etag()
+        client = request.headers.get("x-api-key", "")
+        patched.update(etag=etag, version=etag, updatedAt=now, updatedClient=client)
+        patched["updatedBy"] = f"{client}@AdobeID"
+        if kind == FLOWS:
+            patched["lastOperation"] = {"started": now, "updated": now, "operation": "update"}
+        store.collection(scope, kind).replace(item["id"], patched)
+        return JSONResponse({"id": item["id"], "etag": etag})
+
+    async def delete_item(request: Request) -> Response:
+        scope, item = _lookup(request, kind)
+        store = store_of(request)
+        if kind == CONNECTIONS:
+            _refuse_if_used(store, scope, item["id"])
+        store.collection(scope, kind).remove(item["id"])
+        return Response(status_code=204)
+
+    routes: list[BaseRoute] = [Route(f"{BASE}/{kind}", list_items, methods=["GET"])]
+    if builder is not None:
+        routes.append(Route(f"{BASE}/{kind}", create, methods=["POST"]))
+    routes.append(Route(f"{BASE}/{kind}/{{id}}", get_item, methods=["GET"]))
+    if builder is not None:
+        for path in (f"{BASE}/{kind}/{{id}}", f"{BASE}/{kind}/{{id}}/"):
+            routes.append(Route(path, patch_item, methods=["PATCH"]))
+            routes.append(Route(path, delete_item, methods=["DELETE"]))
+    return routes
+
+
+def _bare(etag: str) -> str:
+    return etag.strip().removeprefix("W/").strip('"')
+
+
+def _revalidate(kind: str, patched: Item) -> Item:
+    """Re-check what a patch may have broken in a flow (schedule, transformations)."""
+    if kind != FLOWS:
+        return patched
+    schedule = coerce_schedule(patched.get("scheduleParams") or {})
+    problems = schedule_problems(schedule) if patched.get("scheduleParams") else []
+    names = [t["name"] for t in specs.crm_to_aep()["transformationSpec"]]
+    problems += transformation_problems(patched.get("transformations", []), names)
+    if problems:
+        raise bad_request(FLOW, 1400, problems[0], problems=problems)
+    patched["scheduleParams"] = schedule
+    return patched
+
+
+def _refuse_if_used(store: Store, scope: Scope, base_id: str) -> None:
+    users = store.collection(scope, SOURCE_CONNECTIONS).find("baseConnectionId", base_id)
+    sources = {source["id"] for source in users}
+    if not sources:
+        return
+    for flow in store.collection(scope, FLOWS).values():
+        if sources.intersection(flow.get("sourceConnectionIds", [])):
+            message = f"Base connection {base_id} is used by flow {flow['id']}; delete it first."
+            raise bad_request(FLOW, 1418, message, id=base_id)
+
+
+def _spec_handlers(kind: str, catalogue: list[Item]) -> list[BaseRoute]:
+    by_id = {spec["id"]: spec for spec in catalogue}
+
+    async def list_specs(request: Request) -> Response:
+        try:
+            conditions = [parse_property(p) for p in request.query_params.getlist("property")]
+        except QueryError as error:
+            raise bad_request(FLOW, error.code, str(error)) from None
+        return JSONResponse({"items": select(catalogue, conditions)})
+
+    async def get_spec(request: Request) -> Response:
+        spec = by_id.get(request.path_params["id"])
+        if spec is None:
+            raise not_found(FLOW, 1439, kind, request.path_params["id"])
+        return JSONResponse({"items": [spec]})
+
+    return [
+        Route(f"{BASE}/{kind}", list_specs, methods=["GET"]),
+        Route(f"{BASE}/{kind}/{{id}}", get_spec, methods=["GET"]),
+    ]
+
+
+def routes() -> list[BaseRoute]:
+    """The Flow Service routes."""
+    out = _spec_handlers("connectionSpecs", _CONNECTION_SPECS)
+    out += _spec_handlers("flowSpecs", _FLOW_SPECS)
+    for kind in (CONNECTIONS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS, FLOWS, RUNS):
+        out += _kind_handlers(kind)
+    return out
