@@ -1,0 +1,216 @@
+"""A real Prometheus scrapes a worker and evaluates every dashboard and alert expression.
+
+Each expression must parse, and each one over worker metrics must return series (thresholds
+removed from alert expressions): a panel or an alert that queries a metric the worker does not
+export, or a label it never sets, fails here. RabbitMQ-plugin expressions are checked for parsing
+only (the broker's plugin is not part of the test services).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from tests.services import in_ci
+from tests.unit.test_metrics_queries import (
+    ALERTS,
+    FOREIGN_METRICS,
+    alert_rules,
+    dashboard_expressions,
+    metric_names,
+    without_thresholds,
+)
+from worker.health import HealthServer
+from worker.metrics import Metrics
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+RABBITMQ_METRICS = {name for name in FOREIGN_METRICS if name.startswith("rabbitmq_")}
+SCRAPE_CONFIG = ALERTS.parent / "prometheus.yml"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(check: Any, what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+        except httpx.HTTPError:
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+class Prometheus:
+    """A Prometheus server in a temp dir, configured from deploy/prometheus with our targets."""
+
+    def __init__(self, workdir: Path, worker: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = yaml.safe_load(SCRAPE_CONFIG.read_text(encoding="utf-8"))
+        config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+        config["rule_files"] = [str(ALERTS)]
+        for job in config["scrape_configs"]:
+            if job["job_name"] == "dataflow-worker":
+                job["static_configs"] = [{"targets": [worker]}]
+            else:  # RabbitMQ's plugin: a port where nothing answers; parse-only checks
+                job["static_configs"] = [{"targets": [f"127.0.0.1:{_free_port()}"]}]
+        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        self._log = (workdir / "prometheus.log").open("w")
+        self._process = subprocess.Popen(
+            [
+                _prometheus_binary(),
+                f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def query(self, expr: str) -> dict[str, Any]:
+        """The JSON answer of an instant query (status error included, not raised)."""
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def wait_ready(self) -> None:
+        """Block until the server answers /-/ready (it exits: fail with its log)."""
+
+        def ready() -> bool:
+            if self._process.poll() is not None:
+                raise AssertionError(f"prometheus exited with {self._process.returncode}")
+            return httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200
+
+        _wait_for(ready, "prometheus to be ready")
+
+    def stop(self) -> None:
+        """Terminate the server and wait for it."""
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._log.close()
+
+
+def _prometheus_binary() -> str:
+    path = shutil.which("prometheus")
+    if path is None:
+        reason = "prometheus is not installed (Debian package 'prometheus')"
+        if in_ci():
+            pytest.fail(f"{reason}; CI must install it (see .ci/run)")
+        pytest.skip(reason)
+    return path
+
+
+def _simulate_traffic(metrics: Metrics) -> None:
+    """Drive the metrics as a worker does for a request that succeeds, one that retries, one
+    that fails (the real worker replaces this once `worker.app` exists)."""
+    for outcome in ("created", "retried", "failed"):
+        metrics.count_received("DataflowRequested")
+        metrics.message_age_seconds.observe(0.05)
+        metrics.requests_in_flight.inc()
+        metrics.observe_platform_call("ims", "POST", 0.01, status=200)
+        metrics.observe_platform_call("flowservice", "GET", 0.02, status=200)
+        if outcome == "retried":
+            metrics.observe_platform_call("flowservice", "POST", 0.02, status=429)
+            metrics.step_attempts_total.labels(step="source_connection", outcome="retried").inc()
+            metrics.retries_scheduled_total.labels(step="source_connection").inc()
+        if outcome == "failed":
+            metrics.observe_platform_call("flowservice", "POST", 0.03, status=400)
+            metrics.step_attempts_total.labels(step="source_connection", outcome="failed").inc()
+            metrics.step_duration_seconds.labels(step="source_connection").observe(0.03)
+            metrics.dead_lettered_total.labels(reason="rejected").inc()
+            metrics.events_published_total.labels(type="DataflowFailed").inc()
+        else:
+            metrics.observe_platform_call("flowservice", "POST", 0.03, status=201)
+            metrics.step_attempts_total.labels(step="source_connection", outcome="completed").inc()
+            metrics.step_duration_seconds.labels(step="source_connection").observe(0.05)
+            metrics.events_published_total.labels(type="StepCompleted").inc()
+            metrics.events_published_total.labels(type="DataflowCreated").inc()
+        metrics.requests_in_flight.dec()
+        metrics.requests_finished_total.labels(
+            outcome="failed" if outcome == "failed" else "created"
+        ).inc()
+        metrics.request_duration_seconds.observe(0.2)
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    _prometheus_binary()
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    with HealthServer("127.0.0.1:0", registry) as health:
+        _simulate_traffic(metrics)
+        server = Prometheus(tmp_path_factory.mktemp("prometheus"), f"127.0.0.1:{health.port}")
+        try:
+            server.wait_ready()
+            # Two scrapes with traffic in them, so rate() over 1m has its two samples.
+            _wait_for(
+                lambda: server.query('count_over_time(up{job="dataflow-worker"}[1m]) >= 3')["data"][
+                    "result"
+                ],
+                "three scrapes of the worker",
+            )
+            yield server
+        finally:
+            server.stop()
+
+
+EXPRESSIONS = [
+    *(pytest.param(expr, id=f"dashboard: {title}") for title, expr in dashboard_expressions()),
+    *(
+        pytest.param(without_thresholds(rule["expr"]), id=f"alert: {rule['alert']}")
+        for rule in alert_rules()
+    ),
+]
+
+
+@pytest.mark.parametrize("expr", EXPRESSIONS)
+def test_every_expression_parses_and_returns_series_for_worker_metrics(
+    prometheus: Prometheus, expr: str
+) -> None:
+    answer = prometheus.query(expr)
+    assert answer["status"] == "success", answer.get("error")
+    if metric_names(expr) & RABBITMQ_METRICS:
+        return  # parse-only: RabbitMQ's plugin is not scraped in this test
+    assert answer["data"]["result"], f"no series for {expr}"
+
+
+def test_prometheus_scraped_the_worker_and_loaded_every_rule(prometheus: Prometheus) -> None:
+    (up,) = prometheus.query('up{job="dataflow-worker"}')["data"]["result"]
+    assert up["value"][1] == "1"
+    rules = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    loaded = {rule["name"]: rule for group in rules for rule in group["rules"]}
+    assert set(loaded) == {rule["alert"] for rule in alert_rules()}
+    _wait_for(
+        lambda: all(
+            rule.get("health") == "ok"
+            for group in httpx.get(f"{prometheus.url}/api/v1/rules", timeout=10).json()["data"][
+                "groups"
+            ]
+            for rule in group["rules"]
+        ),
+        "every rule evaluated without error",
+    )
