@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from worker.commands.dlq import dlq
 from worker.commands.emulator import emulator
 from worker.commands.placeholders import PLACEHOLDERS
 from worker.commands.publish import publish
+from worker.commands.run import run
 from worker.commands.status import status
 
-COMMANDS: list[click.Command] = [emulator, publish, status, *PLACEHOLDERS]
+COMMANDS: list[click.Command] = [emulator, publish, status, dlq, *PLACEHOLDERS]

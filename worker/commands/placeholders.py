@@ -14,9 +14,7 @@ def _placeholder(name: str, summary: str) -> click.Command:
 
 
 PLACEHOLDERS = [
-    _placeholder("run", "Consume and execute DataflowRequested messages"),
     _placeholder("discover", "Introspect a database and write an onboarding manifest"),
     _placeholder("onboard", "Publish one request per table of a manifest"),
-    _placeholder("dlq", "Inspect and re-drive parked requests"),
     _placeholder("demo", "Onboard a shipped sample end to end with nothing installed"),
 ]
