@@ -141,6 +141,22 @@ def test_an_expired_lease_is_taken_over_and_the_old_fence_can_no_longer_write(
     assert (stored.lease_owner, stored.fence) == ("w2", old + 1)
 
 
+def test_a_takeover_by_another_worker_fences_out_the_first_one(state_url: str) -> None:
+    with open_ledger(state_url) as first, open_ledger(state_url) as second:
+        old = claim(first).fence
+        first.record_intent("r-1", old, "source_connection", "crm (source) [r-1]", now=T0 + 1)
+        new = claim(second, "w2", now=T0 + LEASE + 1).fence
+        with pytest.raises(LeaseLostError):
+            first.complete_step("r-1", old, "source_connection", "s-1", "created", 1, 0.1)
+        with pytest.raises(LeaseLostError):
+            first.finish("r-1", old, "created", b"event")
+        second.complete_step("r-1", new, "source_connection", "s-2", "found", 1, 0.1)
+        stored = first.get("r-1")
+    assert stored is not None
+    assert (stored.status, stored.lease_owner, stored.fence) == ("running", "w2", new)
+    assert stored.step("source_connection").resource_id == "s-2"
+
+
 def test_a_released_lease_can_no_longer_write(ledger: Ledger) -> None:
     fence = claim(ledger).fence
     ledger.schedule_retry("r-1", fence, T0 + 8, {"kind": "retries_exhausted"}, now=T0 + 1)

@@ -124,13 +124,13 @@ class PostgresLedger(SqlLedger):
             yield _Cursor(connection.cursor())
 
     @contextmanager
-    def _reading(self) -> Iterator[Cursor]:
+    def _autocommit(self) -> Iterator[Cursor]:
         with self._connection() as connection:
             yield _Cursor(connection.cursor())
 
     def setting(self, name: str) -> str:
         """The session's value of a server setting (``synchronous_commit``), to check durability."""
-        with self._reading() as cursor:
+        with self._autocommit() as cursor:
             cursor.execute("SELECT current_setting(?)", (name,))
             value: str = cursor.fetchone()[0]
             return value

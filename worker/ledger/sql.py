@@ -3,6 +3,10 @@
 Each operation is one transaction: load the row (locked), apply a pure transition from
 :mod:`worker.ledger.transitions`, write the changed columns. A variant supplies connections,
 transactions, row locking and the translation of its driver's errors.
+
+Fast path: while a worker holds a lease, nobody else writes the record (a takeover bumps the
+fence first), so the ledger keeps the records whose leases it handed out and writes them with one
+``UPDATE ... WHERE fence = ?`` statement, no read; zero rows updated means the lease was lost.
 """
 
 # ruff: noqa: S608  -- statements are built only from this package's constant table and column
@@ -12,11 +16,15 @@ from __future__ import annotations
 
 import abc
 import builtins
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
+from worker.errors import LeaseLostError
 from worker.ledger import transitions
 from worker.ledger.base import (
     FINISHED,
@@ -41,7 +49,45 @@ Clock = Callable[[], float]
 Change = Callable[[RequestRecord], RequestRecord]
 
 _TABLE = "ledger_requests"
+HELD_RECORDS = 1024  # far above any worker's concurrency; beyond it, writes read the row first
 _FINISHED_SQL = ", ".join(f"'{status}'" for status in sorted(FINISHED))
+
+
+class HeldLeases:
+    """The records whose leases this ledger handed out, newest fence per request, bounded."""
+
+    def __init__(self, size: int = HELD_RECORDS) -> None:
+        """Keep at most ``size`` records (the least recently written are forgotten first)."""
+        self._size = size
+        self._records: OrderedDict[str, RequestRecord] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, request_id: str, fence: int) -> RequestRecord | None:
+        """The held record of ``request_id`` if its fence is ``fence``."""
+        with self._lock:
+            record = self._records.get(request_id)
+        return record if record is not None and record.fence == fence else None
+
+    def put(self, record: RequestRecord) -> None:
+        """Remember a record while its lease is held; forget it once released."""
+        with self._lock:
+            known = self._records.get(record.request_id)
+            if known is not None and known.fence > record.fence:
+                return  # a late write of a stale holder never hides the newer lease
+            if record.lease_owner is None:
+                self._records.pop(record.request_id, None)
+                return
+            self._records[record.request_id] = record
+            self._records.move_to_end(record.request_id)
+            while len(self._records) > self._size:
+                self._records.popitem(last=False)
+
+    def drop(self, request_id: str, fence: int) -> None:
+        """Forget the record of ``request_id`` if it is still the one with ``fence``."""
+        with self._lock:
+            known = self._records.get(request_id)
+            if known is not None and known.fence == fence:
+                del self._records[request_id]
 
 
 class SqlLedger(Ledger):
@@ -66,14 +112,16 @@ class SqlLedger(Ledger):
         )
         self._lock_full_sql = self._select_sql + self.lock_clause
         self._update_sql = f"UPDATE {_TABLE} SET {assignments} WHERE request_id = ?"
+        self._fenced_update_sql = self._update_sql + " AND fence = ? AND lease_owner IS NOT NULL"
+        self._held = HeldLeases()
 
     @abc.abstractmethod
     def _transaction(self) -> AbstractContextManager[Cursor]:
         """A write transaction: committed when the block ends, rolled back when it raises."""
 
     @abc.abstractmethod
-    def _reading(self) -> AbstractContextManager[Cursor]:
-        """A cursor for reads that need no transaction."""
+    def _autocommit(self) -> AbstractContextManager[Cursor]:
+        """A cursor whose every statement is its own transaction."""
 
     def _now(self, now: float | None) -> float:
         return self._clock() if now is None else now
@@ -88,13 +136,29 @@ class SqlLedger(Ledger):
     def _update(self, cursor: Cursor, record: RequestRecord) -> None:
         cursor.execute(self._update_sql, (*mutable_values(record), record.request_id))
 
+    def _hold(self, record: RequestRecord) -> None:
+        # The content is never rewritten after the claim; holding it would only cost memory.
+        self._held.put(replace(record, request_json=""))
+
     def _fenced(self, request_id: str, fence: int, change: Change) -> RequestRecord:
-        with self._transaction() as cursor:
-            record = self._load(cursor, request_id)
-            transitions.check_fence(record, fence)
-            changed = change(record)
-            self._update(cursor, changed)
-            return changed
+        held = self._held.get(request_id, fence)
+        if held is None:
+            with self._transaction() as cursor:
+                record = self._load(cursor, request_id)
+                transitions.check_fence(record, fence)
+                changed = change(record)
+                self._update(cursor, changed)
+        else:
+            changed = change(held)
+            with self._autocommit() as cursor:
+                values = (*mutable_values(changed), request_id, fence)
+                cursor.execute(self._fenced_update_sql, values)
+                updated = cursor.rowcount
+            if updated != 1:
+                self._held.drop(request_id, fence)
+                raise LeaseLostError(f"request {request_id}: lease lost (fence {fence})")
+        self._held.put(changed)
+        return changed
 
     def claim(
         self,
@@ -111,10 +175,13 @@ class SqlLedger(Ledger):
         fresh = transitions.new_record(
             request_id, content_hash, request_json, event_id, owner, lease_seconds, at
         )
-        with self._transaction() as cursor:
+        with self._autocommit() as cursor:
             cursor.execute(self._insert_sql, to_row(fresh))
-            if cursor.rowcount == 1:
-                return Claim("acquired", fresh, fresh.fence)
+            inserted = cursor.rowcount == 1
+        if inserted:
+            self._hold(fresh)
+            return Claim("acquired", fresh, fresh.fence)
+        with self._transaction() as cursor:
             record = self._load(cursor, request_id, full=True)
             outcome, after = transitions.decide_claim(
                 record, content_hash, owner, lease_seconds, at
@@ -122,7 +189,8 @@ class SqlLedger(Ledger):
             if outcome != "acquired":
                 return Claim(outcome, record)
             self._update(cursor, after)
-            return Claim(outcome, after, after.fence)
+        self._hold(after)
+        return Claim(outcome, after, after.fence)
 
     def record_intent(
         self,
@@ -243,14 +311,14 @@ class SqlLedger(Ledger):
 
     def get(self, request_id: str) -> RequestRecord | None:
         """The record, or ``None``."""
-        with self._reading() as cursor:
+        with self._autocommit() as cursor:
             cursor.execute(self._select_sql, (request_id,))
             row = cursor.fetchone()
         return None if row is None else from_row(row)
 
     def summary(self) -> dict[str, int]:
         """Records per status."""
-        with self._reading() as cursor:
+        with self._autocommit() as cursor:
             cursor.execute(f"SELECT status, COUNT(*) FROM {_TABLE} GROUP BY status")
             return {str(status): int(count) for status, count in cursor.fetchall()}
 
@@ -260,7 +328,7 @@ class SqlLedger(Ledger):
         """Records, most recently updated first."""
         where, params = ("", (limit,)) if status is None else (" WHERE status = ?", (status, limit))
         sql = f"SELECT {', '.join(COLUMNS)} FROM {_TABLE}{where} ORDER BY updated_at DESC LIMIT ?"
-        with self._reading() as cursor:
+        with self._autocommit() as cursor:
             cursor.execute(sql, params)
             return [from_row(row) for row in cursor.fetchall()]
 

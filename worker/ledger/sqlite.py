@@ -85,13 +85,13 @@ class SqliteLedger(SqlLedger):
             cursor.execute("COMMIT")
 
     @contextmanager
-    def _reading(self) -> Iterator[Cursor]:
+    def _autocommit(self) -> Iterator[Cursor]:
         with self._lock, self._guard("ledger read failed"):
             yield self._connection.cursor()
 
     def pragma(self, name: str) -> str | int:
         """The value of a PRAGMA (``journal_mode``, ``synchronous``), to check durability."""
-        with self._reading() as cursor:
+        with self._autocommit() as cursor:
             cursor.execute(f"PRAGMA {name}")
             value: str | int = cursor.fetchone()[0]
             return value

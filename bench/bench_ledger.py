@@ -1,0 +1,77 @@
+"""Ledger cost per dataflow: one claim, an intent and a completion per step, one finish."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from worker.ledger import Ledger, open_ledger
+
+STEPS = (
+    "source_connection",
+    "target_schema",
+    "target_dataset",
+    "target_connection",
+    "mapping_set",
+    "flow_spec",
+    "dataflow",
+)
+DATAFLOWS = 200
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def run_dataflow(ledger: Ledger, request_id: str) -> None:
+    """The ledger writes of one successful dataflow, as the engine makes them."""
+    claim = ledger.claim(request_id, "hash", '{"name":"bench"}', "evt", "bench", 60.0)
+    assert claim.fence is not None
+    for step in STEPS:
+        attempts = ledger.record_intent(request_id, claim.fence, step, f"bench ({step})")
+        ledger.complete_step(request_id, claim.fence, step, "id-" + step, "created", attempts, 0.1)
+    ledger.finish(request_id, claim.fence, "created", b'{"type":"DataflowCreated"}')
+
+
+def measure(label: str, ledger: Ledger) -> None:
+    """Print CPU and wall time per dataflow over DATAFLOWS sequential dataflows."""
+    prefix = uuid.uuid4().hex[:8]
+    run_dataflow(ledger, f"{prefix}-warmup")
+    cpu, wall = time.process_time(), time.perf_counter()
+    for index in range(DATAFLOWS):
+        run_dataflow(ledger, f"{prefix}-{index}")
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    writes = 2 + 2 * len(STEPS)
+    print(
+        f"{label:<18} {1000 * cpu / DATAFLOWS:6.2f} ms CPU/dataflow "
+        f"{1000 * wall / DATAFLOWS:7.2f} ms wall/dataflow ({writes} writes each)"
+    )
+
+
+def main() -> None:
+    """Measure the SQLite file, SQLite in memory and (when reachable) PostgreSQL variants."""
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        open_ledger(f"sqlite:///{Path(directory) / 'bench.db'}") as ledger,
+    ):
+        measure("sqlite file", ledger)
+    with open_ledger("sqlite:///:memory:") as ledger:
+        measure("sqlite memory", ledger)
+    try:
+        import psycopg
+
+        schema = f"bench_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+    except Exception as error:
+        print(f"postgresql         skipped ({error})")
+        return
+    try:
+        with open_ledger(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}") as ledger:
+            measure("postgresql", ledger)
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+if __name__ == "__main__":
+    main()
