@@ -13,7 +13,7 @@ import errno
 import json
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -21,6 +21,8 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from worker.errors import ConfigurationError
 
@@ -60,6 +62,23 @@ def probe_response(results: Mapping[str, bool]) -> tuple[int, bytes]:
     return (503 if failed else 200), json.dumps(body, sort_keys=True).encode() + b"\n"
 
 
+class WithoutCreated(Collector):
+    """A view of a registry without the ``*_created`` samples prometheus-client adds.
+
+    They hold each series' creation time; Prometheus would store them as one extra series per
+    counter and histogram child, doubling the worker's series for nothing a dashboard uses.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        """The registry's families, minus their ``_created`` samples."""
+        for family in self._registry.collect():
+            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield family
+
+
 def _all_pass() -> Mapping[str, bool]:
     return {}
 
@@ -73,7 +92,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(
         self, address: tuple[str, int], registry: CollectorRegistry, probes: dict[str, Checks]
     ) -> None:
-        self.registry = registry
+        self.exposed = WithoutCreated(registry)
         self.probes = probes
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -91,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-            self._send(200, encoder(self.server.registry), content_type)
+            self._send(200, encoder(self.server.exposed), content_type)
         elif path in ("/healthz", "/readyz"):
             status, body = probe_response(evaluate(self.server.probes[path]))
             self._send(status, body, "application/json")

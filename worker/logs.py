@@ -63,6 +63,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@"), r"\1:" + MASK + "@"),
 )
 
+# Every pattern above needs one of these; most strings have none and skip the patterns.
+_TRIGGER = re.compile(r"(?i)bearer|basic|eyJ|[=:@]")
+
 # Library loggers that go through our pipeline, with the quietest level they log at.
 _LIBRARY_FLOORS = {"httpcore": logging.WARNING, "hpack": logging.WARNING}
 
@@ -88,6 +91,8 @@ class Redactor:
         """Mask known secret values and secret-looking patterns in a string."""
         for secret in self._secrets:
             text = text.replace(secret, MASK)
+        if not _TRIGGER.search(text):
+            return text
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return text
@@ -125,6 +130,12 @@ def _library_event(logger: WrappedLogger, method_name: str, event_dict: EventDic
     event_dict["event"] = f"{library or 'library'}_log"
     event_dict["logger"] = record.name
     return event_dict
+
+
+def _leading_keys(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """Put ``time``, ``level`` and ``event`` first, so a JSON line reads well to people too."""
+    head = {key: event_dict.pop(key) for key in ("time", "level", "event") if key in event_dict}
+    return {**head, **event_dict}
 
 
 def _renderer(fmt: LogFormat) -> Processor:
@@ -183,6 +194,7 @@ def configure_logging(
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             Redactor(secrets),
+            _leading_keys,
             _renderer(format),
         ],
     )

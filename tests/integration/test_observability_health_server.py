@@ -95,3 +95,10 @@ def test_stopping_releases_the_port() -> None:
     again = HealthServer(f"127.0.0.1:{port}", CollectorRegistry())
     again.start()
     again.stop()
+
+
+def test_metrics_leave_out_the_created_timestamps(server: HealthServer) -> None:
+    for accept in ("", "application/openmetrics-text; version=1.0.0"):
+        text = httpx.get(f"{server.url}/metrics", headers={"Accept": accept}).text
+        assert "_created" not in text
+        assert "dataflow_step_attempts_total" in text
