@@ -154,13 +154,13 @@ class Target(Frozen):
 
     @classmethod
     def cross_rules(cls, value: Any) -> Iterable[Rule]:
-        """An existing schema and a schema to create exclude each other."""
-        given_schema = (
-            "schema" in value or "schema_" in value
-            if isinstance(value, dict)
-            else "schema_" in getattr(value, "model_fields_set", ())
-        )
-        if part(value, "schema_id") is not None and given_schema:
+        """An existing schema and a schema to create exclude each other.
+
+        Checked once the target is otherwise valid; a schema equal to the default is no
+        schema to create (that is how a target with a schema_id reads back from the wire).
+        """
+        reuse = isinstance(value, Target) and value.schema_id is not None
+        if reuse and value.schema_ != TargetSchema():
             yield ("schema",), "give either schema_id (reuse) or schema (create), not both"
 
 

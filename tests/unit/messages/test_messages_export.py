@@ -1,0 +1,104 @@
+"""The committed JSON Schemas and AsyncAPI document match the models and describe the contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from messages.asyncapi import ROUTING_KEYS
+from messages.export import PACKAGE, drifted, rendered, write
+
+EXAMPLES = PACKAGE / "examples"
+
+
+def schema(name: str) -> dict[str, Any]:
+    """A committed JSON Schema by file name."""
+    loaded: dict[str, Any] = json.loads((PACKAGE / "schemas" / name).read_text())
+    return loaded
+
+
+def test_the_committed_files_match_the_models() -> None:
+    assert drifted() == [], "run `make schemas` and commit the result"
+
+
+def test_drift_is_detected_and_rewriting_repairs_it(tmp_path: Path) -> None:
+    write(tmp_path)
+    assert drifted(tmp_path) == []
+    (tmp_path / "schemas" / "StepCompleted.json").write_text("{}\n")
+    (tmp_path / "asyncapi.yaml").unlink()
+    assert sorted(drifted(tmp_path)) == ["asyncapi.yaml", "schemas/StepCompleted.json"]
+
+
+def test_every_type_has_a_data_schema_named_by_its_dataschema() -> None:
+    for event_type in ROUTING_KEYS:
+        data = schema(f"{event_type}.json")
+        Draft202012Validator.check_schema(data)
+        assert data["$id"] == f"urn:dataflow-worker:{event_type}:1"
+
+
+def test_the_tutorial_example_is_valid_against_the_request_schema() -> None:
+    example = json.loads((EXAMPLES / "tutorial-bigquery.json").read_text())
+    Draft202012Validator(schema("DataflowRequested.json")).validate(example)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("request_id", "crm 42"), ("mapping_mode", "magic"), ("surprise", 1), ("schedule", {})],
+)
+def test_the_request_schema_refuses_what_the_model_refuses(field: str, value: Any) -> None:
+    example = json.loads((EXAMPLES / "tutorial-bigquery.json").read_text())
+    example[field] = value
+    assert not Draft202012Validator(schema("DataflowRequested.json")).is_valid(example)
+
+
+def test_the_asyncapi_document_describes_the_contracts_topology() -> None:
+    document = yaml.safe_load(rendered()["asyncapi.yaml"])
+    assert document["asyncapi"].startswith("3.")
+    channels = document["channels"]
+    addresses = {c["address"]: c["bindings"]["amqp"] for c in channels.values()}
+    assert addresses["dataflow.requests"]["is"] == "queue"
+    assert addresses["dataflow.dead"]["queue"]["durable"] is True
+    assert addresses["dataflow.requested"]["exchange"]["name"] == "dataflow.commands"
+    for key in (
+        "dataflow.step_completed",
+        "dataflow.created",
+        "dataflow.failed",
+        "dataflow.run_completed",
+    ):
+        assert addresses[key]["exchange"] == {
+            "name": "dataflow.events",
+            "type": "topic",
+            "durable": True,
+            "autoDelete": False,
+            "vhost": "/",
+        }
+    actions = {op["action"] for op in document["operations"].values()}
+    assert actions == {"send", "receive"}
+    for name, message in document["components"]["messages"].items():
+        assert message["contentType"] == "application/cloudevents+json"
+        assert message["bindings"]["amqp"]["messageType"] == name
+        reference = message["payload"]["$ref"].removeprefix("#/components/schemas/")
+        assert reference in document["components"]["schemas"]
+
+
+def test_every_reference_in_the_asyncapi_document_resolves() -> None:
+    document = yaml.safe_load(rendered()["asyncapi.yaml"])
+    for reference in _references(document):
+        node: Any = document
+        for part in reference.removeprefix("#/").split("/"):
+            node = node[part]
+        assert isinstance(node, dict), reference
+
+
+def _references(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        own = [value["$ref"]] if isinstance(value.get("$ref"), str) else []
+        return own + [r for inner in value.values() for r in _references(inner)]
+    if isinstance(value, list):
+        return [r for inner in value for r in _references(inner)]
+    return []
