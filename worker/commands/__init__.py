@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from worker.commands.demo import demo
 from worker.commands.dlq import dlq
 from worker.commands.emulator import emulator
 from worker.commands.placeholders import PLACEHOLDERS
@@ -11,4 +12,4 @@ from worker.commands.publish import publish
 from worker.commands.run import run
 from worker.commands.status import status
 
-COMMANDS: list[click.Command] = [emulator, publish, status, dlq, *PLACEHOLDERS]
+COMMANDS: list[click.Command] = [emulator, run, publish, status, dlq, demo, *PLACEHOLDERS]

@@ -16,5 +16,4 @@ def _placeholder(name: str, summary: str) -> click.Command:
 PLACEHOLDERS = [
     _placeholder("discover", "Introspect a database and write an onboarding manifest"),
     _placeholder("onboard", "Publish one request per table of a manifest"),
-    _placeholder("demo", "Onboard a shipped sample end to end with nothing installed"),
 ]

@@ -1,0 +1,218 @@
+"""A running worker assembled from Settings: consumer, engine, ledger, client, health, breaker.
+
+`Worker` can run in-process (tests, the demo: `start()`, `run_until_idle(timeout)`, `stop()`) or
+under `dataflow-worker run`. Components that tests want to share (the Platform client, the ledger,
+the metrics registry) can be passed in; everything else is built from the settings.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from worker import broker, outcomes
+from worker.actions import PlatformActions
+from worker.breaker import Breaker
+from worker.config import Settings
+from worker.consumer import Consumer
+from worker.delay import BrokerDelay, Delay, TimerDelay
+from worker.engine import Engine, EngineConfig
+from worker.errors import DataflowError
+from worker.health import HealthServer
+from worker.ledger import Ledger, open_ledger
+from worker.metrics import Metrics
+from worker.platform import PlatformClient, open_platform_client
+from worker.publisher import Publisher
+from worker.reporter import Reporter
+from worker.retry import RetryPolicy
+from worker.topology import Topology
+
+log = structlog.get_logger()
+
+_PROBE_FIRST_SECONDS = 1.0
+_PROBE_MAX_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Ready-made components to use instead of building them from the settings."""
+
+    platform: PlatformClient | None = None
+    ledger: Ledger | None = None
+    registry: CollectorRegistry | None = None
+    host: str | None = None
+
+
+class Worker:
+    """One worker process's machinery; `start` it, then `stop` it (or use it as a context)."""
+
+    def __init__(self, settings: Settings, parts: Parts | None = None, *, health: bool = False):
+        given = parts or Parts()
+        self.settings = settings
+        self.topology = Topology(settings.topology_prefix)
+        self.metrics = Metrics(given.registry or CollectorRegistry())
+        self._owns_platform = given.platform is None
+        self._owns_ledger = given.ledger is None
+        self.platform = given.platform or open_platform_client(settings, metrics=self.metrics)
+        self.ledger = given.ledger or open_ledger(settings.state_url)
+        host = given.host or socket.gethostname()
+        source = outcomes.event_source(host)
+        self.publisher = Publisher(settings.broker_url, self.topology)
+        self.delay: Delay = (
+            TimerDelay(self.publisher)
+            if broker.uses_memory(settings.broker_url)
+            else BrokerDelay(self.publisher)
+        )
+        self.breaker = Breaker(on_change=self._circuit_changed)
+        self._probe_wakeup = threading.Event()
+        self._closed = threading.Event()
+        stopping = threading.Event()  # one stop signal: the consumer sets it, steps check it
+        self.engine = Engine(
+            config=EngineConfig(
+                owner=f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                source=source,
+                default_sandbox=settings.sandbox,
+                lease_seconds=max(2 * settings.http_timeout_seconds, 30.0),
+                poison_deliveries=settings.poison_deliveries,
+                policy=RetryPolicy(
+                    max_attempts=settings.retry_max_attempts,
+                    max_seconds=settings.retry_max_seconds,
+                ),
+            ),
+            ledger=self.ledger,
+            actions=PlatformActions(self.platform),
+            reporter=Reporter(
+                self.publisher, source=outcomes.event_source(host), metrics=self.metrics
+            ),
+            delay=self.delay,
+            breaker=self.breaker,
+            metrics=self.metrics,
+            stopping=stopping,
+        )
+        self.consumer = Consumer(
+            settings.broker_url,
+            self.topology,
+            concurrency=settings.concurrency,
+            handler=self.engine.handle,
+            on_connection=self._connection_changed,
+            on_reconnect=self.metrics.broker_reconnects_total.inc,
+            stopping=stopping,
+        )
+        self._health = (
+            HealthServer(
+                settings.metrics_addr,
+                self.metrics.registry,
+                liveness=self.liveness,
+                readiness=self.readiness,
+            )
+            if health
+            else None
+        )
+        self._prober: threading.Thread | None = None
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Declare the topology, start the health server and the consumer."""
+        if self._health is not None:
+            self._health.start()
+        self.publisher.start()
+        self.consumer.start()
+        self._prober = threading.Thread(target=self._probe_loop, name="dataflow-probe", daemon=True)
+        self._prober.start()
+        log.info("worker_started", concurrency=self.settings.concurrency)
+
+    def stop(self, drain_seconds: float | None = None) -> None:
+        """Stop taking work, drain in-flight requests, close everything this worker opened."""
+        drain = self.settings.drain_seconds if drain_seconds is None else drain_seconds
+        log.info("worker_stopping", in_flight=self.consumer.in_flight, drain_seconds=drain)
+        self._closed.set()
+        self._probe_wakeup.set()
+        self.consumer.stop(drain)
+        self.delay.close()
+        self.publisher.close()
+        if self._health is not None:
+            self._health.stop()
+        if self._owns_platform:
+            self.platform.close()
+        if self._owns_ledger:
+            self.ledger.close()
+        self.metrics.ready.set(0)
+        log.info("worker_stopped")
+
+    def run_until_idle(self, timeout: float) -> bool:
+        """Wait until the queues are empty and nothing is in flight; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.idle():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def idle(self) -> bool:
+        """True when nothing is queued, delayed in this process or in flight."""
+        return self.consumer.idle() and self.delay.pending() == 0 and not self.breaker.is_open
+
+    def __enter__(self) -> Worker:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- health --------------------------------------------------------------------------
+
+    def liveness(self) -> dict[str, bool]:
+        """The process and its broker thread are alive."""
+        return {"running": not self._closed.is_set()}
+
+    def readiness(self) -> dict[str, bool]:
+        """The worker can take work: broker connected and the circuit closed."""
+        return {"broker": self.consumer.connected, "circuit": not self.breaker.is_open}
+
+    @property
+    def ready(self) -> bool:
+        """True when every readiness check passes."""
+        return all(self.readiness().values())
+
+    def _connection_changed(self, connected: bool) -> None:
+        self.metrics.ready.set(1 if connected and not self.breaker.is_open else 0)
+
+    # -- circuit breaker -----------------------------------------------------------------
+
+    def _circuit_changed(self, is_open: bool, reason: str) -> None:
+        self.metrics.circuit_open.set(1 if is_open else 0)
+        self.metrics.ready.set(0 if is_open else int(self.consumer.connected))
+        if is_open:
+            log.warning("circuit_opened", reason=reason)
+            self.consumer.pause()
+            self._probe_wakeup.set()
+        else:
+            log.info("circuit_closed")
+            self.consumer.resume()
+
+    def _probe_loop(self) -> None:
+        while not self._closed.is_set():
+            self._probe_wakeup.wait()
+            self._probe_wakeup.clear()
+            wait = _PROBE_FIRST_SECONDS
+            while self.breaker.is_open and not self._closed.wait(wait):
+                if self._probe():
+                    self.breaker.close()
+                wait = min(wait * 2, _PROBE_MAX_SECONDS)
+
+    def _probe(self) -> bool:
+        """A token fetch and one uncached Platform read: does the Platform answer us again?"""
+        try:
+            next(iter(self.platform.flows.items(self.settings.sandbox, "flowSpecs")), None)
+        except DataflowError as error:
+            log.info("probe_failed", error=str(error))
+            return False
+        return True

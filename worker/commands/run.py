@@ -1,0 +1,77 @@
+"""``dataflow-worker run``: consume and execute requests until SIGTERM/SIGINT, then drain."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import click
+import structlog
+
+from worker.app import Worker
+from worker.config import load_settings
+from worker.logs import configure_logging
+
+log = structlog.get_logger()
+
+
+@click.command()
+@click.option(
+    "--burst",
+    is_flag=True,
+    help="Exit 0 once the requests and delay queues are empty and nothing is in flight.",
+)
+@click.option(
+    "--burst-timeout",
+    type=float,
+    default=None,
+    help="With --burst: give up (exit 1) after this many seconds.",
+)
+def run(burst: bool, burst_timeout: float | None) -> None:
+    """Consume and execute DataflowRequested messages until SIGTERM/SIGINT, then drain.
+
+    On SIGTERM or SIGINT the worker stops taking work, lets in-flight requests finish (or hands
+    them back) within DATAFLOW_DRAIN_SECONDS, and exits 0. With --burst it also exits 0 as soon
+    as there is nothing left to do, which makes end-to-end tests deterministic.
+    """
+    settings = load_settings()
+    settings.require_credentials()
+    secrets = [s.get_secret_value() for s in (settings.client_secret,) if s is not None]
+    configure_logging(settings.log_format, settings.log_level, secrets=secrets)
+    worker = Worker(settings, health=True)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    worker.start()
+    finished = True
+    try:
+        if burst:
+            finished = _wait_for_idle(worker, stop, burst_timeout)
+        else:
+            while not stop.wait(1.0):
+                pass
+    finally:
+        worker.stop()
+    if not finished:
+        raise SystemExit(1)
+
+
+def _wait_for_idle(worker: Worker, stop: threading.Event, timeout: float | None) -> bool:
+    """Wait until the worker is idle, a signal came, or the timeout passed (False)."""
+    waited = 0.0
+    while not stop.is_set():
+        if worker.idle():
+            log.info("burst_finished")
+            return True
+        if timeout is not None and waited >= timeout:
+            log.warning("burst_timed_out", seconds=timeout)
+            return False
+        stop.wait(0.1)
+        waited += 0.1
+    return True

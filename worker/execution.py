@@ -1,0 +1,197 @@
+"""Runs the steps of one claimed request against the Platform actions and the ledger.
+
+Each create is preceded by its intent in the ledger (the name it will use). A step whose intent
+exists from an earlier attempt, or whose create ended with an unknown outcome, first looks its
+resource up by name and adopts it (`found`); a first attempt never looks up, which keeps the happy
+path at one Platform call per created resource (docs/adr/0007-idempotency.md).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from messages.models import DataflowRequested
+from worker.errors import OutcomeUnknownError, PlatformError
+from worker.ledger import Ledger, RequestRecord, StepRecord
+from worker.steps import CREATED, FOUND, REUSED, Step, plan, reuses
+
+log = structlog.get_logger()
+
+
+@dataclass
+class RequestContext:
+    """What the actions of one request share: the request, its sandbox, what exists so far."""
+
+    request: DataflowRequested
+    sandbox: str
+    resources: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Actions(Protocol):
+    """What each step does on the Platform (see `worker.actions` for the real one)."""
+
+    def name(self, step: Step, context: RequestContext) -> str | None:
+        """The name (title) the step's resource gets (contract 2.4); None when it has none."""
+
+    def reuse(self, step: Step, context: RequestContext) -> str:
+        """Look up and check a resource the step does not create (flow spec, supplied ids)."""
+
+    def create(self, step: Step, context: RequestContext, name: str | None) -> str:
+        """Create the step's resource; return its id."""
+
+    def find(self, step: Step, context: RequestContext, name: str) -> str | None:
+        """The id of the step's resource named `name`, or None."""
+
+    def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
+        """Delete the step's resource."""
+
+
+class StepFailedError(Exception):
+    """A step failed with a Platform error; the engine decides what happens next."""
+
+    def __init__(self, step: Step, error: PlatformError, attempts: int) -> None:
+        super().__init__(f"{step.value}: {error}")
+        self.step = step
+        self.error = error
+        self.attempts = attempts
+
+
+class ShutdownError(Exception):
+    """The worker is shutting down; the request stops between two steps."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One completed step, as the StepCompleted event reports it."""
+
+    step: Step
+    resource_id: str
+    outcome: str
+    attempts: int
+    seconds: float
+
+
+class Lease:
+    """The fence token of a claimed request and when its lease must be renewed."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        request_id: str,
+        fence: int,
+        seconds: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.fence = fence
+        self._ledger = ledger
+        self._request_id = request_id
+        self._seconds = seconds
+        self._clock = clock
+        self._expires = clock() + seconds
+
+    def keep(self) -> None:
+        """Renew the lease when less than half of it is left (raises `LeaseLostError`)."""
+        now = self._clock()
+        if self._expires - now < self._seconds / 2:
+            self._ledger.renew_lease(self._request_id, self.fence, self._seconds, now=now)
+            self._expires = now + self._seconds
+
+
+def done_resources(record: RequestRecord) -> dict[str, str]:
+    """The resource id of every step the ledger records as done."""
+    return {
+        name: step.resource_id
+        for name, step in record.steps.items()
+        if step.state == "done" and step.resource_id is not None
+    }
+
+
+class Execution:
+    """Executes one request's remaining steps; publishes each completion through `on_step`."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        actions: Actions,
+        lease: Lease,
+        on_step: Callable[[StepResult], None],
+        stopping: threading.Event,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ledger = ledger
+        self._actions = actions
+        self._lease = lease
+        self._on_step = on_step
+        self._stopping = stopping
+        self._clock = clock
+
+    def run(self, record: RequestRecord, context: RequestContext) -> dict[str, str]:
+        """Run every step not yet done, in plan order; return every step's resource id."""
+        context.resources.update(done_resources(record))
+        request = context.request
+        for step in plan(auto_mapping=request.mapping_mode == "auto"):
+            if step.value in context.resources:
+                continue
+            if self._stopping.is_set():
+                raise ShutdownError(f"shutting down before {step.value}")
+            self._lease.keep()
+            with structlog.contextvars.bound_contextvars(step=step.value):
+                result = self._run_step(step, record.step(step.value), context)
+            context.resources[step.value] = result.resource_id
+            self._ledger.complete_step(
+                request.request_id,
+                self._lease.fence,
+                step.value,
+                result.resource_id,
+                result.outcome,  # type: ignore[arg-type]  # created, found or reused
+                result.attempts,
+                result.seconds,
+            )
+            self._on_step(result)
+        return context.resources
+
+    def _run_step(self, step: Step, state: StepRecord, context: RequestContext) -> StepResult:
+        started = self._clock()
+        request = context.request
+        attempts = state.attempts
+        try:
+            if reuses(step, request):
+                attempts = self._intent(step, request, None)
+                resource_id = self._actions.reuse(step, context)
+                return StepResult(step, resource_id, REUSED, attempts, self._clock() - started)
+            name = self._actions.name(step, context)
+            if state.state in ("started", "failed") and name is not None:
+                found = self._actions.find(step, context, name)
+                if found is not None:
+                    log.info("step_adopted", resource_id=found)
+                    return StepResult(step, found, FOUND, attempts, self._clock() - started)
+            attempts = self._intent(step, request, name)
+            with structlog.contextvars.bound_contextvars(attempt=attempts):
+                resource_id, outcome = self._create(step, context, name)
+            return StepResult(step, resource_id, outcome, attempts, self._clock() - started)
+        except PlatformError as error:
+            raise StepFailedError(step, error, max(attempts, 1)) from error
+
+    def _intent(self, step: Step, request: DataflowRequested, name: str | None) -> int:
+        return self._ledger.record_intent(request.request_id, self._lease.fence, step.value, name)
+
+    def _create(self, step: Step, context: RequestContext, name: str | None) -> tuple[str, str]:
+        """Create; after an unknown outcome look the resource up by name and adopt it."""
+        try:
+            return self._actions.create(step, context, name), CREATED
+        except OutcomeUnknownError:
+            if name is None:
+                raise
+            found = self._actions.find(step, context, name)
+            if found is None:
+                raise
+            log.info("step_adopted_after_unknown_outcome", resource_id=found)
+            return found, FOUND

@@ -1,0 +1,155 @@
+"""Messages out: one producer connection, publisher confirms, a lock around every publish.
+
+A publish returns only after the broker confirmed it (or raises `BrokerError`), so the caller can
+acknowledge the message it came from. Messages that must reach a queue (requests, retries, the
+parking lot) are published `mandatory`; a return from the broker is a failed publish.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from kombu import Connection, Producer
+
+from worker import broker
+from worker.errors import BrokerError
+from worker.topology import EVENT_KEYS, REQUESTED_KEY, Topology, declare
+
+CONTENT_TYPE = "application/cloudevents+json"
+CONFIRM_TIMEOUT_SECONDS = 15.0
+_ATTEMPTS = 3
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to publish, with the AMQP properties of contract section 2."""
+
+    body: bytes
+    exchange: str
+    routing_key: str
+    message_id: str | None = None
+    type: str | None = None
+    correlation_id: str | None = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    mandatory: bool = False
+
+
+class Publisher:
+    """Publishes with confirms on its own connection; safe to call from any thread."""
+
+    def __init__(self, url: str, topology: Topology) -> None:
+        self._url = url
+        self._topology = topology
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+        self._returned: list[str] = []
+
+    @property
+    def topology(self) -> Topology:
+        """The topology this publisher declares and publishes to."""
+        return self._topology
+
+    def start(self) -> None:
+        """Connect and declare the topology (harmless when it exists)."""
+        with self._lock, broker.broker_errors("connecting the publisher"):
+            self._ensure_producer()
+
+    def close(self) -> None:
+        """Close the producer connection."""
+        with self._lock:
+            self._drop()
+
+    def publish(self, message: Outgoing) -> None:
+        """Publish one message and wait for the broker's confirm; raises `BrokerError`."""
+        with self._lock:
+            for attempt in range(1, _ATTEMPTS + 1):
+                try:
+                    with broker.broker_errors("publishing"):
+                        self._publish_once(message)
+                    return
+                except BrokerError as error:
+                    self._drop()
+                    if attempt == _ATTEMPTS or "returned" in str(error):
+                        raise
+                    log.warning("publish_retried", attempt=attempt, error=str(error))
+
+    def publish_event(
+        self, body: bytes, *, event_type: str, event_id: str, request_id: str | None
+    ) -> None:
+        """Publish one event to the events exchange with its routing key."""
+        self.publish(
+            Outgoing(
+                body=body,
+                exchange=self._topology.events_exchange,
+                routing_key=EVENT_KEYS[event_type],
+                message_id=event_id,
+                type=event_type,
+                correlation_id=request_id,
+            )
+        )
+
+    def publish_request(self, body: bytes, *, event_id: str, request_id: str | None) -> None:
+        """Publish one request to the commands exchange (it must reach the requests queue)."""
+        self.publish(
+            Outgoing(
+                body=body,
+                exchange=self._topology.commands_exchange,
+                routing_key=REQUESTED_KEY,
+                message_id=event_id,
+                type="DataflowRequested",
+                correlation_id=request_id,
+                mandatory=True,
+            )
+        )
+
+    def _publish_once(self, message: Outgoing) -> None:
+        producer = self._ensure_producer()
+        self._returned.clear()
+        producer.publish(
+            message.body,
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+            content_type=CONTENT_TYPE,
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=message.message_id,
+            type=message.type,
+            correlation_id=message.correlation_id,
+            headers=dict(message.headers),
+            mandatory=message.mandatory,
+            confirm_timeout=CONFIRM_TIMEOUT_SECONDS,
+            timeout=CONFIRM_TIMEOUT_SECONDS,
+        )
+        if self._returned:
+            raise BrokerError(f"publishing: returned by the broker ({self._returned[0]})")
+
+    def _ensure_producer(self) -> Producer:
+        if self._producer is not None:
+            return self._producer
+        connection = broker.connect(self._url, confirms=True)
+        connection.ensure_connection(max_retries=3, interval_start=0.5, interval_step=1)
+        channel = connection.channel()
+        declare(channel, self._topology, delay_queues=not broker.uses_memory(self._url))
+        self._connection = connection
+        self._producer = Producer(channel, on_return=self._on_return)
+        return self._producer
+
+    def _on_return(self, exception: Any, exchange: str, routing_key: str, message: Any) -> None:
+        self._returned.append(f"{exchange or '(default)'}/{routing_key}: {exception}")
+
+    def _drop(self) -> None:
+        connection, self._connection, self._producer = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except (
+                Exception
+            ) as error:  # closing a broken connection may fail; it is gone either way
+                log.debug("publisher_close_failed", error=str(error))
