@@ -1,0 +1,342 @@
+"""Every request the client sends for a full dataflow validates against Adobe's OpenAPI specs.
+
+The requests are captured with an httpx event hook on the real client while it talks to the
+emulator. Flow Service, Catalog and Data Prep are OpenAPI 3 and go through openapi-core (told
+not to validate Adobe's documents themselves: catalog.yaml has a duplicated parameter). The
+Schema Registry document is Swagger 2.0, which openapi-core does not read: its operations are
+matched by hand and bodies validated with jsonschema against the document's definitions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import jsonschema
+import pytest
+import yaml
+from openapi_core import Config, OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.validation.request.exceptions import RequestValidationError
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from emulator.testing import MARIADB_SPEC_ID, Emulator, running_emulator
+from messages.models import DataflowRequested
+from worker.config import load_settings
+from worker.platform import bodies, open_platform_client
+from worker.platform.http import build_http_client
+
+pytestmark = pytest.mark.integration
+
+SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "adobe-openapi"
+FOUNDATION = "/data/foundation/"
+OPENAPI3 = {
+    "flowservice": "flow-service.yaml",
+    "catalog": "catalog.yaml",
+    "conversion": "data-prep.yaml",
+}
+HOST = "https://platform.adobe.io"
+
+
+def spec_document(file_name: str) -> dict[str, Any]:
+    """One of Adobe's spec documents, or a visible skip when the references are absent."""
+    path = SPECS / file_name
+    if not path.is_file():
+        pytest.skip(f"Adobe's OpenAPI specs are not at {SPECS} (shared/reference is absent)")
+    return _load(str(path))
+
+
+@cache
+def _load(path: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return document
+
+
+@cache
+def _openapi(service: str) -> OpenAPI:
+    document = dict(spec_document(OPENAPI3[service]))
+    # The documents name the host as a template (`//{environment}.adobe.io/...`); pin it.
+    document["servers"] = [{"url": f"{HOST}{FOUNDATION}{service}"}]
+    return OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
+
+
+class CapturedRequest:
+    """An httpx request as openapi-core reads one, moved to the real Platform host."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self._request = request
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(parse_qsl(request.url.query.decode(), keep_blank_values=True)),
+            header=Headers(dict(request.headers)),
+            cookie=ImmutableMultiDict(),
+        )
+
+    @property
+    def host_url(self) -> str:
+        return HOST
+
+    @property
+    def path(self) -> str:
+        return self._request.url.path
+
+    @property
+    def method(self) -> str:
+        return self._request.method.lower()
+
+    @property
+    def body(self) -> bytes | None:
+        return self._request.content or None
+
+    @property
+    def content_type(self) -> str:
+        return str(self._request.headers.get("content-type", "application/json"))
+
+
+def _swagger_operation(document: dict[str, Any], request: httpx.Request) -> dict[str, Any]:
+    """The Swagger 2.0 operation a Schema Registry request is an instance of."""
+    raw_path = request.url.raw_path.decode().split("?", 1)[0]
+    relative = raw_path.removeprefix(document["basePath"])
+    method = request.method.lower()
+    candidates = []
+    for template, operations in document["paths"].items():
+        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+        if method in operations and re.match(pattern, relative):
+            literal = len(re.sub(r"\{[^}]+\}", "", template))
+            candidates.append((literal, operations[method]))
+    assert candidates, f"no Schema Registry operation for {method.upper()} {relative}"
+    operation: dict[str, Any] = max(candidates, key=lambda pair: pair[0])[1]
+    return operation
+
+
+def _swagger_parameters(
+    document: dict[str, Any], operation: dict[str, Any]
+) -> list[dict[str, Any]]:
+    resolved = []
+    for parameter in operation.get("parameters", []):
+        if "$ref" in parameter:
+            name = parameter["$ref"].rsplit("/", 1)[-1]
+            parameter = document["parameters"][name]
+        resolved.append(parameter)
+    return resolved
+
+
+def validate_schema_registry(request: httpx.Request) -> None:
+    """Check a Schema Registry request's headers, query names and body against the document."""
+    document = spec_document("schema-registry.yaml")
+    operation = _swagger_operation(document, request)
+    parameters = _swagger_parameters(document, operation)
+    query = {key for key, _ in parse_qsl(request.url.query.decode())}
+    declared_query = {p["name"] for p in parameters if p["in"] == "query"}
+    assert query <= declared_query, f"undeclared query parameters {query - declared_query}"
+    for parameter in parameters:
+        if parameter["in"] == "header" and parameter.get("required"):
+            assert parameter["name"] in request.headers, f"missing header {parameter['name']}"
+        if parameter["in"] == "body":
+            schema = {**parameter["schema"], "definitions": document["definitions"]}
+            jsonschema.validate(json.loads(request.content), schema)
+
+
+def validate(request: httpx.Request) -> None:
+    """Validate one captured Platform request against the spec of its service."""
+    service = request.url.path.removeprefix(FOUNDATION).split("/", 1)[0]
+    if service == "schemaregistry":
+        validate_schema_registry(request)
+    else:
+        _openapi(service).validate_request(CapturedRequest(request))
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """A fresh emulator for one test."""
+    with running_emulator() as emulator:
+        yield emulator
+
+
+def full_dataflow(emu: Emulator, captured: list[httpx.Request], **changes: Any) -> None:
+    """Create, find, read and delete a whole dataflow, capturing every request sent."""
+    http = build_http_client(timeout_seconds=30, pool_size=4)
+    http.event_hooks["request"] = [captured.append]
+    settings = load_settings(
+        {},
+        client_id=emu.client_id,
+        client_secret=emu.client_secret,
+        org_id=emu.org,
+        platform_url=emu.url,
+        ims_url=emu.url,
+    )
+    data: dict[str, Any] = {
+        "request_id": f"r-{uuid.uuid4().hex[:8]}",
+        "name": 'crm "orders", *all* & more',
+        "source": {
+            "connector": "mariadb",
+            "base_connection_id": emu.create_base_connection(MARIADB_SPEC_ID),
+            "table": "crm.orders",
+            "columns": [
+                {
+                    "name": "id",
+                    "type": "bigint",
+                    "xdm": {"type": "integer"},
+                    "meta_xdm_type": "long",
+                },
+                {"name": "email", "type": "varchar", "xdm": {"type": "string"}},
+                {
+                    "name": "tags",
+                    "type": "json",
+                    "xdm": {"type": "array", "items": {"type": "string"}},
+                },
+                {
+                    "name": "changed",
+                    "type": "datetime",
+                    "xdm": {"type": "string", "format": "date-time"},
+                },
+            ],
+        },
+        "delta_column": {"name": "changed"},
+        "schedule": {
+            "frequency": "hour",
+            "interval": 2,
+            "start_time": 1764400000,
+            "backfill": True,
+        },
+        **changes,
+    }
+    request = DataflowRequested.model_validate(data)
+    with open_platform_client(settings, http_client=http) as client:
+        spec = client.flow_spec(None, "CRMToAEP", request.source.connection_spec_id)
+        client.get_base_connection(None, request.source.base_connection_id)
+        tenant = client.tenant_id(None)
+        group = None
+        if request.mapping_mode == "auto":
+            group = client.create_field_group(None, bodies.field_group_body(request, tenant))
+            client.find_field_group(None, bodies.resource_name(request, "field group"))
+            client.get_field_group(None, group)
+        source = client.create_source_connection(None, bodies.source_connection_body(request))
+        schema = client.create_schema(None, bodies.schema_body(request, group))
+        dataset = client.create_dataset(None, bodies.dataset_body(request, schema))
+        target = client.create_target_connection(
+            None, bodies.target_connection_body(request, schema, dataset)
+        )
+        mapping = client.create_mapping_set(None, bodies.mapping_set_body(request, schema, tenant))
+        flow = client.create_flow(
+            None,
+            bodies.flow_body(
+                request,
+                flow_spec_id=spec["id"],
+                source_connection_id=source,
+                target_connection_id=target,
+                mapping_id=mapping.id,
+                mapping_version=mapping.version,
+            ),
+        )
+        assert client.find_source_connection(None, bodies.resource_name(request, "source"))
+        assert client.find_dataset(None, bodies.resource_name(request, "dataset"))
+        assert client.find_target_connection(None, bodies.resource_name(request, "target"))
+        assert client.find_flow(None, bodies.resource_name(request, "flow"))
+        assert client.find_schema(None, bodies.schema_title(request)) is not None
+        client.get_source_connection(None, source)
+        client.get_schema(None, schema)
+        client.get_dataset(None, dataset)
+        client.get_target_connection(None, target)
+        client.get_mapping_set(None, mapping.id)
+        client.get_flow(None, flow)
+        client.runs(None, flow)
+        client.delete_flow(None, flow)
+        client.delete_target_connection(None, target)
+        client.delete_dataset(None, dataset)
+        client.delete_schema(None, schema)
+        if group is not None:
+            client.delete_field_group(None, group)
+        client.delete_source_connection(None, source)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param(
+            {
+                "mappings": [
+                    {"source": "id", "destination": "_id"},
+                    {"source": "email", "destination": "personalEmail.address"},
+                ]
+            },
+            id="explicit",
+        ),
+        pytest.param({"mapping_mode": "auto"}, id="auto"),
+        pytest.param(
+            {"mapping_mode": "auto", "schedule": {"frequency": "once", "start_time": 1764400000}},
+            id="auto-once",
+        ),
+    ],
+)
+def test_every_request_of_a_full_dataflow_validates_against_the_specs(
+    emu: Emulator, changes: dict[str, Any]
+) -> None:
+    spec_document("flow-service.yaml")  # skip visibly before doing any work
+    captured: list[httpx.Request] = []
+    full_dataflow(emu, captured, **changes)
+    platform = [r for r in captured if r.url.path.startswith(FOUNDATION)]
+    services = {r.url.path.removeprefix(FOUNDATION).split("/", 1)[0] for r in platform}
+    assert services == {"flowservice", "schemaregistry", "catalog", "conversion"}
+    posts = sorted(r.url.path.rsplit("/", 1)[-1] for r in platform if r.method == "POST")
+    expected = [
+        "dataSets",
+        "flows",
+        "mappingSets",
+        "schemas",
+        "sourceConnections",
+        "targetConnections",
+    ]
+    if changes.get("mapping_mode") == "auto":
+        expected = sorted([*expected, "fieldgroups"])
+    assert posts == expected
+    for request in platform:
+        validate(request)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error"),
+    [
+        pytest.param(
+            "conversion/mappingSets",
+            {"xdmSchema": "s", "xdmVersion": "1.0", "id": None, "mappings": []},
+            RequestValidationError,
+            id="legacy-mapping-set",
+        ),
+        pytest.param(
+            "flowservice/flows",
+            {
+                "flowSpec": {"id": "x", "version": "1.0"},
+                "transformations": [
+                    {"name": "Mapping", "params": {"mappingId": "m", "mappingVersion": 0}}
+                ],
+            },
+            RequestValidationError,
+            id="integer-mapping-version",
+        ),
+        pytest.param(
+            "schemaregistry/tenant/schemas",
+            {"type": "object", "title": "t", "description": "d"},
+            jsonschema.ValidationError,
+            id="schema-without-allOf",
+        ),
+    ],
+)
+def test_the_validator_refuses_the_bodies_the_specs_forbid(
+    path: str, body: dict[str, Any], error: type[Exception]
+) -> None:
+    headers = {
+        "Authorization": "Bearer x",
+        "x-api-key": "k",
+        "x-gw-ims-org-id": "o",
+        "x-sandbox-name": "prod",
+    }
+    request = httpx.Request("POST", f"{HOST}{FOUNDATION}{path}", json=body, headers=headers)
+    with pytest.raises(error):
+        validate(request)
