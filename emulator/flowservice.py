@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -79,7 +80,7 @@ def _query(request: Request) -> tuple[list[Any], str | None, int | None, str | N
 
 def _next_href(request: Request, kind: str, token: str) -> str:
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "continuationToken"]
-    query = "&".join(f"{k}={v}" for k, v in [*kept, ("continuationToken", token)])
+    query = urlencode([*kept, ("continuationToken", token)], safe="=,[]", quote_via=quote)
     return f"/{kind}?{query}"
 
 

@@ -18,12 +18,17 @@ import httpx
 
 from emulator.app import DEFAULT_TOKEN_TTL, EmulatorConfig
 from emulator.server import ServerThread
-from emulator.specs import CONNECTION_STRING_AUTH
+from emulator.specs import CONNECTION_STRING_AUTH, XED_FULL_V1
 
 DEFAULT_ORG = "EMULATOR0000000000000000@AdobeOrg"
 DEFAULT_CLIENT = ("emulator-test-client", "emulator-test-secret")
 MARIADB_SPEC_ID = "3000eb99-cd47-43f3-827c-43caf170f015"
 FLOWSERVICE = "/data/foundation/flowservice"
+SCHEMAREGISTRY = "/data/foundation/schemaregistry"
+CATALOG = "/data/foundation/catalog"
+CONVERSION = "/data/foundation/conversion"
+PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
+PERSON_FIELD_GROUP = "https://ns.adobe.com/xdm/context/profile-person-details"
 
 
 class Emulator:
@@ -110,6 +115,50 @@ class Emulator:
         )
         response.raise_for_status()
         return str(response.json()["id"])
+
+    def client(self, sandbox: str = "prod", org: str | None = None) -> httpx.Client:
+        """A new HTTP client on the emulator with the Platform headers set (close it)."""
+        return httpx.Client(base_url=self.url, headers=self.headers(sandbox, org), timeout=30)
+
+    def create_schema_and_dataset(
+        self, title: str, *, sandbox: str = "prod", org: str | None = None
+    ) -> tuple[str, str]:
+        """A Profile schema with the person field group and a dataset of it: ``($id, id)``."""
+        schema = {
+            "type": "object",
+            "title": title,
+            "description": f"{title} (test)",
+            "allOf": [{"$ref": PROFILE_CLASS}, {"$ref": PERSON_FIELD_GROUP}],
+        }
+        with self.client(sandbox, org) as http:
+            response = http.post(f"{SCHEMAREGISTRY}/tenant/schemas", json=schema)
+            response.raise_for_status()
+            schema_id = str(response.json()["$id"])
+            ref = {"id": schema_id, "contentType": "application/vnd.adobe.xed+json;version=1"}
+            response = http.post(f"{CATALOG}/dataSets", json={"name": title, "schemaRef": ref})
+            response.raise_for_status()
+            return schema_id, str(response.json()[0]).rsplit("/", 1)[-1]
+
+    def create_mapping_set(
+        self,
+        schema_id: str,
+        mappings: dict[str, str],
+        *,
+        sandbox: str = "prod",
+        org: str | None = None,
+    ) -> str:
+        """A mapping set (source column -> XDM path) for a schema; returns its id."""
+        body = {
+            "outputSchema": {"schemaRef": {"id": schema_id, "contentType": XED_FULL_V1}},
+            "mappings": [
+                {"sourceType": "ATTRIBUTE", "source": source, "destination": destination}
+                for source, destination in mappings.items()
+            ],
+        }
+        with self.client(sandbox, org) as http:
+            response = http.post(f"{CONVERSION}/mappingSets", json=body)
+            response.raise_for_status()
+            return str(response.json()["id"])
 
     def _control(self, method: str, what: str, body: Any = None) -> Any:
         response = self._http.request(method, f"/__emulator/{what}", json=body)
