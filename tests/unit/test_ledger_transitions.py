@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from worker.errors import LeaseLostError
 from worker.ledger import LedgerStateError, RequestRecord, StepRecord
 from worker.ledger import transitions as t
-from worker.ledger.rows import COLUMNS, STATE_COLUMNS, from_row, to_row
+from worker.ledger.rows import (
+    COLUMNS,
+    MUTABLE_COLUMNS,
+    STATE_COLUMNS,
+    from_row,
+    mutable_values,
+    to_row,
+)
 
 T0 = 1_800_000_000.0
 
@@ -164,7 +171,10 @@ def test_a_record_survives_the_trip_to_a_row_and_back(
     runs: list[dict[str, str]],
 ) -> None:
     record = leased(steps=steps, last_error=error, terminal_event=event, runs=tuple(runs))
-    assert from_row(to_row(record)) == record
+    row = to_row(record)
+    assert from_row(row) == record
+    by_column = dict(zip(COLUMNS, row, strict=True))
+    assert mutable_values(record) == tuple(by_column[column] for column in MUTABLE_COLUMNS)
 
 
 def test_a_row_without_the_request_content_reads_as_the_same_state() -> None:
@@ -177,3 +187,11 @@ def test_a_row_without_the_request_content_reads_as_the_same_state() -> None:
 def test_the_attempts_of_a_record_add_up_its_steps() -> None:
     record = leased(steps={"a": StepRecord(attempts=2), "b": StepRecord(attempts=3)})
     assert record.attempts == 5
+
+
+def test_the_fast_replace_copies_every_field_and_refuses_unknown_ones() -> None:
+    record = leased(steps={"a": StepRecord(attempts=1)}, runs=({"run_id": "x"},))
+    assert t.replace(record, fence=9) == replace(record, fence=9)
+    assert t.replace(StepRecord(), name="n") == StepRecord(name="n")
+    with pytest.raises(TypeError, match="unknown fields"):
+        t.replace(record, fenc=9)

@@ -43,16 +43,14 @@ STATE_COLUMNS: tuple[str, ...] = tuple(name for name in COLUMNS if name != "requ
 _STEP_FIELDS = ("state", "resource_id", "name", "attempts", "outcome", "duration_seconds")
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_dumps = _ENCODER.encode
 
 
 def _encode_steps(steps: Mapping[str, StepRecord]) -> str:
     return _dumps(
         {
-            name: {
-                key: getattr(step, key) for key in _STEP_FIELDS if getattr(step, key) is not None
-            }
+            name: {key: value for key in _STEP_FIELDS if (value := getattr(step, key)) is not None}
             for name, step in steps.items()
         }
     )
@@ -62,24 +60,45 @@ def _decode_steps(text: str) -> dict[str, StepRecord]:
     return {name: StepRecord(**fields) for name, fields in json.loads(text).items()}
 
 
-def _value(record: RequestRecord, column: str) -> Any:
-    if column == "steps":
-        return _encode_steps(record.steps)
-    if column == "last_error":
-        return None if record.last_error is None else _dumps(dict(record.last_error))
-    if column == "runs":
-        return _dumps([dict(run) for run in record.runs])
-    return getattr(record, column)
+def _encode_error(error: Mapping[str, Any] | None) -> str | None:
+    return None if error is None else _dumps(dict(error))
+
+
+def _encode_runs(runs: tuple[Mapping[str, Any], ...]) -> str:
+    return _dumps([dict(run) for run in runs]) if runs else "[]"
 
 
 def to_row(record: RequestRecord) -> tuple[Any, ...]:
     """The values of every column, in :data:`COLUMNS` order."""
-    return tuple(_value(record, column) for column in COLUMNS)
+    mutable = mutable_values(record)
+    return (
+        record.request_id,
+        record.content_hash,
+        record.request_json,
+        record.first_event_id,
+        *mutable[:7],
+        record.created_at,
+        *mutable[7:],
+    )
 
 
 def mutable_values(record: RequestRecord) -> tuple[Any, ...]:
-    """The values of :data:`MUTABLE_COLUMNS`, in that order."""
-    return tuple(_value(record, column) for column in MUTABLE_COLUMNS)
+    """The values of :data:`MUTABLE_COLUMNS`, in that order (written on every change)."""
+    return (
+        record.status,
+        _encode_steps(record.steps),
+        record.deliveries,
+        record.unsettled_deliveries,
+        _encode_error(record.last_error),
+        record.next_retry_at,
+        record.terminal_event,
+        record.updated_at,
+        record.finished_at,
+        record.lease_owner,
+        record.lease_expires_at,
+        record.fence,
+        _encode_runs(record.runs),
+    )
 
 
 def from_row(row: Sequence[Any], columns: Sequence[str] = COLUMNS) -> RequestRecord:

@@ -21,7 +21,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 from worker.errors import LeaseLostError
@@ -138,7 +137,7 @@ class SqlLedger(Ledger):
 
     def _hold(self, record: RequestRecord) -> None:
         # The content is never rewritten after the claim; holding it would only cost memory.
-        self._held.put(replace(record, request_json=""))
+        self._held.put(transitions.replace(record, request_json=""))
 
     def _fenced(self, request_id: str, fence: int, change: Change) -> RequestRecord:
         held = self._held.get(request_id, fence)

@@ -7,8 +7,8 @@ so the rules (claim outcomes, fencing, replay) are the same for SQLite and Postg
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any, Literal
+from dataclasses import fields
+from typing import Any, Literal, TypeVar
 
 from worker.errors import LeaseLostError
 from worker.ledger.base import (
@@ -18,6 +18,26 @@ from worker.ledger.base import (
     StepOutcome,
     StepRecord,
 )
+
+_Record = TypeVar("_Record", RequestRecord, StepRecord)
+_FIELDS: dict[type, frozenset[str]] = {
+    cls: frozenset(field.name for field in fields(cls)) for cls in (RequestRecord, StepRecord)
+}
+
+
+def replace(record: _Record, **changes: Any) -> _Record:
+    """``dataclasses.replace`` for the ledger's hot path, about twice as fast.
+
+    It skips ``__init__`` (the records have no validation) and the per-call field introspection;
+    unknown field names are still refused.
+    """
+    names = _FIELDS[type(record)]
+    if not names.issuperset(changes):
+        raise TypeError(f"unknown fields {sorted(set(changes) - names)}")
+    copy = object.__new__(type(record))
+    for name in names:
+        object.__setattr__(copy, name, changes[name] if name in changes else getattr(record, name))
+    return copy
 
 
 def new_record(
