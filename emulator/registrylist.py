@@ -9,6 +9,7 @@ commas (a comma inside a value is kept: only a comma followed by ``<name><operat
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -147,7 +148,7 @@ def select(items: Iterable[Mapping[str, Any]], query: ListQuery) -> list[Mapping
     """The items that match every condition, in the requested order (stable)."""
     chosen = [item for item in items if all(c.matches(item) for c in query.conditions)]
     for key, descending in reversed(query.orderby):
-        chosen.sort(key=lambda item, k=key: _sort_key(item, k), reverse=descending)  # type: ignore[misc]
+        chosen.sort(key=functools.partial(_sort_key, key=key), reverse=descending)
     return chosen
 
 

@@ -104,16 +104,22 @@ def find_schema(store: Store, scope: Scope, ref: str) -> Item | None:
     return strip_internal(found) if found is not None else None
 
 
+def schema_fields(store: Store, scope: Scope, ref: str) -> dict[str, str] | None:
+    """Every field path of a tenant schema with its XDM type (None: no such schema)."""
+    schema = find_tenant_resource(store.collection(scope, SCHEMAS), ref)
+    if schema is None:
+        return None
+    groups = store.collection(scope, FIELD_GROUPS)
+    return schema_fields_from(schema, groups.get, tenant_id_of(scope.org))
+
+
 def schema_field_paths(store: Store, scope: Scope, ref: str) -> frozenset[str] | None:
     """Every field path of a tenant schema (None when the schema does not exist).
 
     Used by Data Prep to check mapping destinations; Flow Service may call it too.
     """
-    schema = find_tenant_resource(store.collection(scope, SCHEMAS), ref)
-    if schema is None:
-        return None
-    groups = store.collection(scope, FIELD_GROUPS)
-    return frozenset(schema_fields_from(schema, groups.get, tenant_id_of(scope.org)))
+    fields = schema_fields(store, scope, ref)
+    return frozenset(fields) if fields is not None else None
 
 
 def _title_taken(store: Store, scope: Scope, title: str) -> Item | None:
