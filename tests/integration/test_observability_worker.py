@@ -1,0 +1,201 @@
+"""A real worker's metrics count exactly what happened: a success, a retry and a failure.
+
+Every expected value comes from an independent witness: the events the worker published (read
+from RabbitMQ) and the emulator's own log of the HTTP requests it answered.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from emulator.testing import Emulator, running_emulator
+from tests.integration.harness import collecting_events, wait_until
+from tests.integration.samples import sample_request
+from tests.integration.worker_support import (
+    publish_request,
+    request_publisher,
+    running_worker,
+    sqlite_url,
+    topology_prefix,
+    worker_settings,
+)
+from tests.services import RABBITMQ_URL, require_service
+from worker.app import Parts
+from worker.metrics import STEPS
+
+pytestmark = pytest.mark.integration
+
+POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
+THROTTLED_PATHS = "^/data/foundation/flowservice/sourceConnections"
+_API_PREFIXES = {
+    "/ims/": "ims",
+    "/data/foundation/flowservice/": "flowservice",
+    "/data/foundation/schemaregistry/": "schemaregistry",
+    "/data/foundation/catalog/": "catalog",
+    "/data/foundation/conversion/": "dataprep",
+}
+
+
+@dataclass
+class Scenario:
+    """What happened, as the witnesses saw it, and the registry the worker counted in."""
+
+    registry: CollectorRegistry
+    events: list[dict[str, Any]]
+    platform_calls: list[dict[str, Any]]
+
+    def value(self, name: str, **labels: str) -> float:
+        """A sample of the worker's registry (0 when absent, so a missing series shows)."""
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+    def of_type(self, event_type: str) -> list[dict[str, Any]]:
+        """The published events of one type."""
+        return [event for event in self.events if event["type"] == event_type]
+
+
+def api_of(path: str) -> str:
+    """The `api` label of an emulator path."""
+    return next(api for prefix, api in _API_PREFIXES.items() if path.startswith(prefix))
+
+
+def status_class_of(status: int | None) -> str:
+    """The `status_class` label of a status the emulator logged (None: dropped connection)."""
+    return "error" if status is None else f"{status // 100}xx"
+
+
+def _retries(registry: CollectorRegistry) -> float:
+    value = registry.get_sample_value(
+        "dataflow_retries_scheduled_total", {"step": "source_connection"}
+    )
+    return value or 0.0
+
+
+def run_scenario(rabbitmq_url: str, tmp_path: Path, registry: CollectorRegistry) -> Scenario:
+    """A real worker on RabbitMQ and the emulator processes a request that succeeds, one that
+    is throttled once and retried, and one the Platform rejects."""
+    with running_emulator() as emulator, topology_prefix(rabbitmq_url) as prefix:
+        base = emulator.create_base_connection(POSTGRES_SPEC_ID)
+        seen_before = len(emulator.requests())
+        settings = worker_settings(rabbitmq_url, emulator, sqlite_url(tmp_path), prefix)
+        with (
+            collecting_events(rabbitmq_url, prefix) as events,
+            request_publisher(rabbitmq_url, prefix) as publisher,
+            running_worker(settings, Parts(registry=registry)) as worker,
+        ):
+            publish_request(publisher, sample_request("obs-ok", base))
+            events.wait_for_terminal(["obs-ok"], timeout=60)
+            _throttle_once(emulator, registry)
+            publish_request(publisher, sample_request("obs-retry", base))
+            wait_until(lambda: _retries(registry) >= 1, timeout=60, what="a scheduled retry")
+            emulator.set_faults({})
+            events.wait_for_terminal(["obs-retry"], timeout=60)
+            publish_request(publisher, sample_request("obs-fail", "no-such-base-connection"))
+            events.wait_for_terminal(["obs-fail"], timeout=60)
+            assert worker.run_until_idle(30)
+            events.drain()
+        calls = emulator.requests()[seen_before:]
+        return Scenario(registry, list(events.events), calls)
+
+
+def _throttle_once(emulator: Emulator, registry: CollectorRegistry) -> None:
+    """Answer 429 to source connection calls until the test lifts it after the first retry."""
+    assert _retries(registry) == 0
+    emulator.set_faults({"throttle": {"rate": 1.0, "retry_after_s": 1}, "paths": THROTTLED_PATHS})
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    require_service("rabbitmq")
+    return run_scenario(RABBITMQ_URL, tmp_path_factory.mktemp("worker"), CollectorRegistry())
+
+
+def test_requests_are_counted_by_outcome(scenario: Scenario) -> None:
+    assert scenario.value("dataflow_requests_finished_total", outcome="created") == 2
+    assert scenario.value("dataflow_requests_finished_total", outcome="failed") == 1
+    assert scenario.value("dataflow_requests_finished_total", outcome="duplicate") == 0
+    assert scenario.value("dataflow_requests_finished_total", outcome="conflict") == 0
+    assert scenario.value("dataflow_request_duration_seconds_count") == 3
+    assert scenario.value("dataflow_requests_in_flight") == 0
+
+
+def test_every_delivery_is_counted_as_received_the_retry_included(scenario: Scenario) -> None:
+    deliveries = 3 + scenario.value("dataflow_retries_scheduled_total", step="source_connection")
+    assert (
+        scenario.value("dataflow_messages_received_total", type="DataflowRequested") == deliveries
+    )
+    assert scenario.value("dataflow_messages_received_total", type="unknown") == 0
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_completed_steps_and_their_durations_match_the_step_completed_events(
+    scenario: Scenario, step: str
+) -> None:
+    mine = [e["data"] for e in scenario.of_type("StepCompleted") if e["data"]["step"] == step]
+    expected = len(mine)
+    assert scenario.value("dataflow_step_attempts_total", step=step, outcome="completed") == (
+        expected
+    )
+    assert scenario.value("dataflow_step_duration_seconds_count", step=step) == expected
+    assert scenario.value("dataflow_step_duration_seconds_sum", step=step) == pytest.approx(
+        sum(data["duration_seconds"] for data in mine), abs=1e-3 * max(expected, 1)
+    )
+
+
+def test_the_throttled_step_counts_one_retry_and_nothing_else_retried(scenario: Scenario) -> None:
+    for step in STEPS:
+        expected = 1 if step == "source_connection" else 0
+        assert scenario.value("dataflow_step_attempts_total", step=step, outcome="retried") == (
+            expected
+        )
+        assert scenario.value("dataflow_retries_scheduled_total", step=step) == expected
+
+
+def test_the_rejected_request_counts_one_failed_step_one_dead_letter_and_one_event(
+    scenario: Scenario,
+) -> None:
+    (failed,) = scenario.of_type("DataflowFailed")
+    kind, step = failed["data"]["error"]["kind"], failed["data"]["step"]
+    assert kind == "rejected"
+    assert scenario.value("dataflow_step_attempts_total", step=step, outcome="failed") == 1
+    assert scenario.value("dataflow_dead_lettered_total", reason=kind) == 1
+    total = sum(
+        scenario.value("dataflow_dead_lettered_total", reason=reason)
+        for reason in ("invalid_message", "rejected", "retries_exhausted", "conflict", "poison")
+    )
+    assert total == 1
+
+
+def test_published_events_are_counted_by_type(scenario: Scenario) -> None:
+    by_type = Counter(event["type"] for event in scenario.events)
+    for event_type in ("StepCompleted", "DataflowCreated", "DataflowFailed"):
+        assert (
+            scenario.value("dataflow_events_published_total", type=event_type)
+            == (by_type[event_type])
+        )
+    assert by_type["DataflowCreated"] == 2
+
+
+def test_platform_calls_match_the_emulator_log_by_api_method_and_status_class(
+    scenario: Scenario,
+) -> None:
+    logged = Counter(
+        (api_of(call["path"]), call["method"], status_class_of(call["status"]))
+        for call in scenario.platform_calls
+    )
+    assert logged, "the emulator saw no Platform call"
+    for (api, method, cls), count in logged.items():
+        assert (
+            scenario.value(
+                "dataflow_platform_requests_total", api=api, method=method, status_class=cls
+            )
+            == count
+        ), (api, method, cls)
+    per_api = Counter(api for api, _, _ in logged.elements())
+    for api, count in per_api.items():
+        assert scenario.value("dataflow_platform_request_duration_seconds_count", api=api) == count
