@@ -52,6 +52,9 @@ VERSIONS: dict[str, tuple[int, ...]] = {name: (1,) for name in EVENT_TYPES}
 
 DATASCHEMA_PREFIX = "urn:dataflow-worker:"
 _DATASCHEMA = re.compile(r"^urn:dataflow-worker:([A-Za-z]+):([0-9]{1,9})$")
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 _EXTENSION_RULE = "extension attribute names are 1-20 characters of [a-z0-9]"
 _ATTRIBUTES = frozenset(
@@ -109,9 +112,9 @@ class Event(Frozen):
     @field_validator("time", mode="before")
     @classmethod
     def _rfc3339(cls, value: Any) -> Any:
-        if not isinstance(value, str | datetime):
-            raise ValueError("time must be an RFC 3339 timestamp such as 2026-11-29T07:00:00Z")
-        return value
+        if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.match(value)):
+            return value
+        raise ValueError("time must be an RFC 3339 timestamp such as 2026-11-29T07:00:00Z")
 
     @field_validator("time")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from messages.base import FieldViolation, Frozen, Rule, items, part
 from messages.connectors import DEFAULT_DATE_FORMAT, find_connector, unknown_connector_message
@@ -61,8 +61,43 @@ Frequency = Literal["once", "minute", "hour", "day", "week"]
 MIN_INTERVAL: dict[str, int] = {"minute": 15, "hour": 1, "day": 1, "week": 1}
 
 
+def _when(
+    condition: dict[str, Any],
+    then: dict[str, Any] | None = None,
+    otherwise: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A JSON Schema if/then/else on properties: how a cross-field rule reads in the schemas."""
+    rule: dict[str, Any] = {"if": {"properties": condition, "required": list(condition)}}
+    if then is not None:
+        rule["then"] = then
+    if otherwise is not None:
+        rule["else"] = otherwise
+    return rule
+
+
+def _absent(*names: str) -> dict[str, Any]:
+    """A JSON Schema saying these properties are absent (or null)."""
+    return {"properties": {name: {"type": "null"} for name in names}}
+
+
+def _interval_at_least(least: int) -> dict[str, Any]:
+    return {
+        "required": ["interval"],
+        "properties": {"interval": {"type": "integer", "minimum": least}},
+    }
+
+
 class XdmType(Frozen):
     """The XDM type a column maps to: `type`, `format` for strings, `items` for arrays."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _when({"type": {"const": "string"}}, otherwise=_absent("format")),
+                _when({"type": {"const": "array"}}, {"required": ["items"]}, _absent("items")),
+            ]
+        }
+    )
 
     type: Literal["string", "integer", "number", "boolean", "object", "array"]
     format: Literal["date", "date-time"] | None = None
@@ -182,6 +217,16 @@ class DeltaColumn(Frozen):
 class Schedule(Frozen):
     """When the dataflow runs: once, or every `interval` units of `frequency`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _when({"frequency": {"const": "once"}}, _absent("interval", "backfill")),
+                _when({"frequency": {"const": "minute"}}, _interval_at_least(15)),
+                _when({"frequency": {"enum": ["hour", "day", "week"]}}, _interval_at_least(1)),
+            ]
+        }
+    )
+
     frequency: Frequency
     interval: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     start_time: Annotated[int, Field(ge=0, le=253_402_300_799)]
@@ -206,6 +251,18 @@ class Schedule(Frozen):
 
 class DataflowRequested(Frozen):
     """A request to create one dataflow from a database table into the Platform (contract 2.1)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _when(
+                    {"mapping_mode": {"const": "auto"}},
+                    {"properties": {"mappings": {"maxItems": 0}}},
+                    {"required": ["mappings"], "properties": {"mappings": {"minItems": 1}}},
+                )
+            ]
+        }
+    )
 
     request_id: RequestId
     sandbox: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,255}$")] | None = None

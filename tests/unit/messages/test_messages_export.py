@@ -48,12 +48,53 @@ def test_the_tutorial_example_is_valid_against_the_request_schema() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("request_id", "crm 42"), ("mapping_mode", "magic"), ("surprise", 1), ("schedule", {})],
+    [
+        ("request_id", "crm 42"),
+        ("mapping_mode", "magic"),
+        ("surprise", 1),
+        ("schedule", {}),
+        ("schedule", {"frequency": "minute", "interval": 10, "start_time": 1}),
+        ("schedule", {"frequency": "once", "interval": 15, "start_time": 1}),
+        ("schedule", {"frequency": "once", "backfill": True, "start_time": 1}),
+        ("schedule", {"frequency": "day", "start_time": 1}),
+        ("mappings", []),
+        ("source", {"connector": "x", "base_connection_id": "b", "table": "t", "columns": []}),
+    ],
 )
 def test_the_request_schema_refuses_what_the_model_refuses(field: str, value: Any) -> None:
     example = json.loads((EXAMPLES / "tutorial-bigquery.json").read_text())
     example[field] = value
     assert not Draft202012Validator(schema("DataflowRequested.json")).is_valid(example)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("schedule", {"frequency": "once", "start_time": 1}),
+        ("schedule", {"frequency": "hour", "interval": 1, "start_time": 1, "backfill": False}),
+        ("mapping_mode", "auto"),
+    ],
+)
+def test_the_request_schema_accepts_what_the_model_accepts(field: str, value: Any) -> None:
+    example = json.loads((EXAMPLES / "tutorial-bigquery.json").read_text())
+    example[field] = value
+    if field == "mapping_mode":
+        example["mappings"] = []
+    Draft202012Validator(schema("DataflowRequested.json")).validate(example)
+
+
+def test_the_request_schema_knows_where_formats_and_items_belong() -> None:
+    example = json.loads((EXAMPLES / "tutorial-bigquery.json").read_text())
+    validator = Draft202012Validator(schema("DataflowRequested.json"))
+    column = example["source"]["columns"][0]
+    for xdm, valid in [
+        ({"type": "number", "format": "date"}, False),
+        ({"type": "array"}, False),
+        ({"type": "string", "items": {"type": "string"}}, False),
+        ({"type": "array", "items": {"type": "string", "format": "date"}}, True),
+    ]:
+        column["xdm"] = xdm
+        assert validator.is_valid(example) is valid, xdm
 
 
 def test_the_asyncapi_document_describes_the_contracts_topology() -> None:
