@@ -264,6 +264,15 @@ def test_runs_are_appended_to_a_finished_request(ledger: Ledger) -> None:
     assert ledger.get("r-1").runs == ({"run_id": "run-1", "status": "success"},)  # type: ignore[union-attr]
 
 
+def test_a_run_recorded_while_the_lease_is_held_survives_later_writes(ledger: Ledger) -> None:
+    fence = claim(ledger).fence
+    ledger.record_intent("r-1", fence, "dataflow", "crm (flow) [r-1]")
+    ledger.record_run("r-1", {"run_id": "run-1"})
+    ledger.complete_step("r-1", fence, "dataflow", "flow-1", "created", 1, 0.1)
+    ledger.finish("r-1", fence, "created", b"e")
+    assert ledger.get("r-1").runs == ({"run_id": "run-1"},)  # type: ignore[union-attr]
+
+
 def test_what_was_written_is_there_after_reopening(state_url: str) -> None:
     with open_ledger(state_url) as first:
         fence = claim(first).fence

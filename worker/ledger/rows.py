@@ -33,9 +33,14 @@ COLUMNS: tuple[str, ...] = (
 MUTABLE_COLUMNS: tuple[str, ...] = tuple(
     name
     for name in COLUMNS
-    if name not in {"request_id", "content_hash", "request_json", "first_event_id", "created_at"}
+    if name
+    not in {"request_id", "content_hash", "request_json", "first_event_id", "created_at", "runs"}
 )
-"""The columns an operation after the claim may change, in the order of :func:`mutable_values`."""
+"""The columns the claim and the fenced writes change, in the order of :func:`mutable_values`.
+
+``runs`` is left out: only ``record_run`` writes it, so a lease holder writing from its held copy
+of the record can never overwrite a run recorded meanwhile.
+"""
 
 STATE_COLUMNS: tuple[str, ...] = tuple(name for name in COLUMNS if name != "request_json")
 """Every column but the request content, which fenced writes never need to read."""
@@ -64,7 +69,8 @@ def _encode_error(error: Mapping[str, Any] | None) -> str | None:
     return None if error is None else _dumps(dict(error))
 
 
-def _encode_runs(runs: tuple[Mapping[str, Any], ...]) -> str:
+def encode_runs(runs: tuple[Mapping[str, Any], ...]) -> str:
+    """The ``runs`` column of a record."""
     return _dumps([dict(run) for run in runs]) if runs else "[]"
 
 
@@ -79,6 +85,7 @@ def to_row(record: RequestRecord) -> tuple[Any, ...]:
         *mutable[:7],
         record.created_at,
         *mutable[7:],
+        encode_runs(record.runs),
     )
 
 
@@ -97,7 +104,6 @@ def mutable_values(record: RequestRecord) -> tuple[Any, ...]:
         record.lease_owner,
         record.lease_expires_at,
         record.fence,
-        _encode_runs(record.runs),
     )
 
 

@@ -39,6 +39,7 @@ from worker.ledger.rows import (
     COLUMNS,
     MUTABLE_COLUMNS,
     STATE_COLUMNS,
+    encode_runs,
     from_row,
     mutable_values,
     to_row,
@@ -112,6 +113,7 @@ class SqlLedger(Ledger):
         self._lock_full_sql = self._select_sql + self.lock_clause
         self._update_sql = f"UPDATE {_TABLE} SET {assignments} WHERE request_id = ?"
         self._fenced_update_sql = self._update_sql + " AND fence = ? AND lease_owner IS NOT NULL"
+        self._runs_sql = f"UPDATE {_TABLE} SET runs = ?, updated_at = ? WHERE request_id = ?"
         self._held = HeldLeases()
 
     @abc.abstractmethod
@@ -295,10 +297,11 @@ class SqlLedger(Ledger):
     def record_run(
         self, request_id: str, run: Mapping[str, Any], *, now: float | None = None
     ) -> None:
-        """Append a followed run (not fenced: runs are followed after the request finished)."""
+        """Append a followed run; not fenced, and the only write of the ``runs`` column."""
         at = self._now(now)
         with self._transaction() as cursor:
-            self._update(cursor, transitions.with_run(self._load(cursor, request_id), run, at))
+            record = transitions.with_run(self._load(cursor, request_id), run, at)
+            cursor.execute(self._runs_sql, (encode_runs(record.runs), at, request_id))
 
     def reopen_for_replay(self, request_id: str, *, now: float | None = None) -> RequestRecord:
         """Make a failed request pending again, keeping what its done steps created."""
