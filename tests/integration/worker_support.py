@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +107,24 @@ def queue_depth(broker_url: str, name: str) -> int:
         return int(channel.queue_declare(queue=name, passive=True).message_count)
 
 
-def take_all(broker_url: str, name: str) -> list[Any]:
-    """Remove and return every message of a queue (body and headers)."""
+@dataclass(frozen=True)
+class Taken:
+    """A message removed from a queue: its body as bytes and its headers."""
+
+    body: bytes
+    headers: dict[str, Any]
+
+
+def take_all(broker_url: str, name: str) -> list[Taken]:
+    """Remove and return every message of a queue."""
     from kombu import Connection
 
-    taken: list[Any] = []
+    taken: list[Taken] = []
     with Connection(broker_url) as connection:
         channel = connection.channel()
         while True:
             message = channel.basic_get(name, no_ack=True)
             if message is None:
                 return taken
-            taken.append(message)
+            body = message.body.encode() if isinstance(message.body, str) else message.body
+            taken.append(Taken(body, dict(message.headers or {})))
