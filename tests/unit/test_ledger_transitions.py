@@ -195,3 +195,50 @@ def test_the_fast_replace_copies_every_field_and_refuses_unknown_ones() -> None:
     assert t.replace(StepRecord(), name="n") == StepRecord(name="n")
     with pytest.raises(TypeError, match="unknown fields"):
         t.replace(record, fenc=9)
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("claim"), st.sampled_from(["w1", "w2", "w3"]), st.integers(0, 40)),
+        st.tuples(st.just("write"), st.integers(0, 6), st.integers(0, 40)),
+        st.tuples(st.just("retry"), st.integers(0, 6), st.integers(0, 40)),
+        st.tuples(st.just("finish"), st.integers(0, 6), st.integers(0, 40)),
+    ),
+    max_size=30,
+)
+
+
+@given(operations=operations)
+def test_only_the_latest_claim_can_write_and_a_finished_request_stays_finished(
+    operations: list[tuple[str, Any, int]],
+) -> None:
+    record = leased()
+    now = T0
+    latest_fence = 1
+    for operation, argument, advance in operations:
+        now += advance
+        if operation == "claim":
+            outcome, after = t.decide_claim(record, "hash-a", argument, 30, now)
+            if record.finished:
+                assert outcome == "finished"
+            if outcome == "acquired":
+                assert after.fence == record.fence + 1
+                latest_fence = after.fence
+            record = after
+            continue
+        accepted = record.lease_owner is not None and argument == record.fence
+        try:
+            t.check_fence(record, argument)
+        except LeaseLostError:
+            assert not accepted
+            continue
+        assert accepted
+        assert argument == latest_fence
+        if operation == "write":
+            record = t.with_intent(record, "dataflow", None, now)
+        elif operation == "retry":
+            record = t.with_retry(record, now + 5, {"kind": "x"}, now)
+        else:
+            record = t.with_finish(record, "created", b"e", None, now)
+    assert record.fence == latest_fence
+    assert record.deliveries == latest_fence

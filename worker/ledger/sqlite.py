@@ -63,6 +63,7 @@ class SqliteLedger(SqlLedger):
         execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         execute("PRAGMA journal_mode = WAL")
         execute("PRAGMA synchronous = FULL")
+        execute("PRAGMA fullfsync = ON")  # macOS: flush the drive's cache too; ignored elsewhere
 
     @contextmanager
     def _guard(self, context: str) -> Iterator[None]:
