@@ -81,7 +81,8 @@ class SqliteLedger(SqlLedger):
             try:
                 yield cursor
             except BaseException:
-                cursor.execute("ROLLBACK")
+                if self._connection.in_transaction:  # some errors have rolled it back already
+                    cursor.execute("ROLLBACK")
                 raise
             cursor.execute("COMMIT")
 
