@@ -352,6 +352,7 @@ def test_claims_from_several_processes_give_exactly_one_acquired(state_url: str)
         ("mysql://root@localhost/x", "unsupported ledger URL scheme 'mysql'"),
         ("sqlite:///", "not a SQLite state URL"),
         ("sqlite:////nonexistent-dir/ledger.db", "cannot open the ledger"),
+        ("postgresql://postgres@127.0.0.1:1/postgres", "ledger database error"),
     ],
 )
 def test_an_unusable_state_url_fails_with_a_readable_ledger_error(url: str, message: str) -> None:
