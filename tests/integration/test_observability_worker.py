@@ -7,6 +7,8 @@ from RabbitMQ) and the emulator's own log of the HTTP requests it answered.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,12 @@ from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
     publish_request,
     request_publisher,
-    running_worker,
     sqlite_url,
     topology_prefix,
     worker_settings,
 )
 from tests.services import RABBITMQ_URL, require_service
-from worker.app import Parts
+from worker.app import Parts, Worker
 from worker.metrics import STEPS
 
 pytestmark = pytest.mark.integration
@@ -76,31 +77,45 @@ def _retries(registry: CollectorRegistry) -> float:
     return value or 0.0
 
 
-def run_scenario(rabbitmq_url: str, tmp_path: Path, registry: CollectorRegistry) -> Scenario:
+@contextmanager
+def worker_scenario(
+    rabbitmq_url: str, tmp_path: Path, registry: CollectorRegistry, metrics_addr: str | None = None
+) -> Iterator[Scenario]:
     """A real worker on RabbitMQ and the emulator processes a request that succeeds, one that
-    is throttled once and retried, and one the Platform rejects."""
+    is throttled once and retried, and one the Platform rejects; yields while it still runs
+    (serving its own ``/metrics`` on ``metrics_addr`` when given)."""
     with running_emulator() as emulator, topology_prefix(rabbitmq_url) as prefix:
         base = emulator.create_base_connection(POSTGRES_SPEC_ID)
         seen_before = len(emulator.requests())
-        settings = worker_settings(rabbitmq_url, emulator, sqlite_url(tmp_path), prefix)
+        settings = worker_settings(
+            rabbitmq_url,
+            emulator,
+            sqlite_url(tmp_path),
+            prefix,
+            metrics_addr=metrics_addr or "127.0.0.1:0",
+        )
+        worker = Worker(settings, Parts(registry=registry), health=metrics_addr is not None)
         with (
             collecting_events(rabbitmq_url, prefix) as events,
             request_publisher(rabbitmq_url, prefix) as publisher,
-            running_worker(settings, Parts(registry=registry)) as worker,
         ):
-            publish_request(publisher, sample_request("obs-ok", base))
-            events.wait_for_terminal(["obs-ok"], timeout=60)
-            _throttle_once(emulator, registry)
-            publish_request(publisher, sample_request("obs-retry", base))
-            wait_until(lambda: _retries(registry) >= 1, timeout=60, what="a scheduled retry")
-            emulator.set_faults({})
-            events.wait_for_terminal(["obs-retry"], timeout=60)
-            publish_request(publisher, sample_request("obs-fail", "no-such-base-connection"))
-            events.wait_for_terminal(["obs-fail"], timeout=60)
-            assert worker.run_until_idle(30)
-            events.drain()
-        calls = emulator.requests()[seen_before:]
-        return Scenario(registry, list(events.events), calls)
+            worker.start()
+            try:
+                publish_request(publisher, sample_request("obs-ok", base))
+                events.wait_for_terminal(["obs-ok"], timeout=60)
+                _throttle_once(emulator, registry)
+                publish_request(publisher, sample_request("obs-retry", base))
+                wait_until(lambda: _retries(registry) >= 1, timeout=60, what="a scheduled retry")
+                emulator.set_faults({})
+                events.wait_for_terminal(["obs-retry"], timeout=60)
+                publish_request(publisher, sample_request("obs-fail", "no-such-base-connection"))
+                events.wait_for_terminal(["obs-fail"], timeout=60)
+                assert worker.run_until_idle(30)
+                events.drain()
+                calls = emulator.requests()[seen_before:]
+                yield Scenario(registry, list(events.events), calls)
+            finally:
+                worker.stop(drain_seconds=5)
 
 
 def _throttle_once(emulator: Emulator, registry: CollectorRegistry) -> None:
@@ -112,7 +127,10 @@ def _throttle_once(emulator: Emulator, registry: CollectorRegistry) -> None:
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     require_service("rabbitmq")
-    return run_scenario(RABBITMQ_URL, tmp_path_factory.mktemp("worker"), CollectorRegistry())
+    with worker_scenario(
+        RABBITMQ_URL, tmp_path_factory.mktemp("worker"), CollectorRegistry()
+    ) as happened:
+        return happened
 
 
 def test_requests_are_counted_by_outcome(scenario: Scenario) -> None:

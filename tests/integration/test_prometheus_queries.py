@@ -3,7 +3,8 @@
 Each expression must parse, and each one over worker metrics must return series (thresholds
 removed from alert expressions): a panel or an alert that queries a metric the worker does not
 export, or a label it never sets, fails here. RabbitMQ-plugin expressions are checked for parsing
-only (the broker's plugin is not part of the test services).
+only (the broker's plugin is not part of the test services). The worker is real: it runs on
+RabbitMQ against the emulator and serves its own ``/metrics`` while Prometheus scrapes it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from tests.services import in_ci
+from tests.integration.test_observability_worker import worker_scenario
+from tests.services import RABBITMQ_URL, in_ci, require_service
 from tests.unit.test_metrics_queries import (
     ALERTS,
     FOREIGN_METRICS,
@@ -30,8 +32,6 @@ from tests.unit.test_metrics_queries import (
     metric_names,
     without_thresholds,
 )
-from worker.health import HealthServer
-from worker.metrics import Metrics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -124,58 +124,36 @@ def _prometheus_binary() -> str:
     return path
 
 
-def _simulate_traffic(metrics: Metrics) -> None:
-    """Drive the metrics as a worker does for a request that succeeds, one that retries, one
-    that fails (the real worker replaces this once `worker.app` exists)."""
-    for outcome in ("created", "retried", "failed"):
-        metrics.count_received("DataflowRequested")
-        metrics.message_age_seconds.observe(0.05)
-        metrics.requests_in_flight.inc()
-        metrics.observe_platform_call("ims", "POST", 0.01, status=200)
-        metrics.observe_platform_call("flowservice", "GET", 0.02, status=200)
-        if outcome == "retried":
-            metrics.observe_platform_call("flowservice", "POST", 0.02, status=429)
-            metrics.step_attempts_total.labels(step="source_connection", outcome="retried").inc()
-            metrics.retries_scheduled_total.labels(step="source_connection").inc()
-        if outcome == "failed":
-            metrics.observe_platform_call("flowservice", "POST", 0.03, status=400)
-            metrics.step_attempts_total.labels(step="source_connection", outcome="failed").inc()
-            metrics.step_duration_seconds.labels(step="source_connection").observe(0.03)
-            metrics.dead_lettered_total.labels(reason="rejected").inc()
-            metrics.events_published_total.labels(type="DataflowFailed").inc()
-        else:
-            metrics.observe_platform_call("flowservice", "POST", 0.03, status=201)
-            metrics.step_attempts_total.labels(step="source_connection", outcome="completed").inc()
-            metrics.step_duration_seconds.labels(step="source_connection").observe(0.05)
-            metrics.events_published_total.labels(type="StepCompleted").inc()
-            metrics.events_published_total.labels(type="DataflowCreated").inc()
-        metrics.requests_in_flight.dec()
-        metrics.requests_finished_total.labels(
-            outcome="failed" if outcome == "failed" else "created"
-        ).inc()
-        metrics.request_duration_seconds.observe(0.2)
+def _has_series(server: Prometheus, expr: str) -> bool:
+    answer = server.query(expr)
+    assert answer["status"] == "success", answer.get("error")
+    return bool(answer["data"]["result"])
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    """Prometheus scraping a real worker (its own /metrics) through a success, a retry and a
+    failure; yields while the worker still runs, after three scrapes that saw the traffic."""
     _prometheus_binary()
-    registry = CollectorRegistry()
-    metrics = Metrics(registry)
-    with HealthServer("127.0.0.1:0", registry) as health:
-        _simulate_traffic(metrics)
-        server = Prometheus(tmp_path_factory.mktemp("prometheus"), f"127.0.0.1:{health.port}")
-        try:
-            server.wait_ready()
-            # Two scrapes with traffic in them, so rate() over 1m has its two samples.
+    require_service("rabbitmq")
+    metrics_addr = f"127.0.0.1:{_free_port()}"
+    server = Prometheus(tmp_path_factory.mktemp("prometheus"), metrics_addr)
+    try:
+        server.wait_ready()
+        with worker_scenario(
+            RABBITMQ_URL, tmp_path_factory.mktemp("worker"), CollectorRegistry(), metrics_addr
+        ):
             _wait_for(
-                lambda: server.query('count_over_time(up{job="dataflow-worker"}[1m]) >= 3')["data"][
-                    "result"
-                ],
-                "three scrapes of the worker",
+                lambda: _has_series(
+                    server,
+                    'dataflow_requests_finished_total{outcome="failed"} == 1'
+                    ' and on (instance) count_over_time(up{job="dataflow-worker"}[1m]) >= 3',
+                ),
+                "three scrapes, the last one after the traffic",
             )
             yield server
-        finally:
-            server.stop()
+    finally:
+        server.stop()
 
 
 EXPRESSIONS = [
