@@ -358,3 +358,9 @@ def test_claims_from_several_processes_give_exactly_one_acquired(state_url: str)
 def test_an_unusable_state_url_fails_with_a_readable_ledger_error(url: str, message: str) -> None:
     with pytest.raises(LedgerError, match=message):
         open_ledger(url)
+
+
+def test_a_database_error_never_shows_the_password_of_the_state_url() -> None:
+    with pytest.raises(LedgerError) as caught:
+        open_ledger("postgresql://postgres:hunter2-secret@127.0.0.1:1/postgres")
+    assert "hunter2-secret" not in str(caught.value)
