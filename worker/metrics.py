@@ -101,7 +101,7 @@ class Metrics:
         )
         self.step_duration_seconds = Histogram(
             p + "step_duration_seconds",
-            "Time from a step's first attempt to its completion or failure, retries included.",
+            "Duration of a completed step, as its StepCompleted event reports it.",
             ["step"],
             buckets=STEP_BUCKETS,
             registry=registry,
