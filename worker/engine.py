@@ -87,6 +87,7 @@ class Engine:
             except InvalidMessageError as error:
                 return self._invalid(delivery, error)
             self._metrics.count_received(event.type)
+            self._metrics.message_age_seconds.observe(max(self.now() - event.time.timestamp(), 0))
             if not isinstance(event.data, DataflowRequested):
                 return self._invalid(delivery, _not_a_request(event))
             with structlog.contextvars.bound_contextvars(request_id=event.data.request_id):

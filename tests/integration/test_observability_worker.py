@@ -148,6 +148,7 @@ def test_every_delivery_is_counted_as_received_the_retry_included(scenario: Scen
         scenario.value("dataflow_messages_received_total", type="DataflowRequested") == deliveries
     )
     assert scenario.value("dataflow_messages_received_total", type="unknown") == 0
+    assert scenario.value("dataflow_message_age_seconds_count") == deliveries
 
 
 @pytest.mark.parametrize("step", STEPS)
