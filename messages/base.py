@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from types import UnionType
+from typing import Any, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
@@ -13,6 +14,9 @@ Loc = tuple[str | int, ...]
 
 Rule = tuple[Loc, str]
 """A broken cross-field rule: where, and what is wrong."""
+
+RULE_ERROR = "rule"
+"""The pydantic error type of a broken cross-field rule."""
 
 
 class FieldViolation(BaseModel):
@@ -69,54 +73,87 @@ def items(value: Any) -> list[Any]:
 
 
 class Frozen(BaseModel):
-    """Base of every message model: immutable, unknown fields rejected, cross-field rules checked.
-
-    A subclass states rules that span fields in `cross_rules`; they are checked even when other
-    fields are invalid (on the raw input, tolerantly), so one pass reports every violation with
-    its field path.
-    """
+    """Base of every message model: immutable, unknown fields rejected."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    rule_type: ClassVar[str] = "rule"
-
     @classmethod
     def cross_rules(cls, value: Any) -> Iterable[Rule]:
-        """Yield the cross-field rules that `value` (raw input or a model) breaks."""
+        """The cross-field rules that `value` (raw input or a model) breaks; none here."""
         return ()
 
-    @model_validator(mode="wrap")
-    @classmethod
-    def _check_cross_rules(cls, value: Any, handler: Callable[[Any], Any]) -> Any:
-        if isinstance(value, cls):
-            return handler(value)
-        errors: list[InitErrorDetails] = []
-        model = None
-        try:
-            model = handler(value)
-        except ValidationError as exc:
-            errors.extend(_reraise_details(exc))
-        source = model if model is not None else value
-        for loc, message in cls.cross_rules(source):
-            errors.append(
-                InitErrorDetails(
-                    type=PydanticCustomError(cls.rule_type, message),
-                    loc=loc,
-                    input=None,
-                )
-            )
-        if errors:
-            raise ValidationError.from_exception_data(cls.__name__, errors)
-        return model
+
+class Checked(Frozen):
+    """A model with rules that span its fields, stated in `cross_rules`.
+
+    A valid model is checked after validation (`own_rules`, the fast path); `violations` also
+    checks the rules on the raw input of an invalid message, so one pass reports every violation
+    with its field path.
+    """
+
+    def own_rules(self) -> Iterable[Rule]:
+        """The rules this validated model breaks (a subclass may read its fields faster)."""
+        return self.cross_rules(self)
+
+    @model_validator(mode="after")
+    def _check_cross_rules(self) -> Self:
+        broken = list(self.own_rules())
+        if broken:
+            raise ValidationError.from_exception_data(type(self).__name__, _details(broken))
+        return self
 
 
-def _reraise_details(exc: ValidationError) -> list[InitErrorDetails]:
-    """Carry the errors of an inner validation over into a combined error, messages kept."""
+def _details(rules: Iterable[Rule]) -> list[InitErrorDetails]:
     return [
-        InitErrorDetails(
-            type=PydanticCustomError(detail["type"], detail["msg"]),
-            loc=detail["loc"],
-            input=detail.get("input"),
-        )
-        for detail in exc.errors(include_url=False)
+        InitErrorDetails(type=PydanticCustomError(RULE_ERROR, message), loc=loc, input=None)
+        for loc, message in rules
     ]
+
+
+def broken_rules(model: type[BaseModel], value: Any, loc: Loc = ()) -> Iterator[Rule]:
+    """Every cross-field rule that raw input breaks, in `model` and in the models inside it."""
+    if issubclass(model, Frozen):
+        for where, message in model.cross_rules(value):
+            yield (*loc, *where), message
+    if not isinstance(value, dict):
+        return
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        inner = value.get(key, value.get(name))
+        for kind, many in _nested_models(field.annotation):
+            if many:
+                for index, element in enumerate(items(inner)):
+                    yield from broken_rules(kind, element, (*loc, key, index))
+            elif inner is not None:
+                yield from broken_rules(kind, inner, (*loc, key))
+
+
+def _nested_models(annotation: Any) -> list[tuple[type[BaseModel], bool]]:
+    """The models a field holds, each with whether it holds a list of them."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [(annotation, False)]
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is list and args:
+        return [(kind, True) for kind, _ in _nested_models(args[0])]
+    if origin in (Union, UnionType):
+        return [found for arg in args for found in _nested_models(arg)]
+    return []
+
+
+def violations(
+    model: type[BaseModel],
+    raw: Any,
+    error: ValidationError,
+    *,
+    skip: Callable[[ErrorDetails], bool] | None = None,
+    strip: int = 0,
+) -> list[FieldViolation]:
+    """Every violation of `raw` as `model`: the validation errors and every broken rule."""
+    found = violations_from(error, skip=skip, strip=strip)
+    seen = {(v.path, v.message) for v in found}
+    for loc, message in broken_rules(model, raw):
+        violation = FieldViolation(path=format_loc(loc) or "$", message=message)
+        if (violation.path, violation.message) not in seen:
+            seen.add((violation.path, violation.message))
+            found.append(violation)
+    return found

@@ -11,7 +11,7 @@ from typing import Any, overload
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, from_json
 
-from messages.base import FieldViolation, violations_from
+from messages.base import FieldViolation, violations, violations_from
 from messages.envelope import (
     EVENT_ADAPTER,
     EVENT_CLASSES,
@@ -121,7 +121,7 @@ def validate_request(data: Any) -> DataflowRequested:
     try:
         return DataflowRequested.model_validate(data)
     except ValidationError as exc:
-        fields = violations_from(exc)
+        fields = violations(DataflowRequested, data, exc)
         request_id = data.get("request_id") if isinstance(data, dict) else None
         raise InvalidMessageError(
             "invalid DataflowRequested",
@@ -172,7 +172,7 @@ def _explain(body: bytes | bytearray | str, exc: ValidationError) -> InvalidMess
     else:
         summary = "unknown event type" if "type" in raw else "the event has no type"
     if event_type in EVENT_TYPES:
-        fields = violations_from(exc, skip=_is_tag_error, strip=1)
+        fields = violations(EVENT_CLASSES[event_type], raw, exc, skip=_is_tag_error, strip=1)
     else:
         fields = _envelope_violations(raw)
     return InvalidMessageError(summary, fields, **read)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeAlias, get_args
 
 from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, field_validator
 
-from messages.base import Frozen, Rule, part
+from messages.base import Checked, Rule, part
 from messages.events import (
     DataflowCreated,
     DataflowFailed,
@@ -88,7 +88,7 @@ def dataschema_rules(event_type: Any, dataschema: Any) -> Iterable[Rule]:
             )
 
 
-class Event(Frozen):
+class Event(Checked):
     """A CloudEvents 1.0 event in structured mode, with `data` typed by `type`.
 
     Extension attributes (lowercase alphanumeric names) are kept; `data` follows the payload

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
-from messages.base import FieldViolation, Frozen, Rule, items, part
+from messages.base import Checked, FieldViolation, Frozen, Rule, items, part
 from messages.connectors import DEFAULT_DATE_FORMAT, find_connector, unknown_connector_message
 from messages.events import (
     STEPS,
@@ -20,6 +20,15 @@ from messages.events import (
     RunRecords,
     Step,
     StepCompleted,
+)
+from messages.rules import (
+    REQUEST_SCHEMA_RULES,
+    SCHEDULE_SCHEMA_RULES,
+    XDM_SCHEMA_RULES,
+    column_rules,
+    request_rules,
+    schedule_rules,
+    xdm_rules,
 )
 
 __all__ = [
@@ -58,46 +67,12 @@ XdmPath = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 ]
 Frequency = Literal["once", "minute", "hour", "day", "week"]
-MIN_INTERVAL: dict[str, int] = {"minute": 15, "hour": 1, "day": 1, "week": 1}
 
 
-def _when(
-    condition: dict[str, Any],
-    then: dict[str, Any] | None = None,
-    otherwise: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A JSON Schema if/then/else on properties: how a cross-field rule reads in the schemas."""
-    rule: dict[str, Any] = {"if": {"properties": condition, "required": list(condition)}}
-    if then is not None:
-        rule["then"] = then
-    if otherwise is not None:
-        rule["else"] = otherwise
-    return rule
-
-
-def _absent(*names: str) -> dict[str, Any]:
-    """A JSON Schema saying these properties are absent (or null)."""
-    return {"properties": {name: {"type": "null"} for name in names}}
-
-
-def _interval_at_least(least: int) -> dict[str, Any]:
-    return {
-        "required": ["interval"],
-        "properties": {"interval": {"type": "integer", "minimum": least}},
-    }
-
-
-class XdmType(Frozen):
+class XdmType(Checked):
     """The XDM type a column maps to: `type`, `format` for strings, `items` for arrays."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "allOf": [
-                _when({"type": {"const": "string"}}, otherwise=_absent("format")),
-                _when({"type": {"const": "array"}}, {"required": ["items"]}, _absent("items")),
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra=XDM_SCHEMA_RULES)
 
     type: Literal["string", "integer", "number", "boolean", "object", "array"]
     format: Literal["date", "date-time"] | None = None
@@ -106,13 +81,14 @@ class XdmType(Frozen):
     @classmethod
     def cross_rules(cls, value: Any) -> Iterable[Rule]:
         """A format only on strings; items on arrays and only there."""
-        kind = part(value, "type")
-        if part(value, "format") is not None and kind not in (None, "string"):
-            yield ("format",), f"a format applies to strings only, not to {kind}"
-        if kind == "array" and part(value, "items") is None:
-            yield ("items",), "an array needs items (the XDM type of its elements)"
-        if part(value, "items") is not None and kind not in (None, "array"):
-            yield ("items",), f"items apply to arrays only, not to {kind}"
+        has_format, has_items = part(value, "format") is not None, part(value, "items") is not None
+        return xdm_rules(part(value, "type"), has_format, has_items)
+
+    def own_rules(self) -> Iterable[Rule]:
+        """The same rules, read from the validated fields."""
+        if self.type == "string" and self.items is None:  # the common case, cheaply
+            return ()
+        return xdm_rules(self.type, self.format is not None, self.items is not None)
 
 
 class Column(Frozen):
@@ -126,7 +102,7 @@ class Column(Frozen):
     ) = None
 
 
-class Source(Frozen):
+class Source(Checked):
     """Where the data comes from: connector, base connection, table and its columns."""
 
     connector: NonEmpty
@@ -163,13 +139,11 @@ class Source(Frozen):
     @classmethod
     def cross_rules(cls, value: Any) -> Iterable[Rule]:
         """Column names are unique."""
-        seen: set[str] = set()
-        for index, column in enumerate(items(part(value, "columns"))):
-            name = part(column, "name")
-            if isinstance(name, str) and name in seen:
-                yield ("columns", index, "name"), f"column {name!r} is listed twice"
-            if isinstance(name, str):
-                seen.add(name)
+        return column_rules([part(column, "name") for column in items(part(value, "columns"))])
+
+    def own_rules(self) -> Iterable[Rule]:
+        """The same rules, read from the validated fields."""
+        return column_rules(self.column_names)
 
 
 class TargetSchema(Frozen):
@@ -180,7 +154,7 @@ class TargetSchema(Frozen):
     title: NonEmpty | None = None
 
 
-class Target(Frozen):
+class Target(Checked):
     """Where the data goes: an existing schema and dataset to reuse, or a schema to create."""
 
     schema_id: NonEmpty | None = None
@@ -214,18 +188,10 @@ class DeltaColumn(Frozen):
     timezone: NonEmpty = "UTC"
 
 
-class Schedule(Frozen):
+class Schedule(Checked):
     """When the dataflow runs: once, or every `interval` units of `frequency`."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "allOf": [
-                _when({"frequency": {"const": "once"}}, _absent("interval", "backfill")),
-                _when({"frequency": {"const": "minute"}}, _interval_at_least(15)),
-                _when({"frequency": {"enum": ["hour", "day", "week"]}}, _interval_at_least(1)),
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra=SCHEDULE_SCHEMA_RULES)
 
     frequency: Frequency
     interval: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
@@ -236,33 +202,13 @@ class Schedule(Frozen):
     def cross_rules(cls, value: Any) -> Iterable[Rule]:
         """`once` forbids interval and backfill; other frequencies need an interval (minimums)."""
         frequency, interval = part(value, "frequency"), part(value, "interval")
-        if frequency == "once":
-            if interval is not None:
-                yield ("interval",), "a schedule that runs once takes no interval"
-            if part(value, "backfill") is not None:
-                yield ("backfill",), "a schedule that runs once takes no backfill"
-        elif isinstance(frequency, str) and frequency in MIN_INTERVAL:
-            least = MIN_INTERVAL[frequency]
-            if interval is None:
-                yield ("interval",), f"frequency {frequency} needs an interval (>= {least})"
-            elif isinstance(interval, int) and 1 <= interval < least:
-                yield ("interval",), f"frequency {frequency} needs an interval >= {least}"
+        return schedule_rules(frequency, interval, part(value, "backfill"))
 
 
-class DataflowRequested(Frozen):
+class DataflowRequested(Checked):
     """A request to create one dataflow from a database table into the Platform (contract 2.1)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "allOf": [
-                _when(
-                    {"mapping_mode": {"const": "auto"}},
-                    {"properties": {"mappings": {"maxItems": 0}}},
-                    {"required": ["mappings"], "properties": {"mappings": {"minItems": 1}}},
-                )
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra=REQUEST_SCHEMA_RULES)
 
     request_id: RequestId
     sandbox: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,255}$")] | None = None
@@ -288,36 +234,17 @@ class DataflowRequested(Frozen):
     def cross_rules(cls, value: Any) -> Iterable[Rule]:
         """Mappings and the delta column refer to columns; explicit mode needs mappings."""
         columns = [part(c, "name") for c in items(part(part(value, "source"), "columns"))]
-        known = {name for name in columns if isinstance(name, str)}
-        listing = ", ".join(repr(n) for n in columns if isinstance(n, str))
-        if not known:  # the columns are themselves invalid; that is reported on its own
-            return
-        yield from _mapping_rules(value, known, listing)
+        given = part(value, "mappings")
+        mappings = (
+            [(part(m, "source"), part(m, "destination")) for m in given]
+            if isinstance(given, list | tuple)
+            else ([] if given is None else None)
+        )
         delta = part(part(value, "delta_column"), "name")
-        if isinstance(delta, str) and delta not in known:
-            yield ("delta_column", "name"), f"{delta!r} is not a column (columns: {listing})"
+        return request_rules(columns, delta, mappings, part(value, "mapping_mode"))
 
-
-def _mapping_rules(value: Any, known: set[str], listing: str) -> Iterator[Rule]:
-    """The rules of `mappings`: sources are columns, destinations unique, present when explicit."""
-    mappings = items(part(value, "mappings"))
-    mode = part(value, "mapping_mode") or "explicit"
-    if mode == "explicit" and not mappings and isinstance(part(value, "mappings"), list | None):
-        yield ("mappings",), "mappings are required unless mapping_mode is auto"
-    if mode == "auto" and mappings:
-        yield ("mappings",), "mapping_mode auto generates the mappings; give none"
-    destinations: set[str] = set()
-    for index, mapping in enumerate(mappings):
-        source, destination = part(mapping, "source"), part(mapping, "destination")
-        if isinstance(source, str) and source not in known:
-            yield (
-                ("mappings", index, "source"),
-                f"{source!r} is not a column (columns: {listing})",
-            )
-        if isinstance(destination, str) and destination in destinations:
-            yield (
-                ("mappings", index, "destination"),
-                f"{destination!r} is the destination of an earlier mapping too",
-            )
-        if isinstance(destination, str):
-            destinations.add(destination)
+    def own_rules(self) -> Iterable[Rule]:
+        """The same rules, read from the validated fields."""
+        mappings = [(m.source, m.destination) for m in self.mappings]
+        columns = self.source.column_names
+        return request_rules(columns, self.delta_column.name, mappings, self.mapping_mode)
