@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from worker.config import load_settings
-from worker.errors import NotFoundError, RejectedError
+from worker.errors import NotFoundError, RejectedError, RetryableError
+from worker.metrics import Metrics
 from worker.platform import MappingSetRef, PlatformClient, open_platform_client
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -32,32 +34,7 @@ class Recorder:
         return self.routes[(request.method, path)](request)
 
 
-class FakeMetrics:
-    """Records what the client counts, with the same attribute names as `Metrics`."""
-
-    def __init__(self) -> None:
-        self.counted: list[tuple[str, str, str]] = []
-        self.timed: list[str] = []
-        outer = self
-
-        class Family:
-            def labels(self, **labels: str) -> Family:
-                self.last = labels
-                return self
-
-            def inc(self, amount: float = 1) -> None:
-                outer.counted.append(
-                    (self.last["api"], self.last["method"], self.last["status_class"])
-                )
-
-            def observe(self, amount: float) -> None:
-                outer.timed.append(self.last["api"])
-
-        self.platform_requests_total = Family()
-        self.platform_request_duration_seconds = Family()
-
-
-def make_client(recorder: Recorder, metrics: Any = None) -> PlatformClient:
+def make_client(recorder: Recorder, metrics: Metrics | None = None) -> PlatformClient:
     settings = load_settings(
         {},
         client_id="id-1",
@@ -255,7 +232,7 @@ def test_deletes_and_by_id_gets_use_the_resource_paths() -> None:
 
 def test_every_call_is_logged_and_counted_without_secrets() -> None:
     recorder = Recorder({("GET", "/flowservice/flows/f1"): answer({"error_code": "x"}, 404)})
-    metrics = FakeMetrics()
+    metrics = Metrics(CollectorRegistry())
     client = make_client(recorder, metrics)
     with capture_logs() as logs, pytest.raises(NotFoundError):
         client.get_flow(None, "f1")
@@ -267,5 +244,21 @@ def test_every_call_is_logged_and_counted_without_secrets() -> None:
     assert all(e["duration_seconds"] >= 0 for e in events)
     assert "tok-123" not in repr(logs)
     assert "shh-secret" not in repr(logs)
-    assert metrics.counted == [("ims", "POST", "2xx"), ("flowservice", "GET", "4xx")]
-    assert metrics.timed == ["ims", "flowservice"]
+    total = "dataflow_platform_requests_total"
+    sample = metrics.registry.get_sample_value
+    assert sample(total, {"api": "ims", "method": "POST", "status_class": "2xx"}) == 1
+    assert sample(total, {"api": "flowservice", "method": "GET", "status_class": "4xx"}) == 1
+    count = "dataflow_platform_request_duration_seconds_count"
+    assert sample(count, {"api": "flowservice"}) == 1
+
+
+def test_a_timeout_is_counted_as_a_timeout() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    metrics = Metrics(CollectorRegistry())
+    client = make_client(Recorder({("GET", "/catalog/dataSets/d1"): slow}), metrics)
+    with pytest.raises(RetryableError):
+        client.get_dataset(None, "d1")
+    labels = {"api": "catalog", "method": "GET", "status_class": "timeout"}
+    assert metrics.registry.get_sample_value("dataflow_platform_requests_total", labels) == 1

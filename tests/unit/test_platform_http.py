@@ -20,7 +20,6 @@ from worker.platform.http import (
     error_for_response,
     parse_problem,
     parse_retry_after,
-    status_class,
 )
 
 FLOW_404 = {
@@ -162,10 +161,3 @@ def test_a_token_request_is_never_outcome_unknown() -> None:
     error = httpx.ReadTimeout("slow", request=REQUEST)
     translated = error_for_exception("ims", "POST", "/ims/token/v3", error, idempotent=True)
     assert type(translated) is RetryableError
-
-
-@pytest.mark.parametrize(
-    ("status", "label"), [(200, "2xx"), (204, "2xx"), (302, "3xx"), (404, "4xx"), (503, "5xx")]
-)
-def test_statuses_are_counted_by_class(status: int, label: str) -> None:
-    assert status_class(status) == label

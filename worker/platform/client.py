@@ -51,6 +51,10 @@ class PlatformClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def probe(self, sandbox: str | None = None) -> None:
+        """Prove that IMS and the Platform answer: a token and one cheap authenticated read."""
+        next(iter(self.flows.items(sandbox, "flowSpecs")), None)
+
     # Flow Service: source connections, target connections, flows.
     def create_source_connection(self, sandbox: str | None, body: Json) -> str:
         """Create a source connection; return its id."""

@@ -30,6 +30,7 @@ import structlog
 
 from worker.errors import (
     AuthenticationError,
+    ConfigurationError,
     NotFoundError,
     OutcomeUnknownError,
     PlatformError,
@@ -44,37 +45,29 @@ RETRYABLE_STATUSES = frozenset({408, 429})
 log = structlog.get_logger()
 
 
-class _Counter(Protocol):
-    def inc(self, amount: float = 1) -> None: ...
-
-
-class _Histogram(Protocol):
-    def observe(self, amount: float) -> None: ...
-
-
-class _CounterFamily(Protocol):
-    def labels(self, api: str, method: str, status_class: str) -> _Counter: ...
-
-
-class _HistogramFamily(Protocol):
-    def labels(self, api: str) -> _Histogram: ...
-
-
 class PlatformMetrics(Protocol):
-    """What the client needs from `worker.metrics.Metrics`."""
+    """What the client needs from `worker.metrics.Metrics`: one observation per HTTP call."""
 
-    @property
-    def platform_requests_total(self) -> _CounterFamily: ...
-
-    @property
-    def platform_request_duration_seconds(self) -> _HistogramFamily: ...
+    def observe_platform_call(
+        self,
+        api: str,
+        method: str,
+        seconds: float,
+        *,
+        status: int | None = None,
+        timeout: bool = False,
+    ) -> None:
+        """Count one call under its status class (or timeout/error) and time it."""
 
 
 def build_http_client(
     *, timeout_seconds: float, pool_size: int, ca_bundle: str | None = None
 ) -> httpx.Client:
     """One pooled client per process: TLS always verified, proxy variables honoured."""
-    context = ssl.create_default_context(cafile=ca_bundle)
+    try:
+        context = ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigurationError(f"DATAFLOW_CA_BUNDLE: cannot load {ca_bundle}: {error}") from None
     return httpx.Client(
         verify=context,
         trust_env=True,  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY
@@ -82,11 +75,6 @@ def build_http_client(
         limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
         follow_redirects=False,
     )
-
-
-def status_class(status: int) -> str:
-    """The metric label of a status: ``2xx`` ... ``5xx``."""
-    return f"{status // 100}xx"
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -241,7 +229,6 @@ class Transport:
         duration: float,
         error: str | None = None,
     ) -> None:
-        label = status_class(status) if isinstance(status, int) else status
         log.info(
             "platform_request",
             api=api,
@@ -252,7 +239,10 @@ class Transport:
             **({"error": error} if error else {}),
         )
         if self._metrics is not None:
-            self._metrics.platform_requests_total.labels(
-                api=api, method=method, status_class=label
-            ).inc()
-            self._metrics.platform_request_duration_seconds.labels(api=api).observe(duration)
+            self._metrics.observe_platform_call(
+                api,
+                method,
+                duration,
+                status=status if isinstance(status, int) else None,
+                timeout=status == "timeout",
+            )
