@@ -19,7 +19,7 @@ import structlog
 from messages.models import DataflowRequested
 from worker.errors import OutcomeUnknownError, PlatformError
 from worker.ledger import Ledger, RequestRecord, StepRecord
-from worker.steps import CREATED, FOUND, REUSED, Step, plan, reuses
+from worker.steps import CREATED, FOUND, REUSED, Step, next_step, plan, reuses
 
 log = structlog.get_logger()
 
@@ -137,9 +137,8 @@ class Execution:
         """Run every step not yet done, in plan order; return every step's resource id."""
         context.resources.update(done_resources(record))
         request = context.request
-        for step in plan(auto_mapping=request.mapping_mode == "auto"):
-            if step.value in context.resources:
-                continue
+        steps = plan(auto_mapping=request.mapping_mode == "auto")
+        while (step := next_step(steps, context.resources)) is not None:
             if self._stopping.is_set():
                 raise ShutdownError(f"shutting down before {step.value}")
             self._lease.keep()

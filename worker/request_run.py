@@ -111,7 +111,8 @@ class RequestRun:
 
     def _step_done(self, result: StepResult) -> None:
         engine = self._engine
-        engine.breaker.record_success()
+        if result.step is not Step.FLOW_SPEC:  # the flow spec is cached: no proof of health
+            engine.breaker.record_success()
         self._outcomes[result.step.value] = result.outcome
         payload = outcomes.step_completed(
             self._request_id,

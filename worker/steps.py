@@ -82,12 +82,9 @@ def plan(*, auto_mapping: bool) -> tuple[Step, ...]:
 def next_step(steps: tuple[Step, ...], done: Collection[str]) -> Step | None:
     """The first planned step not yet done whose dependencies are all done, or None at the end."""
     for step in steps:
-        if step.value in done:
-            continue
         needed = (dep for dep in DEPENDENCIES[step] if dep in steps)
-        if all(dep.value in done for dep in needed):
+        if step.value not in done and all(dep.value in done for dep in needed):
             return step
-        raise ValueError(f"step {step.value} is blocked by a missing dependency")
     return None
 
 

@@ -1,0 +1,111 @@
+"""The engine and repeated messages: duplicates, conflicts, busy leases, poison, shutdown."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from tests.unit.engine_fakes import delivery, request, rig
+from worker.consumer import Settle
+from worker.delay import COPY_HEADER
+
+
+def test_a_duplicate_of_a_finished_request_republishes_its_terminal_event_unchanged(
+    tmp_path: Path,
+) -> None:
+    with rig(tmp_path) as r:
+        r.engine.handle(delivery(request()))
+        first = r.events()[-1]
+        calls = len(r.actions.calls)
+        settle = r.engine.handle(delivery(request()))  # same content, a new event id
+        again = r.events()
+    assert settle is Settle.ACK
+    assert again == [first]
+    assert len(r.actions.calls) == calls
+    assert r.metrics.requests_finished_total.labels(outcome="duplicate")._value.get() == 1
+
+
+def test_the_workers_own_copy_of_a_finished_request_is_dropped_silently(tmp_path: Path) -> None:
+    with rig(tmp_path) as r:
+        r.engine.handle(delivery(request()))
+        r.events()
+        copy = delivery(request(), headers={COPY_HEADER: "retry"})
+        settle = r.engine.handle(copy)
+        events = r.events()
+    assert settle is Settle.ACK
+    assert events == []
+
+
+def test_a_request_id_reused_with_other_content_fails_alone_and_leaves_the_first_untouched(
+    tmp_path: Path,
+) -> None:
+    with rig(tmp_path) as r:
+        r.engine.handle(delivery(request()))
+        before = r.ledger.get("crm-1")
+        first_events = r.events()
+        settle = r.engine.handle(delivery(request(name="another name")))
+        [failed] = r.events()
+        [parked] = r.parked()
+        after = r.ledger.get("crm-1")
+    assert settle is Settle.ACK
+    assert failed["type"] == "DataflowFailed"
+    assert failed["data"]["error"]["kind"] == "conflict"
+    assert failed["data"]["step"] is None
+    assert failed["id"] != first_events[-1]["id"]
+    assert parked.headers["x-dataflow-reason"] == "conflict"
+    assert after == before
+
+
+def test_a_request_leased_by_another_worker_is_handed_back_for_later_not_run(
+    tmp_path: Path,
+) -> None:
+    with rig(tmp_path) as r:
+        message = delivery(request())
+        r.ledger.claim("crm-1", _hash(), _json(), "e-0", "other", 60, r.clock.now)
+        settle = r.engine.handle(message)
+        [copy] = r.delayed()
+    assert settle is Settle.ACK
+    assert copy.headers[COPY_HEADER] == "busy"
+    assert r.actions.calls == []
+
+
+def test_a_message_delivered_again_and_again_without_settling_ends_as_poison(
+    tmp_path: Path,
+) -> None:
+    with rig(tmp_path, poison_deliveries=2) as r:
+        message = delivery(request())
+        for _ in range(2):  # two deliveries that "crashed" the worker: leases left to expire
+            r.ledger.claim("crm-1", _hash(), _json(), message.message_id or "", "x", 5, r.clock.now)
+            r.clock.now += 10
+        settle = r.engine.handle(dataclasses.replace(message, redelivered=True))
+        failed = r.events()[-1]
+        [parked] = r.parked()
+    assert settle is Settle.ACK
+    assert failed["data"]["error"]["kind"] == "poison"
+    assert parked.headers["x-dataflow-reason"] == "poison"
+    assert r.actions.calls == []
+
+
+def test_a_shutdown_between_steps_hands_the_request_back_and_releases_it(
+    tmp_path: Path,
+) -> None:
+    with rig(tmp_path) as r:
+        r.engine.stopping.set()
+        settle = r.engine.handle(delivery(request()))
+        record = r.ledger.get("crm-1")
+    assert settle is Settle.REQUEUE
+    assert record is not None
+    assert record.status == "pending"
+    assert record.unsettled_deliveries == 0
+
+
+def _hash() -> str:
+    from messages.codec import content_hash
+
+    return content_hash(request())
+
+
+def _json() -> str:
+    from messages.codec import canonical_content
+
+    return canonical_content(request()).decode()
