@@ -144,3 +144,23 @@ def test_the_console_format_is_readable_and_redacted() -> None:
 def test_an_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown log level"):
         configure_logging("json", "chatty", stream=io.StringIO())
+
+
+def test_a_library_traceback_is_redacted_too() -> None:
+    with captured_logs(level="info", secrets=[SECRET]) as lines:
+        try:
+            raise ConnectionError(f"cannot reach amqp://guest:{SECRET}@rabbit//")
+        except ConnectionError:
+            logging.getLogger("amqp.connection").exception("connection failed")
+    (line,) = lines()
+    assert line["event"] == "amqp_log"
+    assert "ConnectionError: cannot reach amqp://guest:***@rabbit//" in line["exception"]
+    assert SECRET not in json.dumps(line)
+
+
+def test_reconfiguring_replaces_the_previous_handler_instead_of_adding_one() -> None:
+    root = logging.getLogger()
+    with captured_logs():
+        before = len(root.handlers)
+        configure_logging("json", "info", stream=io.StringIO())
+        assert len(root.handlers) == before
