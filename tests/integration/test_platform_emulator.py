@@ -163,6 +163,38 @@ def test_a_connector_missing_from_the_flow_spec_is_rejected(emu: Emulator) -> No
         client.flow_spec(None, "CRMToAEP", "00000000-0000-0000-0000-000000000000")
 
 
+def test_schema_registry_lists_are_followed_past_the_300_item_page(emu: Emulator) -> None:
+    base = emu.create_base_connection(MARIADB_SPEC_ID)
+    request = dataflow_request("paging", base)
+    with client_for(emu) as client:
+        tenant = client.tenant_id(None)
+        template = bodies.field_group_body(request, tenant)
+        for number in range(300):
+            client.create_field_group(None, {**template, "title": f"group {number:03}"})
+        # A comma cannot be filtered on, so the whole (title-ordered) list is read.
+        wanted = client.create_field_group(None, {**template, "title": "zz, the last"})
+        found = client.find_field_group(None, "zz, the last")
+    assert found is not None
+    assert found["id"] == wanted
+    pages = [r for r in emu.requests() if r["path"].endswith("/tenant/fieldgroups")]
+    assert [r["method"] for r in pages].count("GET") == 2
+
+
+def test_catalog_lists_are_followed_past_the_100_item_page(emu: Emulator) -> None:
+    request = dataflow_request("paging", emu.create_base_connection(MARIADB_SPEC_ID))
+    with client_for(emu) as client:
+        schema = client.create_schema(None, bodies.schema_body(request))
+        template = bodies.dataset_body(request, schema)
+        for number in range(100):  # names that the widened filter `a*b` matches too
+            client.create_dataset(None, {**template, "name": f"a{number:03}b"})
+        wanted = client.create_dataset(None, {**template, "name": "a,b"})
+        found = client.find_dataset(None, "a,b")
+    assert found is not None
+    assert found["id"] == wanted
+    lists = [r for r in emu.requests() if r["method"] == "GET" and r["path"].endswith("/dataSets")]
+    assert len(lists) == 2
+
+
 AWKWARD = [
     'say "hi"',
     "a,b",
