@@ -148,3 +148,28 @@ def test_every_alert_has_a_severity_a_summary_and_a_runbook_section(rule: dict[s
     headings = re.findall(r"^#+ (.+)$", RUNBOOK.read_text(encoding="utf-8"), flags=re.MULTILINE)
     anchors = {re.sub(r"[^a-z0-9 _-]", "", h.lower()).replace(" ", "-") for h in headings}
     assert anchor in anchors
+
+
+def test_the_dashboard_layout_is_well_formed() -> None:
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+    assert dashboard["uid"] == "dataflow-worker"
+    (variable,) = dashboard["templating"]["list"]
+    assert (variable["name"], variable["type"], variable["query"]) == (
+        "datasource", "datasource", "prometheus",
+    )  # fmt: skip
+
+
+def test_the_grafana_provisioning_files_declare_prometheus_and_the_dashboards_folder() -> None:
+    provisioning = DASHBOARD.parents[1] / "provisioning"
+    sources = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
+    (source,) = sources["datasources"]
+    assert source["type"] == "prometheus"
+    providers = yaml.safe_load((provisioning / "dashboards" / "dataflow-worker.yml").read_text())
+    (provider,) = providers["providers"]
+    assert provider["type"] == "file"
+    assert provider["options"]["path"]
