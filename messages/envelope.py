@@ -88,6 +88,19 @@ def dataschema_rules(event_type: Any, dataschema: Any) -> Iterable[Rule]:
             )
 
 
+def _event_schema_rules(schema: dict[str, Any], model: type[Any]) -> None:
+    """State the dataschema versions and extension attribute names in an event's JSON Schema."""
+    schema["propertyNames"] = {
+        "anyOf": [{"enum": sorted(_ATTRIBUTES)}, {"pattern": "^[a-z0-9]{1,20}$"}]
+    }
+    payload = getattr(model, "payload_type", None)
+    if payload is not None:
+        name = payload.__name__
+        versions = "|".join(str(v) for v in VERSIONS[name])
+        pattern = {"type": "string", "pattern": f"^{DATASCHEMA_PREFIX}{name}:({versions})$"}
+        schema["properties"]["dataschema"] = {"anyOf": [pattern, {"type": "null"}], "default": None}
+
+
 class Event(Checked):
     """A CloudEvents 1.0 event in structured mode, with `data` typed by `type`.
 
@@ -95,7 +108,7 @@ class Event(Checked):
     model of the event's type, and `dataschema` (absent means version 1) names a known version.
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", json_schema_extra=_event_schema_rules)
 
     specversion: Literal["1.0"] = "1.0"
     id: Annotated[str, Field(min_length=1, max_length=256)]
@@ -132,7 +145,7 @@ class Event(Checked):
     def cross_rules(cls, value: Any) -> Iterable[Rule]:
         """The dataschema fits the type; extension attribute names follow CloudEvents."""
         yield from dataschema_rules(part(value, "type"), part(value, "dataschema"))
-        extra = value.keys() if isinstance(value, dict) else ()
+        extra = value.keys() if isinstance(value, dict) else (part(value, "model_extra") or {})
         for name in extra:
             if name not in _ATTRIBUTES and not (
                 isinstance(name, str) and _EXTENSION_NAME.match(name)

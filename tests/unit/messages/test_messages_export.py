@@ -10,6 +10,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from messages import DataflowRequested, InvalidMessageError, decode
 from messages.asyncapi import ROUTING_KEYS
 from messages.export import PACKAGE, drifted, rendered, write
 
@@ -95,6 +96,33 @@ def test_the_request_schema_knows_where_formats_and_items_belong() -> None:
     ]:
         column["xdm"] = xdm
         assert validator.is_valid(example) is valid, xdm
+
+
+def test_the_example_event_decodes_and_fits_its_event_schema() -> None:
+    body = (EXAMPLES / "tutorial-bigquery.event.json").read_bytes()
+    event = decode(body)
+    assert isinstance(event.data, DataflowRequested)
+    assert event.data == DataflowRequested.model_validate(
+        json.loads((EXAMPLES / "tutorial-bigquery.json").read_text())
+    )
+    Draft202012Validator(schema("DataflowRequested.event.json")).validate(json.loads(body))
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("dataschema", "urn:dataflow-worker:DataflowRequested:2"),
+        ("dataschema", "urn:dataflow-worker:StepCompleted:1"),
+        ("Trace_Parent", "x"),
+        ("type", "StepCompleted"),
+    ],
+)
+def test_the_event_schema_refuses_what_decode_refuses(attribute: str, value: str) -> None:
+    event = json.loads((EXAMPLES / "tutorial-bigquery.event.json").read_text())
+    event[attribute] = value
+    assert not Draft202012Validator(schema("DataflowRequested.event.json")).is_valid(event)
+    with pytest.raises(InvalidMessageError):
+        decode(json.dumps(event).encode())
 
 
 def test_the_asyncapi_document_describes_the_contracts_topology() -> None:
