@@ -218,3 +218,14 @@ def test_platform_calls_match_the_emulator_log_by_api_method_and_status_class(
     per_api = Counter(api for api, _, _ in logged.elements())
     for api, count in per_api.items():
         assert scenario.value("dataflow_platform_request_duration_seconds_count", api=api) == count
+
+
+def test_each_429_is_counted_as_throttled(scenario: Scenario) -> None:
+    throttled = Counter(
+        api_of(call["path"]) for call in scenario.platform_calls if call["status"] == 429
+    )
+    assert throttled["flowservice"] >= 1
+    assert (
+        scenario.value("dataflow_platform_throttled_total", api="flowservice")
+        == (throttled["flowservice"])
+    )
