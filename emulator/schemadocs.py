@@ -250,7 +250,8 @@ def properties_of_fields(fields: Mapping[str, str]) -> Item:
         for part in parts[:-1]:
             parent = node.setdefault(part, {"type": "object", "properties": {}})
             if parent.get("type") == "array":
-                parent = parent.setdefault("items", {"type": "object"})
+                parent = parent.setdefault("items", {})
+                parent["type"] = "object"
             node = parent.setdefault("properties", {})
         kind = fields[path]
         if kind == "object":
