@@ -119,6 +119,26 @@ def test_each_status_maps_to_its_error_class(
     assert getattr(error, "retry_after_seconds", None) == retry_after
 
 
+@pytest.mark.parametrize(
+    ("status", "method", "error_class"),
+    [
+        (502, "POST", OutcomeUnknownError),
+        (504, "POST", OutcomeUnknownError),
+        (504, "PATCH", OutcomeUnknownError),
+        (504, "GET", RetryableError),
+        (502, "DELETE", RetryableError),
+        (503, "POST", RetryableError),
+        (500, "POST", RetryableError),
+    ],
+)
+def test_a_gateway_that_lost_the_answer_to_a_create_leaves_the_outcome_unknown(
+    status: int, method: str, error_class: type[PlatformError]
+) -> None:
+    response = httpx.Response(status, json={})
+    error = error_for_response("flowservice", method, "/flowservice/flows", response)
+    assert type(error) is error_class
+
+
 def test_a_rejection_carries_the_platform_code_title_and_detail() -> None:
     response = httpx.Response(400, json=XDM_400)
     error = error_for_response("schemaregistry", "POST", "/schemaregistry/tenant/schemas", response)

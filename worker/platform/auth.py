@@ -83,7 +83,7 @@ class ImsAuth:
             "ims", "POST", self._url, TOKEN_PATH, form=form, idempotent=True
         )
         if response.status_code != 200:
-            error = error_for_response("ims", "POST", TOKEN_PATH, response)
+            error = error_for_response("ims", "POST", TOKEN_PATH, response, idempotent=True)
             if not error.retryable:
                 raise AuthenticationError(
                     f"IMS refused the credentials: {error.status} {error.code or ''}".rstrip(),

@@ -9,7 +9,8 @@ what happened                             error
 ========================================  ===============================================
 connect error / connect or pool timeout   RetryableError (nothing was sent)
 read timeout, dropped connection          OutcomeUnknownError for POST/PATCH, else Retryable
-408, 429, 5xx                             RetryableError (``retry_after_seconds`` if given)
+502, 504 on POST/PATCH                    OutcomeUnknownError (the gateway lost the answer)
+408, 429, other 5xx                       RetryableError (``retry_after_seconds`` if given)
 401                                       AuthenticationError (after the session's one renewal)
 404                                       NotFoundError
 other 4xx                                 RejectedError with the Platform's code/title/detail
@@ -41,6 +42,8 @@ from worker.errors import (
 # Methods whose effect is not safe to repeat blindly: a lost answer leaves the outcome unknown.
 NON_IDEMPOTENT = frozenset({"POST", "PATCH"})
 RETRYABLE_STATUSES = frozenset({408, 429})
+# A gateway that lost the backend's answer: a create behind it may have been applied.
+LOST_ANSWER_STATUSES = frozenset({502, 504})
 
 log = structlog.get_logger()
 
@@ -132,9 +135,14 @@ def response_body(response: httpx.Response) -> Any:
 
 
 def error_for_response(
-    api: str, method: str, template: str, response: httpx.Response
+    api: str,
+    method: str,
+    template: str,
+    response: httpx.Response,
+    *,
+    idempotent: bool | None = None,
 ) -> PlatformError:
-    """The error an unsuccessful response stands for."""
+    """The error an unsuccessful response stands for (``idempotent``: see error_for_exception)."""
     status = response.status_code
     code, title, detail = parse_problem(response_body(response))
     message = f"{api} {method} {template} answered {status}"
@@ -149,6 +157,10 @@ def error_for_response(
     }
     if status in RETRYABLE_STATUSES or status >= 500:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if idempotent is None:
+            idempotent = method not in NON_IDEMPOTENT
+        if status in LOST_ANSWER_STATUSES and not idempotent:
+            return OutcomeUnknownError(message, retry_after_seconds=retry_after, **fields)
         return RetryableError(message, retry_after_seconds=retry_after, **fields)
     if status == 401:
         return AuthenticationError(message, **fields)
