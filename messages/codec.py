@@ -24,6 +24,7 @@ from messages.envelope import (
     RunCompletedEvent,
     StepCompletedEvent,
     dataschema_for,
+    dataschema_rules,
 )
 from messages.events import DataflowCreated, DataflowFailed, DataflowRunCompleted, StepCompleted
 from messages.models import DataflowRequested
@@ -168,7 +169,12 @@ def _explain(body: bytes | bytearray | str, exc: ValidationError) -> InvalidMess
     if "specversion" not in raw:
         summary = "the body is not a CloudEvent (no specversion)"
     elif event_type in EVENT_TYPES:
-        summary = f"invalid {event_type}"
+        unknown_version = any(True for _ in dataschema_rules(event_type, raw.get("dataschema")))
+        summary = (
+            f"unsupported dataschema of {event_type}"
+            if unknown_version
+            else f"invalid {event_type}"
+        )
     else:
         summary = "unknown event type" if "type" in raw else "the event has no type"
     if event_type in EVENT_TYPES:

@@ -170,6 +170,7 @@ def test_an_unknown_type_lists_the_known_ones_and_keeps_what_it_read() -> None:
 def test_an_unknown_dataschema_version_is_refused_clearly(tutorial: dict[str, Any]) -> None:
     body = envelope(tutorial, dataschema="urn:dataflow-worker:DataflowRequested:2")
     error = rejection(json.dumps(body).encode())
+    assert error.summary == "unsupported dataschema of DataflowRequested"
     assert error.fields == [
         FieldViolation(
             path="dataschema",
