@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from messages.envelope import EVENT_CLASSES
+from messages.envelope import EVENT_CLASSES, Event
 
 ASYNCAPI_VERSION = "3.1.0"
 AMQP_BINDING_VERSION = "0.3.0"
@@ -123,8 +124,11 @@ def _operation(action: str, channel: str, message: str, summary: str) -> dict[st
 
 
 def operations() -> dict[str, Any]:
-    """What the worker does: receive requests, park the ones that fail, send events."""
+    """What the worker and its commands do: send and receive requests, park some, send events."""
     out = {
+        "sendRequest": _operation(
+            "send", "requested", "DataflowRequested", "Publish a request (`publish`, `onboard`)."
+        ),
         "receiveRequest": _operation(
             "receive", "requests", "DataflowRequested", "Consume one request and create its flow."
         ),
@@ -138,6 +142,13 @@ def operations() -> dict[str, Any]:
     return out
 
 
+def _summary(event_class: type[Event]) -> str:
+    """The first line of the payload model's docstring, without references to the contract."""
+    payload = event_class.payload_type
+    first = (payload.__doc__ or "").strip().splitlines()[0] if payload else event_class.__name__
+    return re.sub(r" \(contract [0-9.]+\)", "", first)
+
+
 def messages() -> dict[str, Any]:
     """One message per event type: the whole CloudEvent as payload, AMQP type property set."""
     out = {}
@@ -145,9 +156,7 @@ def messages() -> dict[str, Any]:
         out[event_type] = {
             "name": event_type,
             "title": event_type,
-            "summary": (event_class.payload_type.__doc__ or "").strip().splitlines()[0]
-            if event_class.payload_type is not None
-            else event_type,
+            "summary": _summary(event_class),
             "contentType": CONTENT_TYPE,
             "correlationId": {
                 "description": "The request_id, also the CloudEvent subject.",
