@@ -17,9 +17,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from emulator.testing import Emulator, running_emulator
-from tests.integration.harness import collecting_events, wait_until
+from tests.integration.harness import EventCollector, collecting_events, wait_until
 from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
+    publish_raw,
     publish_request,
     request_publisher,
     sqlite_url,
@@ -82,8 +83,8 @@ def worker_scenario(
     rabbitmq_url: str, tmp_path: Path, registry: CollectorRegistry, metrics_addr: str | None = None
 ) -> Iterator[Scenario]:
     """A real worker on RabbitMQ and the emulator processes a request that succeeds, one that
-    is throttled once and retried, and one the Platform rejects; yields while it still runs
-    (serving its own ``/metrics`` on ``metrics_addr`` when given)."""
+    is throttled once and retried, one the Platform rejects and an unreadable message; yields
+    while it still runs (serving its own ``/metrics`` on ``metrics_addr`` when given)."""
     with running_emulator() as emulator, topology_prefix(rabbitmq_url) as prefix:
         base = emulator.create_base_connection(POSTGRES_SPEC_ID)
         seen_before = len(emulator.requests())
@@ -110,12 +111,22 @@ def worker_scenario(
                 events.wait_for_terminal(["obs-retry"], timeout=60)
                 publish_request(publisher, sample_request("obs-fail", "no-such-base-connection"))
                 events.wait_for_terminal(["obs-fail"], timeout=60)
+                publish_raw(publisher, b"{not json", message_id="obs-invalid")
+                wait_until(lambda: _unreadable_failed(events), timeout=60, what="invalid's event")
                 assert worker.run_until_idle(30)
                 events.drain()
                 calls = emulator.requests()[seen_before:]
                 yield Scenario(registry, list(events.events), calls)
             finally:
                 worker.stop(drain_seconds=5)
+
+
+def _unreadable_failed(events: EventCollector) -> bool:
+    """True once the DataflowFailed of the unreadable message (no request_id) has arrived."""
+    events.drain(0)
+    return any(
+        e["type"] == "DataflowFailed" and e["data"]["request_id"] is None for e in events.events
+    )
 
 
 def _throttle_once(emulator: Emulator, registry: CollectorRegistry) -> None:
@@ -135,9 +146,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 
 def test_requests_are_counted_by_outcome(scenario: Scenario) -> None:
     assert scenario.value("dataflow_requests_finished_total", outcome="created") == 2
-    assert scenario.value("dataflow_requests_finished_total", outcome="failed") == 1
+    assert scenario.value("dataflow_requests_finished_total", outcome="failed") == 2
     assert scenario.value("dataflow_requests_finished_total", outcome="duplicate") == 0
     assert scenario.value("dataflow_requests_finished_total", outcome="conflict") == 0
+    # the unreadable message never became a request: it has no request duration
     assert scenario.value("dataflow_request_duration_seconds_count") == 3
     assert scenario.value("dataflow_requests_in_flight") == 0
 
@@ -147,7 +159,7 @@ def test_every_delivery_is_counted_as_received_the_retry_included(scenario: Scen
     assert (
         scenario.value("dataflow_messages_received_total", type="DataflowRequested") == deliveries
     )
-    assert scenario.value("dataflow_messages_received_total", type="unknown") == 0
+    assert scenario.value("dataflow_messages_received_total", type="unknown") == 1
     assert scenario.value("dataflow_message_age_seconds_count") == deliveries
 
 
@@ -178,7 +190,9 @@ def test_the_throttled_step_counts_one_retry_and_nothing_else_retried(scenario: 
 def test_the_rejected_request_counts_one_failed_step_one_dead_letter_and_one_event(
     scenario: Scenario,
 ) -> None:
-    (failed,) = scenario.of_type("DataflowFailed")
+    (failed,) = [
+        e for e in scenario.of_type("DataflowFailed") if e["data"]["request_id"] == "obs-fail"
+    ]
     kind, step = failed["data"]["error"]["kind"], failed["data"]["step"]
     assert kind == "rejected"
     assert scenario.value("dataflow_step_attempts_total", step=step, outcome="failed") == 1
@@ -187,7 +201,16 @@ def test_the_rejected_request_counts_one_failed_step_one_dead_letter_and_one_eve
         scenario.value("dataflow_dead_lettered_total", reason=reason)
         for reason in ("invalid_message", "rejected", "retries_exhausted", "conflict", "poison")
     )
-    assert total == 1
+    assert total == 2  # and the unreadable message's, below
+
+
+def test_the_unreadable_message_counts_as_unknown_and_one_invalid_message_dead_letter(
+    scenario: Scenario,
+) -> None:
+    (failed,) = [e for e in scenario.of_type("DataflowFailed") if e["data"]["request_id"] is None]
+    assert failed["data"]["error"]["kind"] == "invalid_message"
+    assert scenario.value("dataflow_dead_lettered_total", reason="invalid_message") == 1
+    assert scenario.value("dataflow_messages_received_total", type="unknown") == 1
 
 
 def test_published_events_are_counted_by_type(scenario: Scenario) -> None:
@@ -197,7 +220,7 @@ def test_published_events_are_counted_by_type(scenario: Scenario) -> None:
             scenario.value("dataflow_events_published_total", type=event_type)
             == (by_type[event_type])
         )
-    assert by_type["DataflowCreated"] == 2
+    assert (by_type["DataflowCreated"], by_type["DataflowFailed"]) == (2, 2)
 
 
 def test_platform_calls_match_the_emulator_log_by_api_method_and_status_class(
