@@ -173,16 +173,19 @@ class EmulatorProcess(ManagedProcess):
         """Replace the fault settings."""
         self._json("POST", "/__emulator/faults", dict(faults))
 
-    def create_base_connection(self, name: str = "crm database") -> str:
+    def create_base_connection(
+        self, name: str = "crm database", *, client: tuple[str, str] = ("test", "s")
+    ) -> str:
         """Create a PostgreSQL base connection through Flow Service and return its id."""
-        token = self._json(
-            "POST",
-            "/ims/token/v3",
-            form={"grant_type": "client_credentials", "client_id": "test", "client_secret": "s"},
-        )["access_token"]
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": client[0],
+            "client_secret": client[1],
+        }
+        token = self._json("POST", "/ims/token/v3", form=form)["access_token"]
         headers = {
             "Authorization": f"Bearer {token}",
-            "x-api-key": "test",
+            "x-api-key": client[0],
             "x-gw-ims-org-id": "TESTORG@AdobeOrg",
             "x-sandbox-name": "prod",
         }
