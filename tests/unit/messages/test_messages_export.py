@@ -10,7 +10,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from messages import DataflowRequested, InvalidMessageError, decode
+from messages import DataflowRequested, InvalidMessageError, asyncapi, decode
 from messages.asyncapi import ROUTING_KEYS
 from messages.export import PACKAGE, drifted, rendered, write
 
@@ -153,6 +153,16 @@ def test_the_asyncapi_document_describes_the_contracts_topology() -> None:
         assert message["bindings"]["amqp"]["messageType"] == name
         reference = message["payload"]["$ref"].removeprefix("#/components/schemas/")
         assert reference in document["components"]["schemas"]
+
+
+def test_the_asyncapi_names_agree_with_the_workers_topology() -> None:
+    topology = pytest.importorskip("worker.topology")
+    default = topology.Topology()
+    assert default.commands_exchange == asyncapi.COMMANDS_EXCHANGE
+    assert default.events_exchange == asyncapi.EVENTS_EXCHANGE
+    assert default.requests_queue == asyncapi.REQUESTS_QUEUE
+    assert default.dead_queue == asyncapi.DEAD_QUEUE
+    assert ROUTING_KEYS == {"DataflowRequested": topology.REQUESTED_KEY, **topology.EVENT_KEYS}
 
 
 def test_every_reference_in_the_asyncapi_document_resolves() -> None:
