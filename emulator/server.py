@@ -112,8 +112,9 @@ class ServerThread:
             time.sleep(0.005)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving and wait for the thread to end."""
+        """Stop serving without waiting for requests still in their injected latency."""
         self._server.should_exit = True
+        self._server.force_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout)
         self._sock.close()
