@@ -180,6 +180,7 @@ class RefusingTransport(httpx.BaseTransport):
         self._real = build_http_client(timeout_seconds=10, pool_size=4)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send through the real pool, with the refused token on Platform calls."""
         if request.url.path != TOKEN_PATH:
             request.headers["Authorization"] = "Bearer revoked"
         response = self._real.send(request)
@@ -187,6 +188,7 @@ class RefusingTransport(httpx.BaseTransport):
         return response
 
     def close(self) -> None:
+        """Close the real pool."""
         self._real.close()
 
 

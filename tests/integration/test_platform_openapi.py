@@ -80,22 +80,27 @@ class CapturedRequest:
 
     @property
     def host_url(self) -> str:
+        """The real Platform host the specs describe."""
         return HOST
 
     @property
     def path(self) -> str:
+        """The path as sent."""
         return self._request.url.path
 
     @property
     def method(self) -> str:
+        """The method, lower-case."""
         return self._request.method.lower()
 
     @property
     def body(self) -> bytes | None:
+        """The body as sent, or None."""
         return self._request.content or None
 
     @property
     def content_type(self) -> str:
+        """The Content-Type as sent."""
         return str(self._request.headers.get("content-type", "application/json"))
 
 

@@ -28,10 +28,12 @@ class FakePlatform(BaseHTTPRequestHandler):
     seen: list[str]
 
     def do_POST(self) -> None:
+        """Answer a token request."""
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self._answer({"access_token": "tls-token", "expires_in": 3600})
 
     def do_GET(self) -> None:
+        """Answer a list with no items."""
         self._answer({"items": []})
 
     def _answer(self, body: Any) -> None:
@@ -102,6 +104,7 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def client(platform_url: str, ims_url: str, **overrides: Any) -> PlatformClient:
+    """A client of the given Platform and IMS addresses."""
     settings = load_settings(
         {},
         client_id="id",

@@ -29,6 +29,7 @@ class FakeIms:
         self._lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        """Answer one token request."""
         with self._lock:
             self.requests += 1
             self.seen.append(request)
@@ -47,10 +48,13 @@ class Clock:
         self.now = 1000.0
 
     def __call__(self) -> float:
+        """The current time."""
         return self.now
 
 
 def make_client(ims: FakeIms, platform: Handler, clock: Clock | None = None) -> PlatformClient:
+    """A client whose IMS and Platform are the given fakes."""
+
     def route(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/ims/token/v3":
             return ims(request)
@@ -69,10 +73,13 @@ def make_client(ims: FakeIms, platform: Handler, clock: Clock | None = None) -> 
 
 
 def ok(request: httpx.Request) -> httpx.Response:
+    """A Flow Service answer with one flow."""
     return httpx.Response(200, json={"items": [{"id": "f1", "name": "x"}]})
 
 
 def accepts(*tokens: str) -> Handler:
+    """A Platform that accepts only these tokens and answers 401 to any other."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         if request.headers["Authorization"].removeprefix("Bearer ") in tokens:
             return ok(request)

@@ -27,6 +27,7 @@ class Recorder:
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        """Answer a token request, or route a Platform request."""
         if request.url.path == "/ims/token/v3":
             return httpx.Response(200, json={"access_token": "tok-123", "expires_in": 3600})
         self.requests.append(request)
@@ -35,6 +36,7 @@ class Recorder:
 
 
 def make_client(recorder: Recorder, metrics: Metrics | None = None) -> PlatformClient:
+    """A client whose IMS and Platform are the recorder."""
     settings = load_settings(
         {},
         client_id="id-1",
@@ -49,6 +51,7 @@ def make_client(recorder: Recorder, metrics: Metrics | None = None) -> PlatformC
 
 
 def answer(body: Any, status: int = 200) -> Handler:
+    """A handler that always answers with this JSON body and status."""
     return lambda request: httpx.Response(status, json=body)
 
 
