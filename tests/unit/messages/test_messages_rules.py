@@ -31,7 +31,9 @@ def paths(rules: Any) -> list[str]:
         ("minute", "fifteen", None, []),  # so is an interval that is no integer
     ],
 )
-def test_schedule_rules(frequency: Any, interval: Any, backfill: Any, broken: list[str]) -> None:
+def test_a_schedule_follows_the_flow_specs_interval_rules(
+    frequency: Any, interval: Any, backfill: Any, broken: list[str]
+) -> None:
     assert paths(schedule_rules(frequency, interval, backfill)) == broken
 
 
@@ -47,7 +49,9 @@ def test_schedule_rules(frequency: Any, interval: Any, backfill: Any, broken: li
         (None, True, True, []),
     ],
 )
-def test_xdm_rules(kind: Any, has_format: bool, has_items: bool, broken: list[str]) -> None:
+def test_formats_belong_to_strings_and_items_to_arrays(
+    kind: Any, has_format: bool, has_items: bool, broken: list[str]
+) -> None:
     assert paths(xdm_rules(kind, has_format, has_items)) == broken
 
 
@@ -59,7 +63,7 @@ def test_xdm_rules(kind: Any, has_format: bool, has_items: bool, broken: list[st
         (["a", None, "a"], ["columns.2.name"]),
     ],
 )
-def test_column_rules(names: list[Any], broken: list[str]) -> None:
+def test_a_column_name_may_appear_only_once(names: list[Any], broken: list[str]) -> None:
     assert paths(column_rules(names)) == broken
 
 
@@ -81,12 +85,12 @@ COLUMNS = ["id", "name", "updated"]
         (7, [(None, None)], None, []),
     ],
 )
-def test_request_rules(
+def test_mappings_and_the_delta_column_refer_to_columns(
     delta: Any, mappings: list[tuple[Any, Any]] | None, mode: Any, broken: list[str]
 ) -> None:
     assert paths(request_rules(COLUMNS, delta, mappings, mode)) == broken
 
 
-def test_request_rules_name_the_columns_when_a_reference_is_wrong() -> None:
+def test_a_wrong_column_reference_lists_the_columns() -> None:
     [(_, message)] = request_rules(COLUMNS, "changed", [("id", "_id")], None)
     assert message == "'changed' is not a column (columns: 'id', 'name', 'updated')"
