@@ -80,7 +80,7 @@ def _check_destinations(request: Request, mapping_set: MappingSetRequest) -> Non
     if fields is None:
         raise _bad(1002, f"The schema {mapping_set.schema_id} does not exist in this sandbox")
     destinations = [m.destination for m in mapping_set.mappings]
-    missing = missing_destinations(frozenset(fields), destinations)
+    missing = missing_destinations(fields, destinations)
     if missing:
         raise _bad(
             1003,

@@ -203,10 +203,16 @@ def schema_paths(*field_sets: Iterable[str]) -> frozenset[str]:
     return frozenset(every)
 
 
-def missing_destinations(paths: frozenset[str], destinations: Iterable[str]) -> list[str]:
-    """The destinations (in order, without duplicates) that are not field paths of the schema."""
+def missing_destinations(fields: Mapping[str, str], destinations: Iterable[str]) -> list[str]:
+    """The destinations (in order, without duplicates) that are not field paths of the schema.
+
+    A path below a ``map`` field (``identityMap.ECID.id``) exists: a map's keys are free.
+    """
+    maps = tuple(path + "." for path, kind in fields.items() if kind == "map")
     missing: list[str] = []
     for destination in destinations:
-        if normalize_path(destination) not in paths and destination not in missing:
+        path = normalize_path(destination)
+        known = path in fields or path.startswith(maps)
+        if not known and destination not in missing:
             missing.append(destination)
     return missing

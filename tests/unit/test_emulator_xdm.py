@@ -191,6 +191,20 @@ def test_a_composed_schema_exposes_the_union_of_its_parts() -> None:
 
 
 def test_missing_destinations_lists_each_unknown_path_once_in_order() -> None:
-    paths = frozenset({"_id", "person.name.fullName", "items.sku"})
+    fields = {"_id": "string", "person.name.fullName": "string", "items.sku": "string"}
     destinations = ["_id", "nope.b", "items[0].sku", "nope.a", "nope.b"]
-    assert missing_destinations(paths, destinations) == ["nope.b", "nope.a"]
+    assert missing_destinations(fields, destinations) == ["nope.b", "nope.a"]
+
+
+@pytest.mark.parametrize(
+    ("destination", "exists"),
+    [
+        ("identityMap", True),
+        ("identityMap.ECID", True),
+        ("identityMap.ECID[0].id", True),
+        ("identityMapper", False),
+    ],
+)
+def test_any_path_below_a_map_field_exists(destination: str, exists: bool) -> None:
+    fields = {"identityMap": "map"}
+    assert (missing_destinations(fields, [destination]) == []) is exists

@@ -37,6 +37,7 @@ CHOSEN = (
     "profile-test-profile",
     "profile-directmarketing",
     "profile-push-notification-details",
+    "profile-user-account-details",
     "experienceevent-web",
     "experienceevent-commerce",
     "experienceevent-environment-details",
