@@ -192,6 +192,8 @@ def _json_schema_type(node: Mapping[str, Any]) -> str:
         raise SchemaDefinitionError(f"type must be a string, not {kind!r}")
     if kind == "string" and node.get("format") in ("date", "date-time"):
         return str(node["format"])
+    if kind == "object" and "additionalProperties" in node and not node.get("properties"):
+        return "map"  # as the registry infers it
     return kind
 
 

@@ -135,6 +135,10 @@ def test_a_tenant_field_group_defines_paths_under_the_tenant_namespace() -> None
                             "orderId": {"type": "string"},
                             "placedAt": {"type": "string", "format": "date-time"},
                             "total": {"type": "number"},
+                            "attributes": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
                             "lines": {
                                 "type": "array",
                                 "items": {
@@ -154,6 +158,7 @@ def test_a_tenant_field_group_defines_paths_under_the_tenant_namespace() -> None
         "_acme.crm.orderId": "string",
         "_acme.crm.placedAt": "date-time",
         "_acme.crm.total": "number",
+        "_acme.crm.attributes": "map",
         "_acme.crm.lines": "array",
         "_acme.crm.lines.sku": "string",
     }
