@@ -1,0 +1,85 @@
+"""Acceptance 7: ``dlq replay`` resumes a request at the step the Platform refused.
+
+The emulator refuses every target connection (an injected 400 on that path), so the request
+fails at ``target_connection`` and is parked, after its source connection, schema and dataset
+were created. With the refusal removed, ``dlq replay`` re-drives it from there: those three are
+reused, not created again, and the request ends in a new terminal event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.integration.harness import Scenario, wait_until
+from tests.integration.samples import sample_request
+from worker.cli import cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REFUSE_TARGETS = {
+    "errors": {"400": 1.0},
+    "paths": "^/data/foundation/flowservice/targetConnections",
+}
+
+
+@pytest.fixture
+def scenario(rabbitmq_url: str, tmp_path: Path) -> Iterator[Scenario]:
+    """A topology, a SQLite ledger and processes, all cleaned up afterwards."""
+    world = Scenario(tmp_path, rabbitmq_url, f"sqlite:///{tmp_path / 'state.db'}")
+    yield world
+    world.close()
+
+
+def test_a_request_refused_at_target_connection_is_replayed_from_there_reusing_what_exists(
+    scenario: Scenario,
+) -> None:
+    emulator = scenario.emulator()
+    base = emulator.create_base_connection()
+    emulator.set_faults(REFUSE_TARGETS)
+    scenario.worker(emulator)
+    [request_id] = scenario.publish([sample_request("acc7-1", base)])
+    [failed] = scenario.events.wait_for_terminal([request_id], timeout=60)[request_id]
+    assert failed["type"] == "DataflowFailed"
+    assert failed["data"]["step"] == "target_connection"
+    assert failed["data"]["error"]["kind"] == "rejected"
+    created_before = failed["data"]["created"]
+    env = {
+        "DATAFLOW_BROKER_URL": scenario.broker_url,
+        "DATAFLOW_TOPOLOGY_PREFIX": scenario.prefix,
+        "DATAFLOW_STATE_URL": scenario.state_url,
+    }
+
+    def parked() -> list[dict[str, str]]:
+        result = CliRunner().invoke(cli, ["dlq", "list", "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        rows: list[dict[str, str]] = json.loads(result.output)
+        return rows
+
+    rows = wait_until(parked, timeout=20, what="the failed request in the parking lot")
+    assert [(row["request_id"], row["reason"]) for row in rows] == [(request_id, "rejected")]
+
+    emulator.set_faults({})
+    result = CliRunner().invoke(cli, ["dlq", "replay", request_id], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"{request_id}: replayed: re-driven from target_connection" in result.output
+
+    def created() -> bool:
+        scenario.events.drain(0)
+        return bool(scenario.events.of_type("DataflowCreated"))
+
+    wait_until(created, timeout=60, what="the replayed request's DataflowCreated")
+    [done] = scenario.events.of_type("DataflowCreated")
+    assert done["id"] != failed["id"]
+    for step, key in (
+        ("source_connection", "source_connection_id"),
+        ("target_schema", "schema_id"),
+        ("target_dataset", "dataset_id"),
+    ):
+        assert done["data"][key] == created_before[step], step
+    assert set(emulator.counts().values()) == {1}
+    assert parked() == []
