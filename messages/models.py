@@ -8,7 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from messages.base import Checked, FieldViolation, Frozen, Rule, items, part
-from messages.connectors import DEFAULT_DATE_FORMAT, find_connector, unknown_connector_message
+from messages.connectors import (
+    BY_SPEC_ID,
+    CONNECTORS,
+    DEFAULT_DATE_FORMAT,
+    find_connector,
+    unknown_connector_message,
+)
 from messages.events import (
     STEPS,
     DataflowCreated,
@@ -66,6 +72,8 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 XdmPath = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 ]
+CONNECTOR_CHOICES: list[str] = [*CONNECTORS, *BY_SPEC_ID]
+"""What `source.connector` may be: a short name or a connection spec id."""
 Frequency = Literal["once", "minute", "hour", "day", "week"]
 
 
@@ -105,7 +113,7 @@ class Column(Frozen):
 class Source(Checked):
     """Where the data comes from: connector, base connection, table and its columns."""
 
-    connector: NonEmpty
+    connector: Annotated[NonEmpty, Field(json_schema_extra={"enum": CONNECTOR_CHOICES})]
     base_connection_id: NonEmpty
     table: NonEmpty
     columns: Annotated[list[Column], Field(min_length=1, max_length=2000)]

@@ -60,6 +60,10 @@ def test_the_tutorial_example_is_valid_against_the_request_schema() -> None:
         ("schedule", {"frequency": "day", "start_time": 1}),
         ("mappings", []),
         ("source", {"connector": "x", "base_connection_id": "b", "table": "t", "columns": []}),
+        (
+            "source",
+            {"connector": "mongodb", "base_connection_id": "b", "table": "t", "columns": []},
+        ),
     ],
 )
 def test_the_request_schema_refuses_what_the_model_refuses(field: str, value: Any) -> None:
@@ -81,7 +85,23 @@ def test_the_request_schema_accepts_what_the_model_accepts(field: str, value: An
     example[field] = value
     if field == "mapping_mode":
         example["mappings"] = []
+    DataflowRequested.model_validate(example)
     Draft202012Validator(schema("DataflowRequested.json")).validate(example)
+
+
+@pytest.mark.parametrize(
+    ("connector", "valid"),
+    [
+        ("mariadb", True),
+        ("3000eb99-cd47-43f3-827c-43caf170f015", True),
+        ("000eb99-cd47-43f3-827c-43caf170f015", False),
+        ("mongodb", False),
+    ],
+)
+def test_the_request_schema_lists_the_connectors(connector: str, valid: bool) -> None:
+    example = json.loads((EXAMPLES / "tutorial-bigquery.json").read_text())
+    example["source"]["connector"] = connector
+    assert Draft202012Validator(schema("DataflowRequested.json")).is_valid(example) is valid
 
 
 def test_the_request_schema_knows_where_formats_and_items_belong() -> None:
