@@ -1,8 +1,9 @@
 """Catalog (``/data/foundation/catalog``): datasets of tenant schemas.
 
 A dataset is created with ``POST /dataSets`` (201, ``["@/dataSets/<id>"]`` and a ``Location``),
-read with ``GET /dataSets[/<id>]`` as a map keyed by id, and deleted with ``DELETE`` (200, the
-same list). Its ``schemaRef.id`` must name an existing tenant schema of the sandbox.
+read with ``GET /dataSets[/<id>]`` as a map keyed by id, changed with ``PATCH`` and deleted with
+``DELETE`` (both 200 and the same list). Its ``schemaRef.id`` must name an existing tenant
+schema of the sandbox.
 
 Catalog does not document its error codes; the emulator answers in the Platform's generic
 shape with ``CAT-<code>-<status>``: 1001-400 malformed body, 1002-400 schema not found,
@@ -169,6 +170,34 @@ async def delete_dataset(request: Request) -> Response:
     return JSONResponse([f"@/dataSets/{item['id']}"])
 
 
+def _next_version(version: str) -> str:
+    major, _, rest = version.partition(".")
+    minor, _, patch = rest.partition(".")
+    return f"{major or 1}.{minor or 0}.{int(patch or 0) + 1}"
+
+
+async def patch_dataset(request: Request) -> Response:
+    """``PATCH /dataSets/<id>``: change the given top-level fields; 200 ``["@/dataSets/<id>"]``."""
+    store, scope = store_of(request), scope_of(request)
+    item = _existing(request)
+    try:
+        changes = await request.json()
+    except ValueError:
+        raise _bad(1001, "The request body is not valid JSON") from None
+    if not isinstance(changes, dict) or not changes:
+        raise _bad(1001, "The request body must be a non-empty JSON object")
+    _validate({"name": item["name"], **changes})
+    updated: Item = {**item, **{k: changes[k] for k in _WRITABLE if k in changes}}
+    if "schemaRef" in changes or "schema" in changes:
+        updated["schemaRef"] = _schema_ref(store, scope, changes)
+    client = request.headers.get("x-api-key", "")
+    updated["updated"] = store.clock.now_ms()
+    updated["updatedUser"] = f"{client or 'client'}@AdobeID"
+    updated["version"] = _next_version(str(item.get("version", "1.0.0")))
+    store.collection(scope, DATASETS).replace(item["id"], updated)
+    return JSONResponse([f"@/dataSets/{item['id']}"])
+
+
 def routes() -> list[BaseRoute]:
     """Catalog's routes."""
     return [
@@ -176,4 +205,5 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/dataSets", list_datasets, methods=["GET"]),
         Route(f"{BASE}/dataSets/{{dataset_id}}", get_dataset, methods=["GET"]),
         Route(f"{BASE}/dataSets/{{dataset_id}}", delete_dataset, methods=["DELETE"]),
+        Route(f"{BASE}/dataSets/{{dataset_id}}", patch_dataset, methods=["PATCH"]),
     ]

@@ -245,3 +245,35 @@ def test_created_after_and_before_bound_the_creation_time(api: PlatformApi, sche
     assert _names(api, createdAfter=created - 1) == ["crm ds"]
     assert _names(api, createdAfter=created) == []
     assert _names(api, createdBefore=created + 1) == ["crm ds"]
+
+
+def test_a_patch_changes_the_given_fields_and_the_version(api: PlatformApi, schema_id: str) -> None:
+    dataset_id = api.create_dataset("crm ds", schema_id)
+    path = f"{CATALOG}/dataSets/{dataset_id}"
+    before = api.request("GET", path).json()[dataset_id]
+    response = api.request("PATCH", path, json={"name": "crm renamed", "description": "new"})
+    assert response.status_code == 200
+    assert response.json() == [f"@/dataSets/{dataset_id}"]
+    after = api.request("GET", path).json()[dataset_id]
+    assert (after["name"], after["description"]) == ("crm renamed", "new")
+    assert after["version"] == "1.0.1"
+    assert after["updated"] >= before["updated"]
+    assert after["schemaRef"] == before["schemaRef"]
+    assert _names(api, name="crm renamed") == ["crm renamed"]
+    assert _names(api, name="crm ds") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({}, "CAT-1001"),
+        ({"name": ""}, "CAT-1001"),
+        ({"schemaRef": {"id": "https://ns.adobe.com/x/schemas/0"}}, "CAT-1002"),
+    ],
+)
+def test_a_bad_patch_is_refused(
+    api: PlatformApi, schema_id: str, change: dict[str, Any], code: str
+) -> None:
+    dataset_id = api.create_dataset("crm ds", schema_id)
+    response = api.request("PATCH", f"{CATALOG}/dataSets/{dataset_id}", json=change)
+    assert_platform_error(response, 400, code)
