@@ -142,11 +142,12 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
         server.wait_ready()
         with worker_scenario(
             RABBITMQ_URL, tmp_path_factory.mktemp("worker"), CollectorRegistry(), metrics_addr
-        ):
+        ) as scenario:
+            finished = scenario.value("dataflow_requests_finished_total", outcome="failed")
             _wait_for(
                 lambda: _has_series(
                     server,
-                    'dataflow_requests_finished_total{outcome="failed"} == 1'
+                    f'dataflow_requests_finished_total{{outcome="failed"}} == {finished:g}'
                     ' and on (instance) count_over_time(up{job="dataflow-worker"}[1m]) >= 3',
                 ),
                 "three scrapes, the last one after the traffic",
