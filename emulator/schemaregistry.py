@@ -10,7 +10,7 @@ invalid, 1007-400 lookup ``Accept`` invalid, 1012-404 resource not found, 1020-4
 outside the tenant namespace, 1521-400 title not unique; the registry does not document its
 composition errors, so the emulator uses 1301-400 (a ``$ref`` that resolves to nothing),
 1302-400 (not exactly one class), 1303-400 (a field group not intended for the class) and
-1400-400 (a bad list query).
+1400-400 (a bad list query). Deleting a field group that schemas use is not refused.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ _LIST_ACCEPT = re.compile(r"^application/vnd\.adobe\.(?:xed|xdm)(?P<variant>-id)
 _VARIANTS = {"", "-full", "-notext", "-full-notext", "-full-desc", "-deprecatefield"}
 _KIND_OF_PATH = {"schemas": SCHEMAS, "fieldgroups": FIELD_GROUPS, "mixins": FIELD_GROUPS}
 _LISTABLE = {"schemas", "fieldgroups", "mixins", "classes"}
+_GLOBAL_PATHS = {"class": {"classes"}, "fieldgroup": {"fieldgroups", "mixins"}}
 
 
 def tenant_id_of(org: str) -> str:
@@ -261,7 +262,7 @@ async def lookup(request: Request) -> Response:
         found = find_tenant_resource(coll, ref)
     elif container == "global":
         standard = standard_catalogue().find(ref)
-        if standard is not None and _global_kind(standard.kind) in (kind, _alias(kind)):
+        if standard is not None and kind in _GLOBAL_PATHS[standard.kind]:
             found = global_document(standard)
     if found is None:
         raise _not_found(ref, version)
@@ -269,14 +270,6 @@ async def lookup(request: Request) -> Response:
     if "full" in variant:
         document = _with_properties(request, document)
     return JSONResponse(document)
-
-
-def _global_kind(kind: str) -> str:
-    return "classes" if kind == "class" else "fieldgroups"
-
-
-def _alias(kind: str) -> str:
-    return "fieldgroups" if kind == "mixins" else kind
 
 
 def _with_properties(request: Request, document: Item) -> Item:
