@@ -178,9 +178,15 @@ def test_completed_steps_and_their_durations_match_the_step_completed_events(
     )
 
 
-def test_the_throttled_step_counts_one_retry_and_nothing_else_retried(scenario: Scenario) -> None:
+def test_the_throttled_step_counts_one_retry_per_429_and_nothing_else_retried(
+    scenario: Scenario,
+) -> None:
+    # Each 429 the emulator answered made the step fail once and be retried; the test lifts
+    # the fault after the first retry, but a slow machine may let a second one through.
+    throttled = sum(1 for call in scenario.platform_calls if call["status"] == 429)
+    assert throttled >= 1
     for step in STEPS:
-        expected = 1 if step == "source_connection" else 0
+        expected = throttled if step == "source_connection" else 0
         assert scenario.value("dataflow_step_attempts_total", step=step, outcome="retried") == (
             expected
         )
