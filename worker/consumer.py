@@ -29,6 +29,7 @@ log = structlog.get_logger()
 
 _DRAIN_TIMEOUT = 0.05
 _RECONNECT_MAX_SECONDS = 10.0
+_INTERRUPT_GRACE = 3.0
 
 
 class Settle(Enum):
@@ -82,7 +83,9 @@ class Consumer:
         self._generation = 0
         self._paused = False
         self._stopping = stopping or threading.Event()
-        self._drain_deadline: float | None = None
+        self._draining = threading.Event()
+        self._drain_deadline = 0.0
+        self._interrupt_at = 0.0
         self._thread: threading.Thread | None = None
         self._connection: kombu.Connection | None = None
         self._consumer: kombu.Consumer | None = None
@@ -120,15 +123,19 @@ class Consumer:
 
     def stop(self, drain_seconds: float) -> None:
         """Stop taking work, let in-flight deliveries settle for up to `drain_seconds`, close."""
-        self._drain_deadline = time.monotonic() + drain_seconds
-        self._stopping.set()
+        now = time.monotonic()
+        self._drain_deadline = now + drain_seconds
+        # In-flight requests may finish until shortly before the deadline; then they are asked
+        # to hand their message back at the next step boundary.
+        self._interrupt_at = now + max(drain_seconds - min(_INTERRUPT_GRACE, drain_seconds / 2), 0)
+        self._draining.set()
         if self._thread is not None:
             self._thread.join(drain_seconds + 5)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def stopping(self) -> threading.Event:
-        """Set once `stop` was called; handlers check it between steps."""
+        """Set when in-flight requests must hand back at their next step boundary."""
         return self._stopping
 
     # -- the broker thread ---------------------------------------------------------------
@@ -142,7 +149,7 @@ class Consumer:
             if self._finished():
                 break
             self._on_reconnect()
-            time.sleep(delay)
+            self._draining.wait(delay)
             delay = min(delay * 2, _RECONNECT_MAX_SECONDS)
         self._disconnect()
 
@@ -161,10 +168,12 @@ class Consumer:
         return connected
 
     def _finished(self) -> bool:
-        if not self._stopping.is_set():
+        if not self._draining.is_set():
             return False
-        deadline = self._drain_deadline or 0.0
-        return self.in_flight == 0 or time.monotonic() >= deadline
+        now = time.monotonic()
+        if now >= self._interrupt_at:
+            self._stopping.set()
+        return self.in_flight == 0 or now >= self._drain_deadline
 
     def _connect(self) -> None:
         connection = broker.connect(self._url)
@@ -206,7 +215,7 @@ class Consumer:
 
     def _apply_consuming(self) -> None:
         assert self._consumer is not None
-        want = not (self._paused or self._stopping.is_set())
+        want = not (self._paused or self._draining.is_set())
         if want and not self._consuming:
             self._consumer.consume()
             self._consuming = True
