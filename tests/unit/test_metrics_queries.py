@@ -173,3 +173,14 @@ def test_the_grafana_provisioning_files_declare_prometheus_and_the_dashboards_fo
     (provider,) = providers["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"]
+
+
+def test_the_runbook_lists_exactly_the_metrics_the_worker_exports() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry)
+    families = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for family in registry.collect()
+    }
+    listed = re.findall(r"^\| `([a-z_]+)` \|", RUNBOOK.read_text(encoding="utf-8"), re.MULTILINE)
+    assert sorted("dataflow_" + name for name in listed) == sorted(families)
