@@ -138,11 +138,12 @@ def _leading_keys(logger: WrappedLogger, method_name: str, event_dict: EventDict
     return {**head, **event_dict}
 
 
-def _renderer(fmt: LogFormat) -> Processor:
-    """The final renderer for the chosen format."""
+def _renderer(fmt: LogFormat, stream: TextIO) -> Processor:
+    """The final renderer for the chosen format (console: coloured only on a terminal)."""
     if fmt == "console":
+        colors = bool(getattr(stream, "isatty", lambda: False)())
         return structlog.dev.ConsoleRenderer(
-            colors=False, timestamp_key="time", exception_formatter=_plain_traceback
+            colors=colors, timestamp_key="time", exception_formatter=_plain_traceback
         )
     return structlog.processors.JSONRenderer(sort_keys=False, default=str)
 
@@ -170,6 +171,7 @@ def configure_logging(
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
+    target = stream if stream is not None else sys.stderr
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True, key="time")
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -195,10 +197,10 @@ def configure_logging(
             structlog.processors.format_exc_info,
             Redactor(secrets),
             _leading_keys,
-            _renderer(format),
+            _renderer(format, target),
         ],
     )
-    handler = _Handler(stream if stream is not None else sys.stderr)
+    handler = _Handler(target)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _Handler)]:
