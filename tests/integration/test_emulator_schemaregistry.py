@@ -31,6 +31,7 @@ ORDER_FIELDS = {
     "orderId": {"type": "string"},
     "placedAt": {"type": "string", "format": "date-time"},
 }
+FULL = "application/vnd.adobe.xed-full+json; version=1"
 
 
 def test_stats_name_the_org_and_its_tenant_id(api: PlatformApi) -> None:
@@ -344,3 +345,54 @@ def test_a_deleted_resource_is_gone(api: PlatformApi, kind: str) -> None:
     assert_platform_error(api.lookup(kind, resource_id), 404, "XDM-1012")
     assert_platform_error(api.request("DELETE", path), 404, "XDM-1012")
     api.create_schema("crm doomed", PROFILE)  # the title is free again
+
+
+def test_the_legacy_mixins_paths_serve_field_groups(api: PlatformApi) -> None:
+    body = field_group_body(api.tenant, "crm legacy group", ORDER_FIELDS)
+    created = api.request("POST", f"{REGISTRY}/tenant/mixins", json=body)
+    assert created.status_code == 201
+    group = created.json()
+    assert api.lookup("mixins", group["meta:altId"]).json() == group
+    standard = api.request(
+        "GET", f"{REGISTRY}/global/mixins/_xdm.context.profile-person-details", accept=LOOKUP
+    )
+    assert standard.json()["$id"] == PERSON_DETAILS
+
+
+def test_a_class_is_not_found_under_field_groups(api: PlatformApi) -> None:
+    response = api.request(
+        "GET", f"{REGISTRY}/global/fieldgroups/_xdm.context.profile", accept=LOOKUP
+    )
+    assert_platform_error(response, 404, "XDM-1012")
+
+
+def test_the_global_classes_list_has_profile_and_experience_event(api: PlatformApi) -> None:
+    response = api.request("GET", f"{REGISTRY}/global/classes", accept=LIST_IDS)
+    assert {PROFILE, EXPERIENCE_EVENT} <= {item["$id"] for item in response.json()["results"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("global/fieldgroups/_xdm.context.profile-personal-details", "personalEmail"),
+        ("global/classes/_xdm.context.experienceevent", "timestamp"),
+    ],
+)
+def test_a_full_lookup_of_a_standard_resource_shows_its_fields(
+    api: PlatformApi, path: str, field: str
+) -> None:
+    response = api.request("GET", f"{REGISTRY}/{path}", accept=FULL)
+    assert field in response.json()["properties"]
+
+
+def test_a_full_lookup_of_a_tenant_field_group_shows_its_fields(api: PlatformApi) -> None:
+    group = api.create_field_group("crm order fields", ORDER_FIELDS)
+    response = api.lookup("fieldgroups", group, FULL)
+    tenant = response.json()["properties"][f"_{api.tenant}"]
+    assert set(tenant["properties"]) == set(ORDER_FIELDS)
+
+
+@pytest.mark.parametrize("path", ["sideways/schemas", "tenant/unicorns", "global/unicorns/x"])
+def test_an_unknown_container_or_kind_is_not_found(api: PlatformApi, path: str) -> None:
+    response = api.request("GET", f"{REGISTRY}/{path}", accept=LIST_IDS)
+    assert_platform_error(response, 404, "XDM-1012")
