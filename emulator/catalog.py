@@ -179,11 +179,11 @@ def _next_version(version: str) -> str:
 async def patch_dataset(request: Request) -> Response:
     """``PATCH /dataSets/<id>``: change the given top-level fields; 200 ``["@/dataSets/<id>"]``."""
     store, scope = store_of(request), scope_of(request)
-    item = _existing(request)
     try:
         changes = await request.json()
     except ValueError:
         raise _bad(1001, "The request body is not valid JSON") from None
+    item = _existing(request)  # after the await: no other request can interleave from here
     if not isinstance(changes, dict) or not changes:
         raise _bad(1001, "The request body must be a non-empty JSON object")
     _validate({"name": item["name"], **changes})

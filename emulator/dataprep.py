@@ -168,8 +168,8 @@ async def get_mapping_set(request: Request) -> Response:
 
 async def update_mapping_set(request: Request) -> Response:
     """``PUT /mappingSets/<id>``: store the next version and answer with it."""
-    item = _existing(request)
     mapping_set = await _read(request)
+    item = _existing(request)  # after the await: no other request can interleave from here
     document = build_mapping_set(mapping_set, _stamp(request), _new_id, previous=item)
     history = {**item[HISTORY], str(document["version"]): document}
     stored = {**document, HISTORY: history}
