@@ -104,7 +104,7 @@ class Redactor:
         if value is None or isinstance(value, bool | int | float):
             return value
         if isinstance(value, Mapping):
-            return {k: MASK if _is_secret_key(k) else self.scrub(v) for k, v in value.items()}
+            return self._scrub_mapping(value)
         if isinstance(value, list | tuple | set | frozenset):
             return [self.scrub(item) for item in value]
         if isinstance(value, BaseException):
@@ -112,12 +112,18 @@ class Redactor:
         # Anything else is rendered later through str/repr: scrub that text now.
         return self.scrub_text(str(value))
 
-    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-        """Mask secrets in every key of the event dict."""
+    def _scrub_mapping(self, mapping: Mapping[Any, Any]) -> dict[Any, Any]:
+        """Mask values under secret keys, and secrets in the keys themselves."""
         return {
-            key: MASK if _is_secret_key(key) else self.scrub(value)
-            for key, value in event_dict.items()
+            (self.scrub_text(key) if isinstance(key, str) else key): (
+                MASK if _is_secret_key(key) else self.scrub(value)
+            )
+            for key, value in mapping.items()
         }
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        """Mask secrets everywhere in the event dict."""
+        return self._scrub_mapping(event_dict)
 
 
 def _library_event(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:

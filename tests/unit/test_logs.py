@@ -12,6 +12,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
 from worker.logs import MASK, Redactor, captured_logs, configure_logging
 
@@ -164,3 +166,17 @@ def test_reconfiguring_replaces_the_previous_handler_instead_of_adding_one() -> 
         before = len(root.handlers)
         configure_logging("json", "info", stream=io.StringIO())
         assert len(root.handlers) == before
+
+
+_SECRET_TEXT = st.text(
+    alphabet=st.characters(categories=["L", "N"], include_characters="-_./+"), min_size=4
+)
+
+
+@given(secret=_SECRET_TEXT, before=st.text(), after=st.text(), key=st.text(max_size=20))
+def test_a_known_secret_never_survives_whatever_surrounds_it(
+    secret: str, before: str, after: str, key: str
+) -> None:
+    redactor = Redactor([secret])
+    scrubbed = redactor(None, "info", {"event": before + secret + after, key: [{"v": secret}]})
+    assert secret not in json.dumps(scrubbed, ensure_ascii=False)
