@@ -90,6 +90,7 @@ def _mapping(index: int, raw: Any) -> MappingRequest:
             1001, f"mappings[{index}] needs a destination (or destinationXdmPath)"
         )
     extra = {k: raw[k] for k in ("name", "description") if isinstance(raw.get(k), str)}
+    extra.update({k: raw[k] for k in ("identityGroup", "namespaceCode") if k in raw})
     return MappingRequest(
         source_type=source_type,
         source=source,

@@ -27,7 +27,15 @@ LEGACY = {
     "xdmSchema": SCHEMA,
     "xdmVersion": "1.0",
     "id": None,
-    "mappings": [{"sourceAttribute": "id", "destinationXdmPath": "_id", "identity": True}],
+    "mappings": [
+        {
+            "sourceAttribute": "id",
+            "destinationXdmPath": "_id",
+            "identity": True,
+            "identityGroup": None,
+            "namespaceCode": "ECID",
+        }
+    ],
 }
 
 
@@ -86,6 +94,7 @@ def test_a_stored_mapping_set_carries_both_field_forms() -> None:
     assert (mapping["source"], mapping["sourceAttribute"]) == ("id", "id")
     assert (mapping["destination"], mapping["destinationXdmPath"]) == ("_id", "_id")
     assert mapping["identity"] is True
+    assert (mapping["identityGroup"], mapping["namespaceCode"]) == (None, "ECID")
     assert stored["xdmSchema"] == stored["schemaRef"]["id"] == SCHEMA
     assert stored["outputSchema"]["schemaRef"]["id"] == SCHEMA
 
