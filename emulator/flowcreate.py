@@ -17,6 +17,8 @@ from emulator.flowrules import (
     mapping_params,
     missing_fields,
     schedule_problems,
+    stored_schedule,
+    stored_transformations,
     transformation_problems,
 )
 from emulator.state import (
@@ -325,8 +327,8 @@ def _flow_item(
             ],
         },
         "options": body.get("options", {}),
-        "scheduleParams": schedule,
-        "transformations": body.get("transformations", []),
+        "scheduleParams": stored_schedule(schedule),
+        "transformations": stored_transformations(body.get("transformations", [])),
         "runs": f"/runs?property=flowId=={flow_id}",
         "lastOperation": {
             "started": stamp["createdAt"],

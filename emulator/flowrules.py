@@ -40,6 +40,28 @@ def coerce_schedule(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def stored_schedule(params: dict[str, Any]) -> dict[str, Any]:
+    """Valid (coerced) schedule params in the shape Flow Service returns them: the spec's
+    ``ScheduleSpecDTO`` types ``startTime`` integer, ``backfill`` boolean, ``interval`` string."""
+    out = dict(params)
+    if "interval" in out:
+        out["interval"] = str(out["interval"])
+    return out
+
+
+def stored_transformations(transformations: list[Any]) -> list[Any]:
+    """Transformations as Flow Service returns them: ``mappingVersion`` is a string."""
+    out: list[Any] = []
+    for transformation in transformations:
+        params = transformation.get("params") if isinstance(transformation, dict) else None
+        if transformation.get("name") == "Mapping" and isinstance(params, dict):
+            if params.get("mappingVersion") is not None:
+                params = {**params, "mappingVersion": str(params["mappingVersion"])}
+            transformation = {**transformation, "params": params}
+        out.append(transformation)
+    return out
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

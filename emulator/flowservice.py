@@ -28,7 +28,13 @@ from emulator.flowcreate import (
     build_source_connection,
     build_target_connection,
 )
-from emulator.flowrules import coerce_schedule, schedule_problems, transformation_problems
+from emulator.flowrules import (
+    coerce_schedule,
+    schedule_problems,
+    stored_schedule,
+    stored_transformations,
+    transformation_problems,
+)
 from emulator.jsonpatch import PatchError, apply_patch
 from emulator.state import (
     CONNECTIONS,
@@ -190,7 +196,8 @@ def _revalidate(kind: str, patched: Item) -> Item:
     problems += transformation_problems(patched.get("transformations", []), names)
     if problems:
         raise bad_request(FLOW, 1400, problems[0], problems=problems)
-    patched["scheduleParams"] = schedule
+    patched["scheduleParams"] = stored_schedule(schedule)
+    patched["transformations"] = stored_transformations(patched.get("transformations", []))
     return patched
 
 

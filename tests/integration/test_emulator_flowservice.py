@@ -103,7 +103,7 @@ def error_type(response: httpx.Response) -> str:
     return str(response.json()["type"]).rsplit("/", 1)[-1]
 
 
-def test_the_tutorials_sequence_creates_a_flow_with_coerced_schedule(
+def test_the_tutorials_sequence_creates_a_flow_with_the_schedule_typed_as_the_spec_says(
     http: httpx.Client, chain: Chain
 ) -> None:
     response = http.post(f"{FS}/flows", json=chain.flow_body())
@@ -114,9 +114,10 @@ def test_the_tutorials_sequence_creates_a_flow_with_coerced_schedule(
     assert flow["scheduleParams"] == {
         "startTime": 1612310466,
         "frequency": "minute",
-        "interval": 15,
+        "interval": "15",  # ScheduleSpecDTO types interval as a string
         "backfill": True,
     }
+    assert flow["transformations"][1]["params"]["mappingVersion"] == "0"
     assert flow["state"] == "enabled"
     assert flow["runs"] == f"/runs?property=flowId=={flow_id}"
     inherited = flow["inheritedAttributes"]["sourceConnections"][0]
