@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from emulator.catalogquery import CatalogQuery, QueryError, parse_query, project, run
 from emulator.errors import CATALOG, ServiceError, not_found
-from emulator.schemaregistry import find_schema
+from emulator.registrystore import find_schema
 from emulator.state import DATASETS, Item, Scope, Store, new_hex, scope_of, store_of
 
 BASE = "/data/foundation/catalog"

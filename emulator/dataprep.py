@@ -30,8 +30,8 @@ from emulator.mappingdocs import (
     read_request,
     summary,
 )
+from emulator.registrystore import find_schema, schema_fields
 from emulator.schemadocs import properties_of_fields
-from emulator.schemaregistry import find_schema, schema_fields
 from emulator.state import MAPPING_SETS, Item, Scope, Store, new_hex, scope_of, store_of
 from emulator.xdm import missing_destinations
 

@@ -11,6 +11,9 @@ outside the tenant namespace, 1521-400 title not unique; the registry does not d
 composition errors, so the emulator uses 1301-400 (a ``$ref`` that resolves to nothing),
 1302-400 (not exactly one class), 1303-400 (a field group not intended for the class) and
 1400-400 (a bad list query). Deleting a field group that schemas use is not refused.
+
+Other services read schemas through ``emulator.registrystore`` (re-exported here:
+``find_schema``, ``schema_fields``, ``schema_field_paths``, ``tenant_id_of``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -28,6 +31,13 @@ from starlette.routing import BaseRoute, Route
 
 from emulator.errors import XDM, ServiceError
 from emulator.registrylist import ListQuery, ListQueryError, paginate, parse_query, select
+from emulator.registrystore import (
+    find_schema,
+    find_tenant_resource,
+    schema_field_paths,
+    schema_fields,
+    tenant_id_of,
+)
 from emulator.schemadocs import (
     Composition,
     CompositionError,
@@ -42,7 +52,6 @@ from emulator.schemadocs import (
 from emulator.state import (
     FIELD_GROUPS,
     SCHEMAS,
-    Collection,
     Item,
     Scope,
     Store,
@@ -51,6 +60,8 @@ from emulator.state import (
     store_of,
 )
 from emulator.xdm import SchemaDefinitionError, standard_catalogue, tenant_field_paths
+
+__all__ = ["find_schema", "routes", "schema_field_paths", "schema_fields", "tenant_id_of"]
 
 BASE = "/data/foundation/schemaregistry"
 
@@ -63,12 +74,6 @@ _VARIANTS = {"", "-full", "-notext", "-full-notext", "-full-desc", "-deprecatefi
 _KIND_OF_PATH = {"schemas": SCHEMAS, "fieldgroups": FIELD_GROUPS, "mixins": FIELD_GROUPS}
 _LISTABLE = {"schemas", "fieldgroups", "mixins", "classes"}
 _GLOBAL_PATHS = {"class": {"classes"}, "fieldgroup": {"fieldgroups", "mixins"}}
-
-
-def tenant_id_of(org: str) -> str:
-    """An org's tenant id: its lowercase letters and digits (``ACME@AdobeOrg`` -> ``acme``)."""
-    base = re.sub(r"[^a-z0-9]", "", org.split("@", 1)[0].lower())
-    return base[:24] or "tenant"
 
 
 def _error(code: int, status: int, message: str, title: str | None = None) -> ServiceError:
@@ -87,40 +92,6 @@ def _not_found(ref: str, version: str = "1") -> ServiceError:
 
 def _bad_body(message: str) -> ServiceError:
     return _error(1000, 400, message, "Invalid request")
-
-
-def find_tenant_resource(coll: Collection, ref: str) -> Item | None:
-    """A stored schema or field group by ``$id`` (plain or URL-encoded) or ``meta:altId``."""
-    decoded = unquote(ref)
-    found = coll.get(decoded)
-    if found is not None:
-        return found
-    matches = coll.find("meta:altId", decoded)
-    return matches[0] if matches else None
-
-
-def find_schema(store: Store, scope: Scope, ref: str) -> Item | None:
-    """The tenant schema with this ``$id`` or ``meta:altId`` in the sandbox, if any."""
-    found = find_tenant_resource(store.collection(scope, SCHEMAS), ref)
-    return strip_internal(found) if found is not None else None
-
-
-def schema_fields(store: Store, scope: Scope, ref: str) -> dict[str, str] | None:
-    """Every field path of a tenant schema with its XDM type (None: no such schema)."""
-    schema = find_tenant_resource(store.collection(scope, SCHEMAS), ref)
-    if schema is None:
-        return None
-    groups = store.collection(scope, FIELD_GROUPS)
-    return schema_fields_from(schema, groups.get, tenant_id_of(scope.org))
-
-
-def schema_field_paths(store: Store, scope: Scope, ref: str) -> frozenset[str] | None:
-    """Every field path of a tenant schema (None when the schema does not exist).
-
-    Used by Data Prep to check mapping destinations; Flow Service may call it too.
-    """
-    fields = schema_fields(store, scope, ref)
-    return frozenset(fields) if fields is not None else None
 
 
 def _title_taken(store: Store, scope: Scope, title: str) -> Item | None:
@@ -312,7 +283,7 @@ async def list_resources(request: Request) -> Response:
             "next": str(page.next_start) if page.next_start is not None else None,
             "count": len(results),
         },
-        "_links": {"next": {"href": next_href} if next_href else None},
+        "_links": {"next": next_href},
     }
     if kind == "schemas":
         base = f"{request.url.scheme}://{request.url.netloc}{BASE}"
@@ -353,6 +324,24 @@ async def delete(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def _class_usage(schemas: Iterable[Item]) -> list[Item]:
+    usage: dict[str, list[Item]] = {}
+    for schema in schemas:
+        usage.setdefault(schema["meta:class"], []).append(
+            {"$id": schema["$id"], "title": schema["title"]}
+        )
+    catalogue = standard_catalogue()
+    return [
+        {
+            "$id": class_id,
+            "title": catalogue.classes[class_id].title,
+            "numberOfSchemas": len(used),
+            "schemas": used,
+        }
+        for class_id, used in usage.items()
+    ]
+
+
 async def stats(request: Request) -> Response:
     """``GET /stats``: the org's tenant id and resource counts."""
     store, scope = store_of(request), scope_of(request)
@@ -371,7 +360,7 @@ async def stats(request: Request) -> Response:
         },
         "recentlyCreatedResources": [],
         "recentlyUpdatedResources": [],
-        "classUsage": {},
+        "classUsage": _class_usage(store.collection(scope, SCHEMAS).values()),
     }
     return JSONResponse(body)
 

@@ -42,6 +42,25 @@ def test_stats_name_the_org_and_its_tenant_id(api: PlatformApi) -> None:
     assert body["tenantId"] == api.tenant
     assert body["counts"]["schemas"] == 0
     assert body["counts"]["classes"] >= 2
+    assert body["classUsage"] == []
+
+
+def test_stats_count_schemas_per_class(api: PlatformApi) -> None:
+    first = api.create_schema("crm one", PROFILE)
+    second = api.create_schema("crm two", PROFILE, PERSON_DETAILS)
+    body = api.request("GET", f"{REGISTRY}/stats").json()
+    assert body["counts"]["schemas"] == 2
+    assert body["classUsage"] == [
+        {
+            "$id": PROFILE,
+            "title": "XDM Individual Profile",
+            "numberOfSchemas": 2,
+            "schemas": [
+                {"$id": first["$id"], "title": "crm one"},
+                {"$id": second["$id"], "title": "crm two"},
+            ],
+        }
+    ]
 
 
 def test_a_created_schema_comes_back_whole(api: PlatformApi) -> None:
@@ -302,7 +321,7 @@ def test_lists_page_with_start_and_limit(api: PlatformApi) -> None:
         if body["_page"]["next"] is None:
             assert body["_links"]["next"] is None
             break
-        assert "start=" in body["_links"]["next"]["href"]
+        assert "start=" in body["_links"]["next"]
         params["start"] = body["_page"]["next"]
     assert seen == titles
     assert pages == 3
