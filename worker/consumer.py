@@ -30,6 +30,7 @@ log = structlog.get_logger()
 _DRAIN_TIMEOUT = 0.05
 _RECONNECT_MAX_SECONDS = 10.0
 _INTERRUPT_GRACE = 3.0
+_IDLE_SECONDS = 0.5
 
 
 class Settle(Enum):
@@ -91,7 +92,7 @@ class Consumer:
         self._consumer: kombu.Consumer | None = None
         self._connected = False
         self._consuming = False
-        self._idle_checks = 0
+        self._idle_since: float | None = None
 
     @property
     def in_flight(self) -> int:
@@ -118,8 +119,9 @@ class Consumer:
         self._paused = False
 
     def idle(self) -> bool:
-        """True when twice in a row nothing was in flight and every watched queue was empty."""
-        return self._idle_checks >= 2
+        """True when for half a second nothing was in flight and every watched queue was empty."""
+        since = self._idle_since
+        return since is not None and time.monotonic() - since >= _IDLE_SECONDS
 
     def stop(self, drain_seconds: float) -> None:
         """Stop taking work, let in-flight deliveries settle for up to `drain_seconds`, close."""
@@ -225,7 +227,7 @@ class Consumer:
 
     def _check_idle(self) -> None:
         if self.in_flight or not self._settles.empty():
-            self._idle_checks = 0
+            self._idle_since = None
             return
         assert self._connection is not None
         channel = self._connection.default_channel
@@ -235,7 +237,10 @@ class Consumer:
         waiting = sum(
             channel.queue_declare(queue=name, passive=True).message_count for name in names
         )
-        self._idle_checks = self._idle_checks + 1 if waiting == 0 else 0
+        if waiting:
+            self._idle_since = None
+        elif self._idle_since is None:
+            self._idle_since = time.monotonic()
 
     def _on_message(self, message: Any) -> None:
         tag = message.delivery_tag
@@ -250,7 +255,7 @@ class Consumer:
         with self._lock:
             self._in_flight += 1
             self._messages[tag] = message
-        self._idle_checks = 0
+        self._idle_since = None
         self._pool.submit(self._handle, delivery)
 
     def _handle(self, delivery: Delivery) -> None:

@@ -11,6 +11,7 @@ after `delay` returned.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -19,7 +20,7 @@ from worker.publisher import Outgoing, Publisher
 # Header on the copies the worker makes of a request (a delayed retry, a hand-back): such a copy
 # finding its request finished is acked silently instead of republishing the terminal event.
 COPY_HEADER = "x-dataflow-copy"
-DUE_HEADER = "x-dataflow-due"
+_SETTLE_SECONDS = 1.0
 
 
 class Delay(Protocol):
@@ -76,6 +77,7 @@ class TimerDelay:
         self._publisher = publisher
         self._lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
+        self._last_fired = float("-inf")
 
     def delay(
         self, body: bytes, *, message_id: str | None, seconds: float, headers: Mapping[str, Any]
@@ -102,11 +104,13 @@ class TimerDelay:
             current = threading.current_thread()
             with self._lock:
                 self._timers = {timer for timer in self._timers if timer is not current}
+                self._last_fired = time.monotonic()
 
     def pending(self) -> int:
-        """Timers that have not fired yet."""
+        """Timers that have not fired yet (and one that just fired, until its copy is taken)."""
         with self._lock:
-            return len(self._timers)
+            recent = time.monotonic() - self._last_fired < _SETTLE_SECONDS
+            return len(self._timers) + int(recent)
 
     def close(self) -> None:
         """Cancel every waiting timer."""

@@ -167,7 +167,7 @@ class Execution:
                 resource_id = self._actions.reuse(step, context)
                 return StepResult(step, resource_id, REUSED, attempts, self._clock() - started)
             name = self._actions.name(step, context)
-            if state.state in ("started", "failed") and name is not None:
+            if state.name is not None and name is not None:  # an intent from an earlier attempt
                 found = self._actions.find(step, context, name)
                 if found is not None:
                     log.info("step_adopted", resource_id=found)
