@@ -59,7 +59,12 @@ from emulator.state import (
     scope_of,
     store_of,
 )
-from emulator.xdm import SchemaDefinitionError, standard_catalogue, tenant_field_paths
+from emulator.xdm import (
+    NamespaceError,
+    SchemaDefinitionError,
+    standard_catalogue,
+    tenant_field_paths,
+)
 
 __all__ = ["find_schema", "routes", "schema_field_paths", "schema_fields", "tenant_id_of"]
 
@@ -172,8 +177,10 @@ async def create_field_group(request: Request) -> Response:
         raise _bad_body("definitions is required and must be an object")
     try:
         tenant_field_paths(body, context.tenant)
-    except SchemaDefinitionError as error:
+    except NamespaceError as error:
         raise _error(1020, 400, str(error), "Namespace error") from None
+    except SchemaDefinitionError as error:
+        raise _bad_body(str(error)) from None
     document = field_group_document(body, context, new_hex(32))
     store.collection(scope, FIELD_GROUPS).add(document["$id"], document)
     return JSONResponse(strip_internal(document), status_code=201)

@@ -140,7 +140,11 @@ def standard_catalogue() -> Catalogue:
 
 
 class SchemaDefinitionError(ValueError):
-    """A tenant field group's definitions are malformed or place fields outside ``_<tenant>``."""
+    """A tenant field group's definitions are malformed."""
+
+
+class NamespaceError(SchemaDefinitionError):
+    """A tenant field group places fields outside its ``_<tenant>`` namespace."""
 
 
 def tenant_field_paths(body: Mapping[str, Any], tenant_id: str) -> dict[str, str]:
@@ -156,7 +160,7 @@ def tenant_field_paths(body: Mapping[str, Any], tenant_id: str) -> dict[str, str
     namespace = f"_{tenant_id}"
     stray = sorted(p for p in paths if p.split(".", 1)[0] != namespace)
     if stray:
-        raise SchemaDefinitionError(
+        raise NamespaceError(
             f"custom fields must be nested under {namespace}; found {', '.join(stray[:5])}"
         )
     return paths

@@ -188,6 +188,7 @@ def test_custom_fields_outside_the_tenant_namespace_are_refused(api: PlatformApi
     ("change", "code"),
     [
         ({"definitions": None}, "XDM-1000"),
+        ({"definitions": {"f": {"properties": {"_x": {"type": 7}}}}}, "XDM-1000"),
         ({"meta:intendedToExtend": "profile"}, "XDM-1000"),
         ({"meta:intendedToExtend": ["https://ns.adobe.com/xdm/context/nothing"]}, "XDM-1301"),
     ],

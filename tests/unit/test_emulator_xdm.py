@@ -9,6 +9,7 @@ import pytest
 from emulator.xdm import (
     EXPERIENCE_EVENT_CLASS,
     PROFILE_CLASS,
+    NamespaceError,
     SchemaDefinitionError,
     flatten,
     global_alt_id,
@@ -166,7 +167,7 @@ def test_a_tenant_field_group_defines_paths_under_the_tenant_namespace() -> None
 
 def test_a_tenant_field_outside_the_tenant_namespace_is_refused() -> None:
     body = _field_group_body({"orderId": {"type": "string"}})
-    with pytest.raises(SchemaDefinitionError, match="_acme"):
+    with pytest.raises(NamespaceError, match="_acme"):
         tenant_field_paths(body, "acme")
 
 
