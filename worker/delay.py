@@ -15,12 +15,17 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import structlog
+
+from worker.errors import BrokerError
 from worker.publisher import Outgoing, Publisher
 
 # Header on the copies the worker makes of a request (a delayed retry, a hand-back): such a copy
 # finding its request finished is acked silently instead of republishing the terminal event.
 COPY_HEADER = "x-dataflow-copy"
 _SETTLE_SECONDS = 1.0
+
+log = structlog.get_logger()
 
 
 class Delay(Protocol):
@@ -100,6 +105,8 @@ class TimerDelay:
     def _fire(self, message: Outgoing) -> None:
         try:
             self._publisher.publish(message)
+        except BrokerError as error:  # in-process delays die with the broker they live in
+            log.error("delayed_copy_lost", message_id=message.message_id, error=str(error))
         finally:
             current = threading.current_thread()
             with self._lock:
