@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from messages.codec import InvalidMessageError, content_hash, decode
+from messages.base import FieldViolation
+from messages.codec import InvalidMessageError, canonical_content, content_hash, decode
 from messages.envelope import Event
-from messages.events import FailureError
 from messages.models import DataflowRequested
 from worker import outcomes
 from worker.breaker import Breaker
@@ -85,8 +85,11 @@ class Engine:
             try:
                 event = decode(delivery.body)
             except InvalidMessageError as error:
+                self._metrics.count_received(error.event_type)
                 return self._invalid(delivery, error)
             self._metrics.count_received(event.type)
+            age = self._clock() - event.time.timestamp()
+            self._metrics.message_age_seconds.observe(max(age, 0.0))
             self._metrics.message_age_seconds.observe(max(self.now() - event.time.timestamp(), 0))
             if not isinstance(event.data, DataflowRequested):
                 return self._invalid(delivery, _not_a_request(event))
@@ -96,8 +99,6 @@ class Engine:
     # -- messages that never become a request ------------------------------------------------
 
     def _invalid(self, delivery: Delivery, error: InvalidMessageError) -> Settle:
-        if error.event_type is None:
-            self._metrics.count_received(None)
         log.warning("message_invalid", error=str(error))
         seed = delivery.message_id or outcomes.derived_id(delivery.body.hex())
         payload = outcomes.invalid_failed(error)
@@ -269,15 +270,11 @@ class Engine:
 
 
 def _canonical_text(request: DataflowRequested) -> str:
-    from messages.codec import canonical_content
-
     return canonical_content(request).decode()
 
 
 def _not_a_request(event: Event) -> InvalidMessageError:
     """The error for a readable event of another type sent to the requests queue."""
-    from messages.base import FieldViolation
-
     return InvalidMessageError(
         f"expected a DataflowRequested, got {event.type}",
         [FieldViolation(path="type", message=f"{event.type} is not a request")],
@@ -285,6 +282,3 @@ def _not_a_request(event: Event) -> InvalidMessageError:
         event_type=event.type,
         request_id=getattr(event.data, "request_id", None),
     )
-
-
-_ = FailureError
