@@ -5,7 +5,9 @@ leading ``!``; ``*`` matches any run of characters and ``**`` is a literal ``*``
 takes one expression on a top-level property: ``key==v``, ``key!=v``, ``key~regex``,
 ``key<v`` (and ``<=``, ``>``, ``>=``), ``key`` (exists) or ``!key`` (does not exist); repeated
 parameters all have to hold. ``limit`` is 1 to 100 (default 20), ``start`` an offset,
-``orderBy`` ``asc:name,desc:created`` and ``properties`` a list of top-level keys to return.
+``orderBy`` ``asc:name,desc:created`` and ``properties`` a list of top-level keys to return
+(at most 20 datasets when it includes ``observableSchema``); ``tags=ns:v,ns2:*`` and
+``createdAfter``/``createdBefore`` (epoch ms, exclusive) filter too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+OBSERVABLE_SCHEMA_LIMIT = 20  # the service answers at most this many with observableSchema
 
 Item = Mapping[str, Any]
 Predicate = Callable[[Item], bool]
@@ -194,6 +197,25 @@ def _created(op: str, text: str) -> Predicate:
     return lambda item: int(item.get("created") or 0) < bound
 
 
+def parse_tags(value: str) -> Predicate:
+    """``tags=ns:value,ns2:*``: every listed tag must be present with that value (``*``: any)."""
+    wanted: list[tuple[str, str]] = []
+    for raw in value.split(","):
+        name, sep, tag_value = raw.strip().partition(":")
+        if not sep or not name or not tag_value:
+            raise QueryError(f"Invalid tags filter {raw!r}; use <tag>:<value> or <tag>:*")
+        wanted.append((name, tag_value))
+
+    def has_tags(item: Item) -> bool:
+        tags = item.get("tags") or {}
+        return all(
+            name in tags and (tag_value == "*" or tag_value in tags[name])
+            for name, tag_value in wanted
+        )
+
+    return has_tags
+
+
 def parse_query(params: Mapping[str, Sequence[str]]) -> CatalogQuery:
     """Parse the query parameters of ``GET /dataSets`` (each name maps to all its values)."""
 
@@ -208,15 +230,24 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> CatalogQuery:
         for op in ("After", "Before")
         if (bound := first(f"created{op}")) is not None
     )
+    tags = first("tags")
+    if tags is not None:
+        extra = (*extra, parse_tags(tags))
+    chosen = (
+        tuple(p.strip() for p in properties.split(",") if p.strip())
+        if properties is not None
+        else None
+    )
+    limit = _bounded("limit", first("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
+    if chosen is not None and "observableSchema" in chosen:
+        limit = min(limit, OBSERVABLE_SCHEMA_LIMIT)
     return CatalogQuery(
         name=parse_name(names) if names is not None else None,
         predicates=tuple(parse_property(p) for p in params.get("property", ())),
         order=parse_order(first("orderBy") or ""),
         start=_bounded("start", first("start"), 0, 0, 2**31),
-        limit=_bounded("limit", first("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT),
-        properties=tuple(p.strip() for p in properties.split(",") if p.strip())
-        if properties is not None
-        else None,
+        limit=limit,
+        properties=chosen,
         extra=extra,
     )
 

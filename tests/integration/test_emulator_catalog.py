@@ -277,3 +277,17 @@ def test_a_bad_patch_is_refused(
     dataset_id = api.create_dataset("crm ds", schema_id)
     response = api.request("PATCH", f"{CATALOG}/dataSets/{dataset_id}", json=change)
     assert_platform_error(response, 400, code)
+
+
+def test_the_tags_filter_finds_profile_enabled_datasets(api: PlatformApi, schema_id: str) -> None:
+    tagged = {
+        **dataset_body("crm profile", schema_id),
+        "tags": {"unifiedProfile": ["enabled:true"]},
+    }
+    api.request("POST", f"{CATALOG}/dataSets", json=tagged)
+    api.create_dataset("crm plain", schema_id)
+    assert _names(api, tags="unifiedProfile:enabled:true") == ["crm profile"]
+    assert _names(api, tags="unifiedProfile:*") == ["crm profile"]
+    assert_platform_error(
+        api.request("GET", f"{CATALOG}/dataSets", params={"tags": "nocolon"}), 400, "CAT-1003"
+    )

@@ -141,3 +141,33 @@ def test_projection_keeps_only_the_requested_keys(
     properties: tuple[str, ...] | None, expected: dict[str, Any]
 ) -> None:
     assert project({"name": "a", "tags": {}, "created": 1}, properties) == expected
+
+
+TAGGED: dict[str, Any] = {"tags": {"unifiedProfile": ["enabled:true"], "adobe/pqs/table": ["t"]}}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("unifiedProfile:enabled:true", True),
+        ("unifiedProfile:*", True),
+        ("unifiedProfile:enabled:false", False),
+        ("unifiedIdentity:*", False),
+        ("unifiedProfile:*,adobe/pqs/table:t", True),
+        ("unifiedProfile:*,adobe/pqs/table:u", False),
+    ],
+)
+def test_a_tags_filter_needs_every_listed_tag(value: str, expected: bool) -> None:
+    query = parse_query({"tags": [value]})
+    assert query.keep(TAGGED) is expected
+
+
+@pytest.mark.parametrize("value", ["unifiedProfile", ":x", "a:"])
+def test_a_malformed_tags_filter_is_refused(value: str) -> None:
+    with pytest.raises(QueryError, match="tags"):
+        parse_query({"tags": [value]})
+
+
+def test_asking_for_the_observable_schema_caps_the_page_at_twenty() -> None:
+    assert parse_query({"properties": ["name,observableSchema"], "limit": ["100"]}).limit == 20
+    assert parse_query({"properties": ["name"], "limit": ["100"]}).limit == 100
