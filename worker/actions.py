@@ -130,6 +130,10 @@ class PlatformActions:
         resource_id = found.get("$id") or found.get("id")
         return str(resource_id) if resource_id else None
 
+    def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
+        """Every run of a flow."""
+        return self._client.runs(context.sandbox, flow_id)
+
     def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
         """Delete the step's resource (mapping sets cannot be deleted)."""
         sandbox, client = context.sandbox, self._client

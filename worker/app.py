@@ -81,6 +81,7 @@ class Worker:
                 default_sandbox=settings.sandbox,
                 lease_seconds=max(2 * settings.http_timeout_seconds, 30.0),
                 poison_deliveries=settings.poison_deliveries,
+                follow_runs=settings.follow_runs,
                 policy=RetryPolicy(
                     max_attempts=settings.retry_max_attempts,
                     max_seconds=settings.retry_max_seconds,

@@ -27,6 +27,7 @@ from worker.consumer import Delivery, Settle
 from worker.delay import COPY_HEADER, Delay
 from worker.errors import BrokerError, LedgerError
 from worker.execution import Actions, Lease, RequestContext
+from worker.follow import FOLLOW_HEADER, follow
 from worker.ledger import Ledger, RequestRecord
 from worker.metrics import Metrics
 from worker.reporter import Reporter
@@ -48,6 +49,7 @@ class EngineConfig:
     default_sandbox: str = "prod"
     lease_seconds: float = 60.0
     poison_deliveries: int = 5
+    follow_runs: bool = False
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -183,6 +185,11 @@ class Engine:
 
     def _duplicate(self, delivery: Delivery, event: Event, record: RequestRecord) -> Settle:
         """The request already ended: republish its terminal event, unless this is our copy."""
+        if delivery.headers.get(FOLLOW_HEADER):
+            request = event.data
+            assert isinstance(request, DataflowRequested)
+            sandbox = request.sandbox or self.config.default_sandbox
+            return follow(self, delivery, RequestContext(request, sandbox))
         if delivery.headers.get(COPY_HEADER):
             log.info("copy_of_finished_request_dropped")
             return Settle.ACK

@@ -52,6 +52,9 @@ class Actions(Protocol):
     def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
         """Delete the step's resource."""
 
+    def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
+        """Every run of a flow (for `follow_runs`)."""
+
 
 class StepFailedError(Exception):
     """A step failed with a Platform error; the engine decides what happens next."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from worker import outcomes
+from worker import follow, outcomes
 from worker.consumer import Delivery, Settle
 from worker.delay import COPY_HEADER
 from worker.errors import AuthenticationError, BrokerError, LeaseLostError, LedgerError
@@ -244,6 +244,9 @@ class RequestRun:
         engine.ledger.finish(self._request_id, self._lease.fence, "created", body)
         engine.reporter.republish(body)
         self._finished("created", latest)
+        wanted = self._context.request.follow_runs
+        if wanted or (wanted is None and engine.config.follow_runs):
+            follow.schedule(engine, self._delivery, resources[Step.DATAFLOW.value], 1)
         return Settle.ACK
 
     def _finished(self, outcome: str, record: RequestRecord) -> None:

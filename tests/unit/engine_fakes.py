@@ -46,6 +46,7 @@ class FakeActions:
     calls: list[tuple[str, str]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     reuse_failure: PlatformError | None = None
+    flow_runs: list[dict[str, Any]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def name(self, step: Step, context: RequestContext) -> str | None:
@@ -89,6 +90,11 @@ class FakeActions:
                 self.deleted.append(step.value)
                 return
         raise NotFoundError("gone", status=404)
+
+    def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
+        """The scripted runs of the flow."""
+        self.calls.append(("runs", flow_id))
+        return list(self.flow_runs)
 
     def count(self, kind: str, step: Step) -> int:
         """How many calls of one kind a step made."""
