@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from emulator import catalog, control, dataprep, flowservice, ims, schemaregistry
 from emulator.control import RequestLog, RequestLogMiddleware
 from emulator.errors import GatewayError, ServiceError, handle_gateway_error, handle_service_error
 from emulator.faults import Faults, FaultsMiddleware
@@ -19,14 +18,7 @@ from emulator.ims import TokenStore
 from emulator.state import Store
 
 #: The modules that serve the Platform's APIs; each exposes ``routes() -> list[BaseRoute]``.
-SERVICE_MODULES = (
-    "emulator.ims",
-    "emulator.control",
-    "emulator.flowservice",
-    "emulator.schemaregistry",
-    "emulator.catalog",
-    "emulator.dataprep",
-)
+SERVICES = (ims, control, flowservice, schemaregistry, catalog, dataprep)
 
 DEFAULT_TOKEN_TTL = 86399
 
@@ -50,18 +42,7 @@ class EmulatorConfig:
 
 
 def _service_routes() -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
-    for name in SERVICE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            # A service still being written is left out rather than breaking the others.
-            if error.name == name:
-                continue
-            raise
-        factory: Callable[[], list[BaseRoute]] = module.routes
-        routes.extend(factory())
-    return routes
+    return [route for service in SERVICES for route in service.routes()]
 
 
 def create_app(config: EmulatorConfig | None = None) -> Starlette:

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from emulator import specs
 from emulator.errors import FLOW, ServiceError, bad_request, invalid_content_type, not_found
 from emulator.filters import (
+    Condition,
     QueryError,
     order,
     paginate,
@@ -42,6 +43,7 @@ from emulator.state import (
     RUNS,
     SOURCE_CONNECTIONS,
     TARGET_CONNECTIONS,
+    Collection,
     Item,
     Scope,
     Store,
@@ -90,8 +92,23 @@ def _next_href(request: Request, kind: str, token: str) -> str:
     return f"/{kind}?{query}"
 
 
-def _list_response(request: Request, kind: str, items: list[Item]) -> Response:
+#: Fields whose string values a collection's index (or key) can answer ``==`` for.
+_INDEXED_STRINGS = ("id", "name", "baseConnectionId", "flowId")
+
+
+def _candidates(coll: Collection, conditions: list[Condition]) -> list[Item]:
+    """The items a list query must look at: through an index when a condition allows it."""
+    for condition in conditions:
+        field = condition.path[0] if len(condition.path) == 1 else ""
+        usable = field == "id" or (field in _INDEXED_STRINGS and coll.is_indexed(field))
+        if condition.op == "==" and usable:
+            return coll.find_any(field, condition.values)
+    return list(coll.values())
+
+
+def _list_response(request: Request, kind: str, coll: Collection) -> Response:
     conditions, orderby, limit, token, count = _query(request)
+    items = _candidates(coll, conditions)
     try:
         chosen = order(select(items, conditions), orderby)
         if count:
@@ -130,8 +147,8 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
         return JSONResponse(body_out, status_code=201, headers={"Location": location})
 
     async def list_items(request: Request) -> Response:
-        items = list(store_of(request).collection(scope_of(request), kind).values())
-        return _list_response(request, kind, items)
+        coll = store_of(request).collection(scope_of(request), kind)
+        return _list_response(request, kind, coll)
 
     async def get_item(request: Request) -> Response:
         _, item = _lookup(request, kind)

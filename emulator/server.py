@@ -60,7 +60,7 @@ def _server(config: EmulatorConfig, log_level: str) -> uvicorn.Server:
     uvicorn_config = uvicorn.Config(
         create_app(config),
         loop="asyncio",
-        http="h11",
+        http="auto",  # httptools when installed (a dependency), else h11
         access_log=False,
         log_level=log_level,
         lifespan="off",

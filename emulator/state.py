@@ -111,6 +111,8 @@ class Collection:
 
     def __init__(self, indexed: tuple[str, ...] = ()) -> None:
         self._items: dict[str, Item] = {}
+        self._order: dict[str, int] = {}
+        self._added = 0
         self._indexes: dict[str, dict[Any, dict[str, None]]] = {f: {} for f in indexed}
 
     def __len__(self) -> int:
@@ -136,6 +138,8 @@ class Collection:
         if item_id in self._items:
             raise KeyError(f"duplicate id {item_id}")
         self._items[item_id] = item
+        self._order[item_id] = self._added
+        self._added += 1
         self._index(item_id, item)
         return item
 
@@ -151,6 +155,7 @@ class Collection:
         """Forget the item with this id; returns it, or None when it was not there."""
         old = self._items.pop(item_id, None)
         if old is not None:
+            del self._order[item_id]
             self._unindex(item_id, old)
         return old
 
@@ -164,6 +169,17 @@ class Collection:
         if index is None:
             return [item for item in self._items.values() if item.get(field) == value]
         return [self._items[i] for i in index.get(_key(value), ())]
+
+    def find_any(self, field: str, values: tuple[Any, ...]) -> list[Item]:
+        """Items whose ``field`` (``"id"``: the key) equals any of ``values``, oldest first."""
+        if field == "id":
+            ids = {v for v in values if isinstance(v, str) and v in self._items}
+        else:
+            index = self._indexes.get(field)
+            if index is None:
+                return [item for item in self._items.values() if item.get(field) in values]
+            ids = {i for v in values for i in index.get(_key(v), ())}
+        return [self._items[i] for i in sorted(ids, key=self._order.__getitem__)]
 
     def _index(self, item_id: str, item: Item) -> None:
         for field, index in self._indexes.items():

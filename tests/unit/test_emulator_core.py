@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from starlette.datastructures import Headers
 
+import emulator
 from emulator import specs
+from emulator.control import RequestLog
 from emulator.errors import gateway_error_body, service_error_body
 from emulator.gateway import check, service_of
 from emulator.ims import TokenStore
@@ -43,6 +48,37 @@ def test_a_collection_keeps_creation_order_when_an_item_is_replaced() -> None:
         coll.add(key, {"name": key})
     coll.replace("a", {"name": "z"})
     assert [item["name"] for item in coll.values()] == ["z", "b", "c"]
+
+
+def test_find_any_answers_or_queries_in_creation_order_by_index_or_key() -> None:
+    coll = Collection(("name",))
+    for key, name in (("c", "x"), ("a", "y"), ("b", "x"), ("d", "z")):
+        coll.add(key, {"name": name, "state": "enabled"})
+    coll.remove("d")
+    assert [i["name"] for i in coll.find_any("name", ("y", "x"))] == ["x", "y", "x"]
+    assert coll.find_any("id", ("b", "nope", "a")) == [coll.get("a"), coll.get("b")]
+    assert len(coll.find_any("state", ("enabled",))) == 3
+    assert coll.find_any("name", ("z",)) == []
+
+
+def test_the_request_log_is_bounded_and_keeps_the_newest() -> None:
+    log = RequestLog(size=3)
+    for number in range(5):
+        log.record("GET", f"/{number}", 200)
+    assert [entry["path"] for entry in log.entries()] == ["/2", "/3", "/4"]
+    log.clear()
+    assert log.entries() == []
+
+
+def test_the_emulator_package_never_imports_the_worker() -> None:
+    package = Path(emulator.__file__).parent
+    for module in package.glob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n == "worker" or n.startswith("worker.") for n in names), module
 
 
 def test_a_collection_refuses_a_duplicate_id() -> None:
