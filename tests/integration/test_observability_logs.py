@@ -19,6 +19,7 @@ from tests.integration.worker_support import (
     sqlite_url,
     topology_prefix,
 )
+from tests.services import RABBITMQ_URL, require_service
 
 pytestmark = pytest.mark.integration
 
@@ -62,8 +63,6 @@ def _run_worker_once(rabbitmq_url: str, tmp_path: Path, secret: str) -> str:
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    from tests.services import RABBITMQ_URL, require_service
-
     require_service("rabbitmq")
     secret = f"obs-secret-{uuid.uuid4().hex}"
     return secret, _run_worker_once(RABBITMQ_URL, tmp_path_factory.mktemp("logs"), secret)
