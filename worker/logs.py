@@ -148,15 +148,11 @@ def _renderer(fmt: LogFormat, stream: TextIO) -> Processor:
     """The final renderer for the chosen format (console: coloured only on a terminal)."""
     if fmt == "console":
         colors = bool(getattr(stream, "isatty", lambda: False)())
+        # Tracebacks are already text (format_exc_info runs before redaction): print them plain.
         return structlog.dev.ConsoleRenderer(
-            colors=colors, timestamp_key="time", exception_formatter=_plain_traceback
+            colors=colors, timestamp_key="time", exception_formatter=structlog.dev.plain_traceback
         )
     return structlog.processors.JSONRenderer(sort_keys=False, default=str)
-
-
-def _plain_traceback(sio: TextIO, exc_info: Any) -> None:
-    """Console traceback renderer used only when an exception was not pre-rendered."""
-    sio.write("\n" + str(exc_info))
 
 
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -133,12 +133,17 @@ def test_the_console_format_is_readable_and_redacted() -> None:
     try:
         configure_logging("console", "info", stream=stream, secrets=[SECRET])
         structlog.get_logger().info("worker_started", broker=f"amqp://u:{SECRET}@h//")
+        try:
+            raise RuntimeError(f"refused {SECRET}")
+        except RuntimeError:
+            structlog.get_logger().exception("worker_crashed")
     finally:
         structlog.configure(**saved)
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
     text = stream.getvalue()
     assert "worker_started" in text
+    assert "RuntimeError: refused ***" in text
     assert "[info" in text
     assert SECRET not in text
     assert not text.lstrip().startswith("{")
