@@ -92,7 +92,6 @@ class Engine:
             self._metrics.count_received(event.type)
             age = self._clock() - event.time.timestamp()
             self._metrics.message_age_seconds.observe(max(age, 0.0))
-            self._metrics.message_age_seconds.observe(max(self.now() - event.time.timestamp(), 0))
             if not isinstance(event.data, DataflowRequested):
                 return self._invalid(delivery, _not_a_request(event))
             with structlog.contextvars.bound_contextvars(request_id=event.data.request_id):
