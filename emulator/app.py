@@ -11,7 +11,13 @@ from starlette.routing import BaseRoute
 
 from emulator import catalog, control, dataprep, flowservice, ims, schemaregistry
 from emulator.control import RequestLog, RequestLogMiddleware
-from emulator.errors import GatewayError, ServiceError, handle_gateway_error, handle_service_error
+from emulator.errors import (
+    GatewayError,
+    ServiceError,
+    handle_gateway_error,
+    handle_http_error,
+    handle_service_error,
+)
 from emulator.faults import Faults, FaultsMiddleware
 from emulator.gateway import GatewayMiddleware
 from emulator.ims import TokenStore
@@ -56,6 +62,8 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
             Middleware(GatewayMiddleware),
         ],
         exception_handlers={
+            404: handle_http_error,
+            405: handle_http_error,
             ServiceError: handle_service_error,
             GatewayError: handle_gateway_error,
         },

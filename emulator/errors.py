@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -24,6 +25,14 @@ CATALOG = "CAT"
 DATAPREP = "DP"
 
 ERROR_TYPE_BASE = "https://ns.adobe.com/aep/errors/"
+PLATFORM_PREFIX = "/data/foundation/"
+
+_SERVICES = {
+    "flowservice": FLOW,
+    "schemaregistry": XDM,
+    "catalog": CATALOG,
+    "conversion": DATAPREP,
+}
 
 _TITLES = {
     400: "Bad Request",
@@ -38,6 +47,12 @@ _TITLES = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+def service_of(path: str) -> str:
+    """The error prefix of the service a Platform path belongs to (``FLOW`` by default)."""
+    name = path[len(PLATFORM_PREFIX) :].split("/", 1)[0] if path.startswith(PLATFORM_PREFIX) else ""
+    return _SERVICES.get(name, FLOW)
 
 
 def title_for(status: int) -> str:
@@ -131,6 +146,15 @@ async def handle_service_error(request: Request, exc: Exception) -> Response:
     """Starlette exception handler for ``ServiceError``."""
     assert isinstance(exc, ServiceError)
     return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (no such route or method), in the service error shape."""
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    message = f"{request.method} {path} is not a resource of this service."
+    body = service_error_body(service_of(path), 1000, exc.status_code, message)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def handle_gateway_error(request: Request, exc: Exception) -> Response:

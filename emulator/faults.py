@@ -18,8 +18,8 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.errors import gateway_error_body, service_error_body
-from emulator.gateway import send_json, service_of
+from emulator.errors import gateway_error_body, service_error_body, service_of
+from emulator.gateway import send_json
 
 CONTROL_PREFIX = "/__emulator/"
 IMS_PREFIX = "/ims/"
@@ -239,8 +239,11 @@ async def _answer_fault(send: Send, path: str, status: int, retry_after: float |
         body: dict[str, Any] = gateway_error_body("429050", "Too many requests")
         await send_json(send, 429, body, _retry_after_header(retry_after))
         return
-    code = _ERROR_CODES.get(status, 1100)
     message = f"Injected fault: the service answered {status}."
+    if path.startswith(IMS_PREFIX):
+        await send_json(send, status, {"error": "server_error", "error_description": message})
+        return
+    code = _ERROR_CODES.get(status, 1100)
     await send_json(send, status, service_error_body(service_of(path), code, status, message))
 
 

@@ -64,11 +64,11 @@ _CONNECTION_SPECS = specs.connection_specs()
 _FLOW_SPECS = specs.flow_specs()
 
 
-async def _json_body(request: Request) -> Any:
+def _parse_json(request: Request, raw: bytes) -> Any:
     if "application/json" not in request.headers.get("content-type", ""):
         raise invalid_content_type()
     try:
-        return json.loads(await request.body())
+        return json.loads(raw)
     except ValueError:
         raise bad_request(FLOW, 1400, "The request body is not valid JSON.") from None
 
@@ -134,7 +134,7 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
     builder = _BUILDERS.get(kind)
 
     async def create(request: Request) -> Response:
-        body = await _json_body(request)
+        body = _parse_json(request, await request.body())
         if not isinstance(body, dict):
             raise bad_request(FLOW, 1400, "The request body must be a JSON object.")
         store, scope = store_of(request), scope_of(request)
@@ -155,6 +155,8 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
         return JSONResponse({"items": [item]})
 
     async def patch_item(request: Request) -> Response:
+        # The body is read first: no await may come between reading the item and replacing it.
+        raw = await request.body()
         scope, item = _lookup(request, kind)
         expected = request.headers.get("if-match")
         if not expected:
@@ -166,7 +168,7 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
             )
             raise ServiceError(FLOW, 1404, 412, message, title="Version not matching")
         try:
-            patched = apply_patch(item, await _json_body(request))
+            patched = apply_patch(item, _parse_json(request, raw))
         except PatchError as error:
             raise bad_request(FLOW, 1400, str(error)) from None
         store = store_of(request)

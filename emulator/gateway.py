@@ -8,23 +8,8 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from emulator.errors import CATALOG, DATAPREP, FLOW, XDM, gateway_error_body, service_error_body
+from emulator.errors import PLATFORM_PREFIX, gateway_error_body, service_error_body, service_of
 from emulator.ims import TokenStore
-
-PLATFORM_PREFIX = "/data/foundation/"
-
-_SERVICES = {
-    "flowservice": FLOW,
-    "schemaregistry": XDM,
-    "catalog": CATALOG,
-    "conversion": DATAPREP,
-}
-
-
-def service_of(path: str) -> str:
-    """The error prefix of the service a Platform path belongs to (``FLOW`` by default)."""
-    name = path[len(PLATFORM_PREFIX) :].split("/", 1)[0]
-    return _SERVICES.get(name, FLOW)
 
 
 def check(

@@ -130,6 +130,11 @@ def test_faults_apply_only_to_the_paths_they_name_and_never_to_ims_by_default(
         assert http.get("/data/foundation/catalog/dataSets").status_code == 503
     emu.set_faults({"errors": {"503": 1}})
     assert emu.token(fresh=True)
+    emu.set_faults({"errors": {"503": 1}, "paths": "^/ims/"})
+    form = {"grant_type": "client_credentials", "client_id": "a", "client_secret": "b"}
+    refused = httpx.post(f"{emu.url}/ims/token/v3", data=form)
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "server_error"
 
 
 def test_fault_settings_round_trip_and_invalid_ones_are_refused(emu: Emulator) -> None:

@@ -320,6 +320,18 @@ def test_a_missing_resource_is_a_404_in_the_service_shape(http: httpx.Client) ->
     assert response.json()["title"] == "Resource not found"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", f"{FS}/nothing", 404), ("PUT", f"{FS}/flows", 405), ("GET", "/elsewhere", 404)],
+)
+def test_an_unknown_route_answers_json_in_the_service_shape(
+    http: httpx.Client, method: str, path: str, status: int
+) -> None:
+    response = http.request(method, path)
+    assert response.status_code == status
+    assert response.json()["type"].endswith(f"FLOW-1000-{status}")
+
+
 def test_a_body_without_a_json_content_type_is_refused(http: httpx.Client) -> None:
     response = http.post(f"{FS}/flows", content=b"{}", headers={"Content-Type": "text/plain"})
     assert response.status_code == 400

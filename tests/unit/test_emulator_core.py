@@ -11,8 +11,8 @@ from starlette.datastructures import Headers
 import emulator
 from emulator import specs
 from emulator.control import RequestLog
-from emulator.errors import gateway_error_body, service_error_body
-from emulator.gateway import check, service_of
+from emulator.errors import gateway_error_body, service_error_body, service_of
+from emulator.gateway import check
 from emulator.ims import TokenStore
 from emulator.state import (
     DATASETS,
@@ -252,6 +252,7 @@ def test_the_gateway_passes_good_headers_and_an_unknown_api_key_only_when_unrest
         ("/data/foundation/schemaregistry/tenant/schemas", "XDM"),
         ("/data/foundation/catalog/dataSets", "CAT"),
         ("/data/foundation/conversion/mappingSets", "DP"),
+        ("/elsewhere", "FLOW"),
     ],
 )
 def test_each_platform_path_belongs_to_its_service(path: str, service: str) -> None:
