@@ -201,6 +201,33 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
     return routes
 
 
+_ACTION_STATES = {"ENABLE": "enabled", "DISABLE": "disabled"}
+
+
+async def flow_action(request: Request) -> Response:
+    """``POST /flows/{id}/action?op=ENABLE|DISABLE``: switch a flow on or off (new etag)."""
+    scope, flow = _lookup(request, FLOWS)
+    op = request.query_params.get("op", "").upper()
+    if op not in _ACTION_STATES:
+        raise bad_request(FLOW, 1400, f"Unsupported op {op or '(none)'}; use ENABLE or DISABLE.")
+    expected = request.headers.get("if-match")
+    if expected and _bare(expected) != _bare(flow["etag"]):
+        message = f"Supplied version=[{expected}] does not match the current version"
+        raise ServiceError(FLOW, 1404, 412, message, title="Version not matching")
+    store = store_of(request)
+    now, etag = store.clock.now_ms(), new_etag()
+    updated = {
+        **flow,
+        "state": _ACTION_STATES[op],
+        "etag": etag,
+        "version": etag,
+        "updatedAt": now,
+        "lastOperation": {"started": now, "updated": now, "operation": op.lower()},
+    }
+    store.collection(scope, FLOWS).replace(flow["id"], updated)
+    return JSONResponse({"id": flow["id"], "etag": etag})
+
+
 def _bare(etag: str) -> str:
     return etag.strip().removeprefix("W/").strip('"')
 
@@ -259,4 +286,5 @@ def routes() -> list[BaseRoute]:
     out += _spec_handlers("flowSpecs", _FLOW_SPECS)
     for kind in (CONNECTIONS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS, FLOWS, RUNS):
         out += _kind_handlers(kind)
+    out.append(Route(f"{BASE}/flows/{{id}}/action", flow_action, methods=["POST"]))
     return out

@@ -412,6 +412,18 @@ def test_patch_needs_a_matching_if_match_and_returns_a_new_etag(
     assert flow_id in [f["id"] for f in found]
 
 
+def test_a_flow_is_disabled_and_enabled_by_action(http: httpx.Client, chain: Chain) -> None:
+    flow_id = created_id(http.post(f"{FS}/flows", json=chain.flow_body()))
+    for op, state in (("DISABLE", "disabled"), ("ENABLE", "enabled")):
+        done = http.post(f"{FS}/flows/{flow_id}/action", params={"op": op})
+        assert done.status_code == 200
+        flow = http.get(f"{FS}/flows/{flow_id}").json()["items"][0]
+        assert flow["state"] == state
+        assert flow["etag"] == done.json()["etag"]
+    refused = http.post(f"{FS}/flows/{flow_id}/action", params={"op": "EXPLODE"})
+    assert (refused.status_code, error_type(refused)) == (400, "FLOW-1400-400")
+
+
 def test_a_patch_that_breaks_the_schedule_is_refused(http: httpx.Client, chain: Chain) -> None:
     created = http.post(f"{FS}/flows", json=chain.flow_body())
     patch = [{"op": "replace", "path": "/scheduleParams/interval", "value": 5}]
