@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,16 @@ def test_bad_flags_are_a_usage_error_on_one_line(args: list[str], message: str) 
     result = CliRunner().invoke(cli, ["emulator", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_a_taken_port_is_a_usage_error_on_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["emulator", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
 
 
 def test_the_command_documents_its_flags() -> None:
