@@ -75,6 +75,7 @@ def _lookup_ms(resources: int, lookups: int = 200) -> float:
         coll.add(f"id-{number}", {"id": f"id-{number}", "name": f"connection {number}"})
 
     async def run() -> float:
+        """The timed lookups, through an in-process ASGI transport."""
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
             form = {"grant_type": "client_credentials", "client_id": "b", "client_secret": "s"}

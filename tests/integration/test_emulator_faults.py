@@ -20,11 +20,13 @@ CONNECTIONS = f"{FS}/connections"
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
+    """A fresh emulator per test, since faults are emulator-wide."""
     with running_emulator() as running:
         yield running
 
 
 def base_body(name: str) -> dict[str, object]:
+    """A valid base connection body with this name."""
     return {
         "name": name,
         "auth": {
@@ -36,6 +38,7 @@ def base_body(name: str) -> dict[str, object]:
 
 
 def names(emu: Emulator, kind: str = "connections") -> list[str]:
+    """The names of every resource of a kind the emulator holds."""
     return [item["name"] for item in emu.resources()[kind]]
 
 
@@ -112,6 +115,7 @@ def test_a_seed_replays_the_same_faults_for_a_sequential_client(emu: Emulator) -
     settings = {"seed": 11, "errors": {"503": 0.5}}
 
     def statuses() -> list[int]:
+        """The statuses of sixteen sequential requests under freshly set faults."""
         emu.set_faults(settings)
         with emu.client() as http:
             return [http.get(CONNECTIONS).status_code for _ in range(16)]
@@ -197,6 +201,7 @@ async def _burst(emu: Emulator, count: int) -> list[int]:
     headers = emu.headers()
 
     async def group(size: int) -> list[int]:
+        """One client's share of the burst, all at once."""
         limits = httpx.Limits(max_connections=size)
         async with httpx.AsyncClient(base_url=emu.url, limits=limits, timeout=30) as client:
             responses = await asyncio.gather(
@@ -210,6 +215,7 @@ async def _burst(emu: Emulator, count: int) -> list[int]:
 
 @pytest.fixture
 def restricted() -> Iterator[Emulator]:
+    """An emulator that accepts one client and issues one-second tokens."""
     with running_emulator(clients={"app": "s3cret"}, token_ttl=1) as running:
         yield running
 

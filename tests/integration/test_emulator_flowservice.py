@@ -23,18 +23,21 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
+    """One emulator for the module; tests isolate themselves by unique names."""
     with running_emulator(sandboxes=("dev",)) as running:
         yield running
 
 
 @pytest.fixture
 def http(emu: Emulator) -> Iterator[httpx.Client]:
+    """A client with the Platform headers."""
     with emu.client() as client:
         yield client
 
 
 @pytest.fixture
 def chain(emu: Emulator, http: httpx.Client) -> Chain:
+    """Everything a flow needs, freshly created."""
     return Chain(emu, http)
 
 

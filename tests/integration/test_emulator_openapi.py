@@ -64,6 +64,7 @@ def _as_examples_show(document: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def load_spec(name: str) -> OpenAPI:
+    """An Adobe spec, adjusted where it contradicts its own examples, not validated itself."""
     document = yaml.safe_load((SPECS_DIR / name).read_text(encoding="utf-8"))
     document = _as_examples_show(_string_status_codes(document))
     return OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
@@ -97,6 +98,7 @@ def _media_type(headers: httpx.Headers) -> str:
 
 
 def as_spec_exchange(response: httpx.Response) -> tuple[SpecRequest, SpecResponse]:
+    """An httpx exchange in the request and response shapes openapi-core reads."""
     sent = response.request
     parameters = RequestParameters(
         query=ImmutableMultiDict(list(sent.url.params.multi_items())),
@@ -131,6 +133,7 @@ def validate(response: httpx.Response, *, check_request: bool = True) -> Any:
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:
+    """A client with the Platform headers on a running emulator, skipping without the specs."""
     if not all((SPECS_DIR / name).is_file() for name in SERVICES.values()):
         pytest.skip(f"Adobe's OpenAPI specs are not at {SPECS_DIR.resolve()}")
     with running_emulator() as emu, emu.client() as client:
