@@ -50,6 +50,7 @@ class RequestLogMiddleware:
         status: int | None = None
 
         async def noting(message: Message) -> None:
+            """Pass a message on, noting the status it starts."""
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

@@ -292,6 +292,7 @@ class FaultsMiddleware:
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
+            """Keep the response until the faults have had their say."""
             held.append(message)
 
         await self.app(scope, receive, hold)

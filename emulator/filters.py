@@ -132,6 +132,7 @@ def order(items: list[dict[str, Any]], orderby: str | None) -> list[dict[str, An
         raise QueryError(1432, f"Invalid orderby field: {field}")
 
     def key(item: dict[str, Any]) -> tuple[bool, str]:
+        """Missing values last, then by text."""
         return item.get(field) is None, _text(item.get(field))
 
     return sorted(items, key=key, reverse=descending)

@@ -300,6 +300,7 @@ def _flow_item(
     bases = store.collection(scope, CONNECTIONS)
 
     def inherited_source(source: Item) -> Item:
+        """What a flow shows of one source connection and its base."""
         base = bases.get(source.get("baseConnectionId") or "")
         base_ref = {"id": base["id"], "connectionSpec": base["connectionSpec"]} if base else None
         return {

@@ -134,6 +134,7 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
     builder = _BUILDERS.get(kind)
 
     async def create(request: Request) -> Response:
+        """POST: validate, store, answer 201 ``{id, etag}`` with a Location."""
         body = _parse_json(request, await request.body())
         if not isinstance(body, dict):
             raise bad_request(FLOW, 1400, "The request body must be a JSON object.")
@@ -147,15 +148,18 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
         return JSONResponse(body_out, status_code=201, headers={"Location": location})
 
     async def list_items(request: Request) -> Response:
+        """GET the list: filters, order, paging or count."""
         coll = store_of(request).collection(scope_of(request), kind)
         return _list_response(request, kind, coll)
 
     async def get_item(request: Request) -> Response:
+        """GET by id, in the ``{"items": [...]}`` wrapper."""
         _, item = _lookup(request, kind)
         return JSONResponse({"items": [item]})
 
     async def patch_item(request: Request) -> Response:
         # The body is read first: no await may come between reading the item and replacing it.
+        """PATCH: JSON Patch under ``if-match``; answers the new etag."""
         raw = await request.body()
         scope, item = _lookup(request, kind)
         expected = request.headers.get("if-match")
@@ -183,6 +187,7 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
         return JSONResponse({"id": item["id"], "etag": etag})
 
     async def delete_item(request: Request) -> Response:
+        """DELETE: 204, unless a flow still uses the base connection."""
         scope, item = _lookup(request, kind)
         store = store_of(request)
         if kind == CONNECTIONS:
@@ -262,6 +267,7 @@ def _spec_handlers(kind: str, catalogue: list[Item]) -> list[BaseRoute]:
     by_id = {spec["id"]: spec for spec in catalogue}
 
     async def list_specs(request: Request) -> Response:
+        """GET the specs, filtered by ``property=``."""
         try:
             conditions = [parse_property(p) for p in request.query_params.getlist("property")]
         except QueryError as error:
@@ -269,6 +275,7 @@ def _spec_handlers(kind: str, catalogue: list[Item]) -> list[BaseRoute]:
         return JSONResponse({"items": select(catalogue, conditions)})
 
     async def get_spec(request: Request) -> Response:
+        """GET one spec by id."""
         spec = by_id.get(request.path_params["id"])
         if spec is None:
             raise not_found(FLOW, 1439, kind, request.path_params["id"])

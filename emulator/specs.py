@@ -103,6 +103,7 @@ def _source_connection_spec(spec_id: str, name: str, category: str) -> dict[str,
 
 def _permissions() -> dict[str, Any]:
     def level(permission: str) -> list[dict[str, Any]]:
+        """One permission level of the Sources permission."""
         return [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": [permission]}]
 
     return {"view": level("read"), "manage": level("write")}

@@ -115,6 +115,7 @@ def emulator(
     )
 
     def ready(url: str) -> None:
+        """Print the URL once the socket is bound."""
         click.echo(f"emulator listening on {url} (control: {url}/__emulator/resources)")
 
     try:
