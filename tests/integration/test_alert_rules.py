@@ -19,6 +19,7 @@ ALERT_TESTS = PROMETHEUS_DIR / "alerts_test.yml"
 
 
 def _promtool() -> str:
+    """The promtool binary; skip locally (fail in CI) when it is missing."""
     path = shutil.which("promtool")
     if path is None:
         reason = "promtool is not installed (Debian package 'prometheus')"
@@ -29,6 +30,7 @@ def _promtool() -> str:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run promtool in deploy/prometheus and return what it said."""
     return subprocess.run(
         [_promtool(), *args],
         cwd=PROMETHEUS_DIR,
@@ -56,6 +58,7 @@ def test_the_alert_unit_tests_pass() -> None:
 
 
 def _cases() -> list[dict[str, Any]]:
+    """Every alert_rule_test case of alerts_test.yml."""
     document = yaml.safe_load(ALERT_TESTS.read_text(encoding="utf-8"))
     return [case for test in document["tests"] for case in test.get("alert_rule_test", [])]
 

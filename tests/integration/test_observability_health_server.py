@@ -17,11 +17,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def state() -> dict[str, bool]:
+    """The checks the probes report, changed by tests."""
     return {"consumer": True, "broker": True, "ledger": True, "circuit": True}
 
 
 @pytest.fixture
 def server(state: dict[str, bool]) -> Iterator[HealthServer]:
+    """A health server on a free loopback port over a registry with one in-flight request."""
     registry = CollectorRegistry()
     Metrics(registry).requests_in_flight.set(3)
     with HealthServer(

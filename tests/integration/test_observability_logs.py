@@ -63,12 +63,14 @@ def _run_worker_once(rabbitmq_url: str, tmp_path: Path, secret: str) -> str:
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """The client secret used and the worker's whole log output."""
     require_service("rabbitmq")
     secret = f"obs-secret-{uuid.uuid4().hex}"
     return secret, _run_worker_once(RABBITMQ_URL, tmp_path_factory.mktemp("logs"), secret)
 
 
 def _lines(text: str) -> list[dict[str, Any]]:
+    """Every log line, parsed as JSON."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 

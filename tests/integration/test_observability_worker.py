@@ -72,6 +72,7 @@ def status_class_of(status: int | None) -> str:
 
 
 def _retries(registry: CollectorRegistry) -> float:
+    """Retries the worker scheduled for the throttled step so far."""
     value = registry.get_sample_value(
         "dataflow_retries_scheduled_total", {"step": "source_connection"}
     )
@@ -137,6 +138,7 @@ def _throttle_once(emulator: Emulator, registry: CollectorRegistry) -> None:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """The scenario, run once for the module's tests."""
     require_service("rabbitmq")
     with worker_scenario(
         RABBITMQ_URL, tmp_path_factory.mktemp("worker"), CollectorRegistry()

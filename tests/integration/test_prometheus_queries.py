@@ -40,12 +40,14 @@ SCRAPE_CONFIG = ALERTS.parent / "prometheus.yml"
 
 
 def _free_port() -> int:
+    """A loopback port that was free a moment ago."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
 def _wait_for(check: Any, what: str, timeout: float = 30.0) -> Any:
+    """Poll check until it returns something truthy; fail saying what after timeout."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -97,6 +99,7 @@ class Prometheus:
         """Block until the server answers /-/ready (it exits: fail with its log)."""
 
         def ready() -> bool:
+            """True once Prometheus answers /-/ready."""
             if self._process.poll() is not None:
                 raise AssertionError(f"prometheus exited with {self._process.returncode}")
             return httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200
@@ -115,6 +118,7 @@ class Prometheus:
 
 
 def _prometheus_binary() -> str:
+    """The prometheus binary; skip locally (fail in CI) when it is missing."""
     path = shutil.which("prometheus")
     if path is None:
         reason = "prometheus is not installed (Debian package 'prometheus')"
@@ -125,6 +129,7 @@ def _prometheus_binary() -> str:
 
 
 def _has_series(server: Prometheus, expr: str) -> bool:
+    """True when an instant query returns at least one series (it must parse)."""
     answer = server.query(expr)
     assert answer["status"] == "success", answer.get("error")
     return bool(answer["data"]["result"])

@@ -52,6 +52,7 @@ def test_a_probe_answers_200_only_when_every_check_passes(
 
 def test_a_probe_that_raises_counts_as_a_failed_check() -> None:
     def broken() -> Mapping[str, bool]:
+        """A probe whose check itself fails."""
         raise RuntimeError("ledger driver exploded")
 
     assert evaluate(broken) == {"probe": False}

@@ -24,6 +24,7 @@ TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrZXIifQ.c2lnbmF0dXJl"
 
 @pytest.fixture(autouse=True)
 def _clean_context() -> Iterator[None]:
+    """No context bound by one test leaks into the next."""
     structlog.contextvars.clear_contextvars()
     yield
     structlog.contextvars.clear_contextvars()
@@ -100,6 +101,7 @@ def test_library_records_go_through_the_same_pipeline_with_a_stable_event() -> N
 
 def test_a_secret_never_appears_in_a_log_call_an_exception_or_an_httpx_line() -> None:
     def platform(request: httpx.Request) -> httpx.Response:
+        """A Platform stand-in answering a token."""
         return httpx.Response(200, json={"access_token": TOKEN})
 
     with captured_logs(level="debug", secrets=[SECRET]) as lines:

@@ -39,6 +39,7 @@ CONTRACT_METRICS = {
 
 
 def _samples(registry: CollectorRegistry) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of the registry's exposition, keyed by name and labels."""
     text = generate_latest(registry).decode()
     return {
         (s.name, frozenset(s.labels.items())): s.value
@@ -48,11 +49,13 @@ def _samples(registry: CollectorRegistry) -> dict[tuple[str, frozenset[tuple[str
 
 
 def _value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
+    """One sample's value, or None when the series does not exist."""
     return registry.get_sample_value(name, labels)
 
 
 @pytest.fixture
 def registry() -> CollectorRegistry:
+    """A fresh registry, never the global default one."""
     return CollectorRegistry()
 
 
