@@ -164,11 +164,9 @@ class Execution:
         started = self._clock()
         request = context.request
         attempts = state.attempts
+        if reuses(step, request):
+            return self._reuse(step, state, context, started)
         try:
-            if reuses(step, request):
-                attempts = self._intent(step, request, None)
-                resource_id = self._actions.reuse(step, context)
-                return StepResult(step, resource_id, REUSED, attempts, self._clock() - started)
             name = self._actions.name(step, context)
             if state.name is not None and name is not None:  # an intent from an earlier attempt
                 found = self._actions.find(step, context, name)
@@ -181,6 +179,18 @@ class Execution:
             return StepResult(step, resource_id, outcome, attempts, self._clock() - started)
         except PlatformError as error:
             raise StepFailedError(step, error, max(attempts, 1)) from error
+
+    def _reuse(
+        self, step: Step, state: StepRecord, context: RequestContext, started: float
+    ) -> StepResult:
+        """Look up what the step reuses; nothing is created, so no intent is written first."""
+        try:
+            resource_id = self._actions.reuse(step, context)
+        except PlatformError as error:
+            attempts = self._intent(step, context.request, None)  # count the failed attempt
+            raise StepFailedError(step, error, attempts) from error
+        attempts = state.attempts + 1
+        return StepResult(step, resource_id, REUSED, attempts, self._clock() - started)
 
     def _intent(self, step: Step, request: DataflowRequested, name: str | None) -> int:
         return self._ledger.record_intent(request.request_id, self._lease.fence, step.value, name)

@@ -55,7 +55,7 @@ class Reporter:
             self._metrics.events_unconfirmed_total.labels(type=event_type).inc()
             raise
         self._metrics.events_published_total.labels(type=event_type).inc()
-        log.info("event_published", type=event_type, event_id=envelope["id"])
+        log.debug("event_published", type=event_type, event_id=envelope["id"])
 
     def park(self, delivery: Delivery, kind: str, message: str, request_id: str | None) -> None:
         """Send a copy of the delivered message to the parking lot, the reason in its headers."""

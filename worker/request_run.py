@@ -70,6 +70,9 @@ class RequestRun:
         self._outcomes: dict[str, str] = {
             name: step.outcome for name, step in record.steps.items() if step.outcome is not None
         }
+        self._attempts: dict[str, int] = {
+            name: step.attempts for name, step in record.steps.items()
+        }
 
     def execute(self) -> Settle:
         """Run what is left of the request; every path ends in exactly one settle action."""
@@ -111,6 +114,7 @@ class RequestRun:
 
     def _step_done(self, result: StepResult) -> None:
         engine = self._engine
+        self._attempts[result.step.value] = result.attempts
         if result.step is not Step.FLOW_SPEC:  # the flow spec is cached: no proof of health
             engine.breaker.record_success()
         self._outcomes[result.step.value] = result.outcome
@@ -150,6 +154,7 @@ class RequestRun:
 
     def _step_failed(self, failure: StepFailedError) -> Settle:
         engine, error, step = self._engine, failure.error, failure.step
+        self._attempts[step.value] = failure.attempts
         log.warning("step_failed", step=step.value, error=str(error), attempts=failure.attempts)
         if isinstance(error, AuthenticationError):
             engine.breaker.trip("authentication")
@@ -216,12 +221,11 @@ class RequestRun:
         if request.on_failure == "rollback":
             result = roll_back(engine.actions, self._context, mine, self._plan)
             rolled_back, mine = result.rolled_back, result.remaining
-        latest = engine.ledger.get(self._request_id) or self._record
         payload = outcomes.failed(
             self._request_id,
             step=step.value if step is not None else None,
             info=info,
-            attempts=latest.attempts,
+            attempts=sum(self._attempts.values()),
             created=mine,
             rolled_back=rolled_back,
         )
@@ -231,29 +235,32 @@ class RequestRun:
         engine.reporter.park(
             self._delivery, str(info["kind"]), str(info.get("message", "")), self._request_id
         )
-        self._finished("failed", latest)
+        self._finished("failed")
         return Settle.ACK
 
     def _created(self, resources: Mapping[str, str]) -> Settle:
         engine = self._engine
-        latest = engine.ledger.get(self._request_id) or self._record
         payload = outcomes.created(
-            self._request_id, resources, latest.attempts, engine.now() - latest.created_at
+            self._request_id,
+            resources,
+            sum(self._attempts.values()),
+            engine.now() - self._record.created_at,
         )
         body = engine.reporter.encode(payload)
         engine.ledger.finish(self._request_id, self._lease.fence, "created", body)
         engine.reporter.republish(body)
-        self._finished("created", latest)
+        self._finished("created")
         wanted = self._context.request.follow_runs
         if wanted or (wanted is None and engine.config.follow_runs):
             follow.schedule(engine, self._delivery, resources[Step.DATAFLOW.value], 1)
         return Settle.ACK
 
-    def _finished(self, outcome: str, record: RequestRecord) -> None:
+    def _finished(self, outcome: str) -> None:
         metrics = self._engine.metrics
+        seconds = max(self._engine.now() - self._record.created_at, 0.0)
         metrics.requests_finished_total.labels(outcome=outcome).inc()
-        metrics.request_duration_seconds.observe(max(self._engine.now() - record.created_at, 0.0))
-        log.info("request_finished", outcome=outcome, attempts=record.attempts)
+        metrics.request_duration_seconds.observe(seconds)
+        log.info("request_finished", outcome=outcome, attempts=sum(self._attempts.values()))
 
     # -- hand-backs ------------------------------------------------------------------------
 
