@@ -93,6 +93,7 @@ class Consumer:
         self._connected = False
         self._consuming = False
         self._idle_since: float | None = None
+        self._watch_idle = False  # queue depths are polled only once someone asks
 
     @property
     def in_flight(self) -> int:
@@ -120,6 +121,7 @@ class Consumer:
 
     def idle(self) -> bool:
         """True when for half a second nothing was in flight and every watched queue was empty."""
+        self._watch_idle = True
         since = self._idle_since
         return since is not None and time.monotonic() - since >= _IDLE_SECONDS
 
@@ -210,7 +212,7 @@ class Consumer:
             if now - last_heartbeat >= 1.0:
                 self._connection.heartbeat_check()
                 last_heartbeat = now
-            if now - last_idle_check >= 0.25:
+            if self._watch_idle and now - last_idle_check >= 0.25:
                 self._check_idle()
                 last_idle_check = now
         self._apply_settles()
