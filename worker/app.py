@@ -24,7 +24,7 @@ from worker.config import Settings
 from worker.consumer import Consumer
 from worker.delay import BrokerDelay, Delay, TimerDelay
 from worker.engine import Engine, EngineConfig
-from worker.errors import DataflowError
+from worker.errors import DataflowError, LedgerError
 from worker.health import HealthServer
 from worker.ledger import Ledger, open_ledger
 from worker.metrics import Metrics
@@ -175,8 +175,19 @@ class Worker:
         return {"running": not self._closed.is_set()}
 
     def readiness(self) -> dict[str, bool]:
-        """The worker can take work: broker connected and the circuit closed."""
-        return {"broker": self.consumer.connected, "circuit": not self.breaker.is_open}
+        """The worker can take work: broker connected, ledger reachable, circuit closed."""
+        return {
+            "broker": self.consumer.connected,
+            "ledger": self._ledger_reachable(),
+            "circuit": not self.breaker.is_open,
+        }
+
+    def _ledger_reachable(self) -> bool:
+        try:
+            self.ledger.get("readiness-probe")
+        except LedgerError:
+            return False
+        return True
 
     @property
     def ready(self) -> bool:

@@ -100,6 +100,10 @@ class RequestRun:
             log.warning("request_interrupted", error=str(error))
             self._release(settled=False)
             return Settle.REQUEUE
+        except Exception:  # a bug: hand the message back; the poison count bounds the loop
+            log.exception("request_crashed")
+            self._release(settled=False)
+            return Settle.REQUEUE
 
     def _execution(self) -> Execution:
         engine = self._engine

@@ -8,6 +8,7 @@ from pathlib import Path
 from tests.unit.engine_fakes import delivery, request, rig
 from worker.consumer import Settle
 from worker.delay import COPY_HEADER
+from worker.steps import Step
 
 
 def test_a_duplicate_of_a_finished_request_republishes_its_terminal_event_unchanged(
@@ -109,3 +110,17 @@ def _json() -> str:
     from messages.codec import canonical_content
 
     return canonical_content(request()).decode()
+
+
+def test_an_unexpected_error_hands_the_message_back_and_counts_toward_poison(
+    tmp_path: Path,
+) -> None:
+    with rig(tmp_path) as r:
+        r.actions.reuse_failure = None
+        r.actions.failures[Step.SOURCE_CONNECTION] = [ValueError("a bug")]  # type: ignore[list-item]
+        settle = r.engine.handle(delivery(request()))
+        record = r.ledger.get("crm-1")
+    assert settle is Settle.REQUEUE
+    assert record is not None
+    assert record.lease_owner is None
+    assert record.unsettled_deliveries == 1
