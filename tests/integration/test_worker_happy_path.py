@@ -11,6 +11,7 @@ from emulator.testing import Emulator, running_emulator
 from tests.integration.harness import collecting_events
 from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
+    postgres_schema,
     publish_request,
     request_publisher,
     running_worker,
@@ -32,6 +33,16 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh ledger: SQLite in tmp_path, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
 @pytest.fixture
 def prefix(rabbitmq_url: str) -> Iterator[str]:
     """A unique topology prefix, deleted afterwards."""
@@ -40,10 +51,10 @@ def prefix(rabbitmq_url: str) -> Iterator[str]:
 
 
 def test_a_request_creates_one_resource_of_each_kind_and_reports_every_step(
-    rabbitmq_url: str, emulator: Emulator, prefix: str, tmp_path: Path
+    rabbitmq_url: str, emulator: Emulator, prefix: str, state_url: str
 ) -> None:
     base = emulator.create_base_connection(POSTGRES_SPEC_ID)
-    settings = worker_settings(rabbitmq_url, emulator, sqlite_url(tmp_path), prefix)
+    settings = worker_settings(rabbitmq_url, emulator, state_url, prefix)
     with (
         collecting_events(rabbitmq_url, prefix) as events,
         request_publisher(rabbitmq_url, prefix) as publisher,

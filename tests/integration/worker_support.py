@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,21 @@ def worker_settings(
     }
     values.update(overrides)
     return load_settings(environ={}, **values)
+
+
+@contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL schema on the server at `base`, dropped afterwards."""
+    import psycopg
+
+    schema = f"worker_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def sqlite_url(directory: Path) -> str:
