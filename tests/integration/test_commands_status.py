@@ -70,3 +70,13 @@ def test_an_unknown_request_is_one_line_and_exit_1(state_url: str) -> None:
     result = CliRunner().invoke(cli, ["status", "nope"], env={"DATAFLOW_STATE_URL": state_url})
     assert result.exit_code == 1
     assert result.output == "error: no request 'nope' in the ledger\n"
+
+
+def test_a_missing_sqlite_ledger_is_reported_not_created(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'absent.db'}"
+    result = CliRunner().invoke(cli, ["status"], env={"DATAFLOW_STATE_URL": url})
+    assert result.exit_code == 1
+    assert (
+        result.output == f"error: no ledger at {tmp_path / 'absent.db'} (set DATAFLOW_STATE_URL)\n"
+    )
+    assert not (tmp_path / "absent.db").exists()

@@ -22,9 +22,10 @@ from rich.table import Table
 from messages import InvalidMessageError, content_hash, decode, encode, new_event
 from messages.models import DataflowRequested
 from worker.commands.publish import Prepared, worker_source
+from worker.commands.status import open_existing_ledger
 from worker.config import load_settings
 from worker.errors import DataflowError
-from worker.ledger import Ledger, RequestRecord, open_ledger
+from worker.ledger import Ledger, RequestRecord
 from worker.parking import Parked, ParkingLot
 from worker.topology import Topology
 
@@ -146,7 +147,7 @@ def dlq() -> None:
     """Inspect and re-drive requests parked in <prefix>.dead."""
 
 
-@dlq.command(name="list")
+@dlq.command(name="list", short_help="List parked requests without consuming them.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")
 def list_parked(as_json: bool) -> None:
     """List what is parked (request id, reason, message) without consuming it.
@@ -163,7 +164,7 @@ def list_parked(as_json: bool) -> None:
         Console().print(parked_table(rows))
 
 
-@dlq.command(name="replay")
+@dlq.command(name="replay", short_help="Re-drive parked requests from the failed step.")
 @click.argument("request_ids", nargs=-1)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every parked request.")
 def replay_parked(request_ids: tuple[str, ...], replay_all: bool) -> None:
@@ -189,7 +190,7 @@ def replay_parked(request_ids: tuple[str, ...], replay_all: bool) -> None:
 
     try:
         publisher.start()
-        with open_ledger(settings.state_url) as ledger:
+        with open_existing_ledger(settings.state_url) as ledger:
             results = replay(
                 ParkingLot(settings.broker_url, topology),
                 ledger,

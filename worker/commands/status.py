@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,7 +20,7 @@ from rich.text import Text
 
 from worker.config import load_settings
 from worker.errors import DataflowError
-from worker.ledger import RequestRecord
+from worker.ledger import Ledger, RequestRecord, open_ledger
 from worker.steps import Step
 
 RECENT_FAILURES = 10
@@ -157,6 +158,15 @@ def render_summary(view: Mapping[str, Any]) -> Group:
     return Group(*parts)
 
 
+def open_existing_ledger(state_url: str) -> Ledger:
+    """Open the ledger, refusing to create an empty SQLite file where none exists."""
+    if state_url.startswith("sqlite:///"):
+        path = Path(state_url[len("sqlite:///") :])
+        if str(path) != ":memory:" and not path.exists():
+            raise DataflowError(f"no ledger at {path} (set DATAFLOW_STATE_URL)")
+    return open_ledger(state_url)
+
+
 def _error_line(error: Mapping[str, Any]) -> str:
     details = [str(error.get("kind", "error"))]
     if error.get("status") is not None:
@@ -183,10 +193,8 @@ def status(request_id: str | None, as_json: bool, failures: int) -> None:
     the last error and the next retry. Without: how many requests are in each status and the
     most recent failures. Reads DATAFLOW_STATE_URL; exit 1 when REQUEST_ID is unknown.
     """
-    from worker.ledger import open_ledger  # the ledger drivers load only when needed
-
     settings = load_settings()
-    with open_ledger(settings.state_url) as ledger:
+    with open_existing_ledger(settings.state_url) as ledger:
         if request_id is not None:
             record = ledger.get(request_id)
             if record is None:
