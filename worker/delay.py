@@ -24,8 +24,16 @@ from worker.publisher import Outgoing, Publisher
 # finding its request finished is acked silently instead of republishing the terminal event.
 COPY_HEADER = "x-dataflow-copy"
 _SETTLE_SECONDS = 1.0
+# Headers the broker owns: dead-lettering history and delivery counts are not copied.
+_BROKER_HEADERS = ("x-death", "x-first-death-", "x-last-death-", "x-delivery-count")
 
 log = structlog.get_logger()
+
+
+def copy_headers(headers: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """The headers of a copy: the original's without the broker's own, plus `extra`."""
+    kept = {k: v for k, v in headers.items() if not k.startswith(_BROKER_HEADERS)}
+    return {**kept, **extra}
 
 
 class Delay(Protocol):

@@ -24,7 +24,7 @@ from messages.models import DataflowRequested
 from worker import outcomes
 from worker.breaker import Breaker
 from worker.consumer import Delivery, Settle
-from worker.delay import COPY_HEADER, Delay
+from worker.delay import COPY_HEADER, Delay, copy_headers
 from worker.errors import BrokerError, LedgerError
 from worker.execution import Actions, Lease, RequestContext
 from worker.follow import FOLLOW_HEADER, follow
@@ -214,7 +214,7 @@ class Engine:
 
     def _hand_back(self, delivery: Delivery, seconds: float, why: str) -> Settle:
         """Put a copy back to wait (confirmed), then ack; without a copy, requeue."""
-        headers = {**delivery.headers, COPY_HEADER: why}
+        headers = copy_headers(delivery.headers, **{COPY_HEADER: why})
         try:
             self._delay.delay(
                 delivery.body, message_id=delivery.message_id, seconds=seconds, headers=headers

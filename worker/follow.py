@@ -14,7 +14,7 @@ import structlog
 
 from worker import outcomes
 from worker.consumer import Delivery, Settle
-from worker.delay import COPY_HEADER
+from worker.delay import COPY_HEADER, copy_headers
 from worker.errors import BrokerError, LedgerError, PlatformError
 from worker.execution import RequestContext
 from worker.runs import first_run, run_completed
@@ -48,7 +48,7 @@ def schedule(engine: Engine, delivery: Delivery, flow_id: str, round_: int) -> N
             delivery.body,
             message_id=delivery.message_id,
             seconds=wait_seconds(round_),
-            headers={**_plain(delivery), **follow_headers(flow_id, round_)},
+            headers=copy_headers(delivery.headers, **follow_headers(flow_id, round_)),
         )
     except BrokerError as error:
         log.warning("follow_not_scheduled", flow_id=flow_id, error=str(error))
@@ -80,9 +80,3 @@ def follow(engine: Engine, delivery: Delivery, context: RequestContext) -> Settl
         return Settle.REQUEUE
     log.info("run_completed", flow_id=flow_id, run_id=payload.run_id, status=payload.status)
     return Settle.ACK
-
-
-def _plain(delivery: Delivery) -> dict[str, object]:
-    """The delivery's headers without the follow and broker bookkeeping ones."""
-    dropped = {FOLLOW_HEADER, ROUND_HEADER, COPY_HEADER, "x-death", "x-delivery-count"}
-    return {key: value for key, value in delivery.headers.items() if key not in dropped}

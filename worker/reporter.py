@@ -14,6 +14,7 @@ from messages.codec import encode, new_event
 from messages.envelope import Payload
 from worker import outcomes
 from worker.consumer import Delivery
+from worker.delay import copy_headers
 from worker.errors import BrokerError
 from worker.metrics import Metrics
 from worker.publisher import Outgoing, Publisher
@@ -60,7 +61,7 @@ class Reporter:
     def park(self, delivery: Delivery, kind: str, message: str, request_id: str | None) -> None:
         """Send a copy of the delivered message to the parking lot, the reason in its headers."""
         names = self._publisher.topology
-        headers = {**delivery.headers, **outcomes.park_headers(kind, message, request_id)}
+        headers = copy_headers(delivery.headers, **outcomes.park_headers(kind, message, request_id))
         self._publisher.publish(
             Outgoing(
                 body=delivery.body,

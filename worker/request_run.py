@@ -14,7 +14,7 @@ import structlog
 
 from worker import follow, outcomes
 from worker.consumer import Delivery, Settle
-from worker.delay import COPY_HEADER
+from worker.delay import COPY_HEADER, copy_headers
 from worker.errors import AuthenticationError, BrokerError, LeaseLostError, LedgerError
 from worker.execution import (
     Execution,
@@ -188,7 +188,7 @@ class RequestRun:
         info = outcomes.error_info("retryable", error)
         due = engine.now() + seconds
         engine.ledger.schedule_retry(self._request_id, self._lease.fence, due, info)
-        headers = {**self._delivery.headers, COPY_HEADER: "retry"}
+        headers = copy_headers(self._delivery.headers, **{COPY_HEADER: "retry"})
         try:
             engine.delay.delay(
                 self._delivery.body,

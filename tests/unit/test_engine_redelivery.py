@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.unit.engine_fakes import delivery, request, rig
 from worker.consumer import Settle
-from worker.delay import COPY_HEADER
+from worker.delay import COPY_HEADER, copy_headers
 from worker.steps import Step
 
 
@@ -124,3 +124,18 @@ def test_an_unexpected_error_hands_the_message_back_and_counts_toward_poison(
     assert record is not None
     assert record.lease_owner is None
     assert record.unsettled_deliveries == 1
+
+
+def test_copies_keep_the_producers_headers_but_not_the_brokers_bookkeeping() -> None:
+    original = {
+        "x-death": [{"count": 1}],
+        "x-first-death-queue": "q",
+        "x-last-death-reason": "expired",
+        "x-delivery-count": 3,
+        "traceparent": "00-abc-def-01",
+        COPY_HEADER: "retry",
+    }
+    assert copy_headers(original, **{COPY_HEADER: "busy"}) == {
+        "traceparent": "00-abc-def-01",
+        COPY_HEADER: "busy",
+    }
