@@ -16,13 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import (
-    EmulatorProcess,
-    Scenario,
-    assert_one_resource_each,
-    wait_until,
-)
+from tests.integration.harness import EmulatorProcess, wait_until
 from tests.integration.samples import sample_request
+from tests.integration.scenario import Scenario, assert_one_resource_each
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import TEST_SECRET, Scenario, wait_until
+from tests.integration.harness import TEST_SECRET, wait_until
 from tests.integration.samples import sample_request
+from tests.integration.scenario import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

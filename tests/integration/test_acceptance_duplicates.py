@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.integration.harness import Scenario, postgres_database, wait_until
+from tests.integration.harness import wait_until
 from tests.integration.samples import sample_request
+from tests.integration.scenario import Scenario, postgres_database
 from worker.cli import cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import Scenario, assert_one_resource_each
 from tests.integration.samples import sample_request
+from tests.integration.scenario import Scenario, assert_one_resource_each
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.integration.harness import Scenario, wait_until
+from tests.integration.harness import wait_until
 from tests.integration.samples import sample_request
+from tests.integration.scenario import Scenario
 from worker.cli import cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

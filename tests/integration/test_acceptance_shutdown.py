@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import (
-    Scenario,
-    assert_one_resource_each,
-    postgres_database,
-    wait_until,
-)
+from tests.integration.harness import wait_until
 from tests.integration.samples import sample_request
+from tests.integration.scenario import Scenario, assert_one_resource_each, postgres_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

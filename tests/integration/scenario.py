@@ -1,0 +1,147 @@
+"""End-to-end scenarios: a topology, a ledger, emulator and worker processes, per test.
+
+Built on :mod:`tests.integration.harness`; the acceptance tests use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.harness import (
+    RESOURCE_KINDS,
+    EmulatorProcess,
+    EventCollector,
+    ManagedProcess,
+    WorkerProcess,
+    delete_topology,
+    free_port,
+    unique,
+    wait_until,
+    worker_env,
+)
+
+
+@contextmanager
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards; yields its URL."""
+    import psycopg
+
+    name = unique("tdb")
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Scenario:
+    """One end-to-end test's world: a topology prefix, a ledger, emulators and worker processes."""
+
+    def __init__(self, log_dir: Path, broker_url: str, state_url: str) -> None:
+        self.log_dir = log_dir
+        self.broker_url = broker_url
+        self.state_url = state_url
+        self.prefix = unique("tacc")
+        self.processes: list[ManagedProcess] = []
+        self.events = EventCollector(broker_url, self.prefix)
+
+    def emulator(self, **options: Any) -> EmulatorProcess:
+        """Start an emulator process (``latency_ms``, ``faults``, ``clients``, ``port``)."""
+        emulator = EmulatorProcess(self.log_dir, **options)
+        emulator.start()
+        self.processes.append(emulator)
+        return emulator
+
+    def worker(
+        self,
+        emulator: EmulatorProcess,
+        *,
+        args: Iterable[str] = (),
+        ready: bool = True,
+        concurrency: int = 8,
+        **settings: Any,
+    ) -> WorkerProcess:
+        """Start a worker process on this scenario's topology and ledger; wait until it is ready.
+
+        ``settings`` are further ``DATAFLOW_*`` values by lowercase name (``drain_seconds=5``).
+        """
+        options = {"drain_seconds": "10", **settings}
+        env = worker_env(
+            broker_url=self.broker_url,
+            state_url=self.state_url,
+            prefix=self.prefix,
+            platform_url=emulator.url,
+            metrics_port=free_port(),
+            concurrency=concurrency,
+            **{key: str(value) for key, value in options.items()},
+        )
+        worker = WorkerProcess(self.log_dir, env, args=args)
+        worker.start()
+        self.processes.append(worker)
+        if ready:
+            wait_until(
+                lambda: self._alive(worker) and worker.readyz() == 200,
+                timeout=30,
+                what="the worker to be ready",
+                interval=0.1,
+            )
+        return worker
+
+    @staticmethod
+    def _alive(worker: WorkerProcess) -> bool:
+        if not worker.running:
+            raise AssertionError(f"the worker exited early; log:\n{worker.log_tail()}")
+        return True
+
+    def publish(self, requests: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Validate and publish ``DataflowRequested`` data objects with confirms; their ids."""
+        from worker.commands.publish import prepare, publish_requests
+        from worker.manifest import ManifestItem
+
+        items = [ManifestItem(f"item {n}", dict(r)) for n, r in enumerate(requests, start=1)]
+        prepared, invalid = prepare(items, source="urn:acceptance-test")
+        assert not invalid, [problem.line() for problem in invalid]
+        publish_requests(self.broker_url, self.prefix, prepared)
+        return [ready.request_id for ready in prepared]
+
+    def worker_logs(self) -> str:
+        """The tail of every worker's log, for failure messages."""
+        return "\n".join(
+            f"--- {p.log_path.name}\n{p.log_tail(15)}"
+            for p in self.processes
+            if isinstance(p, WorkerProcess)
+        )
+
+    def close(self) -> None:
+        """Stop every process, then delete the topology and the event queue."""
+        for process in reversed(self.processes):
+            with suppress(Exception):
+                process.stop(timeout=15)
+        self.events.close()
+        delete_topology(self.broker_url, self.prefix)
+
+
+MAPPING_SET_GAP = (
+    "known gap: a mapping set created just before a crash or a dropped connection cannot be "
+    "found again (mapping sets carry no name), so a second one is created"
+)
+
+
+def assert_one_resource_each(emulator: EmulatorProcess, requests: int) -> None:
+    """Exactly ``requests`` resources of every kind; extra mapping sets are an expected failure.
+
+    Every other kind is asserted strictly first, so this xfails only on the known gap.
+    """
+    counts = emulator.counts()
+    mapping_sets = counts.pop("mappingSets")
+    assert counts == {kind: requests for kind in RESOURCE_KINDS if kind != "mappingSets"}
+    if mapping_sets != requests:
+        assert mapping_sets > requests, f"{mapping_sets} mapping sets for {requests} requests"
+        pytest.xfail(f"{MAPPING_SET_GAP} ({mapping_sets} for {requests} requests)")
