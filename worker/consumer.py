@@ -27,7 +27,7 @@ from worker.errors import BrokerError
 
 log = structlog.get_logger()
 
-_DRAIN_TIMEOUT = 0.05
+_DRAIN_TIMEOUT = 0.01  # also how long a queued ack may wait: it frees a prefetch slot
 _RECONNECT_MAX_SECONDS = 10.0
 _INTERRUPT_GRACE = 3.0
 _IDLE_SECONDS = 0.5
