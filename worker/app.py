@@ -105,6 +105,7 @@ class Worker:
             on_connection=self._connection_changed,
             on_reconnect=self.metrics.broker_reconnects_total.inc,
             stopping=stopping,
+            on_tick=self.publisher.heartbeat,
         )
         self._health = (
             HealthServer(

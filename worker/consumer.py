@@ -69,6 +69,7 @@ class Consumer:
         on_connection: Callable[[bool], None] | None = None,
         on_reconnect: Callable[[], None] | None = None,
         stopping: threading.Event | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self._url = url
         self._names = names
@@ -76,6 +77,7 @@ class Consumer:
         self._handler = handler
         self._on_connection = on_connection or (lambda _connected: None)
         self._on_reconnect = on_reconnect or (lambda: None)
+        self._on_tick = on_tick or (lambda: None)
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="dataflow-step")
         self._settles: queue.Queue[tuple[int, int, Settle]] = queue.Queue()
         self._messages: dict[int, Any] = {}
@@ -211,6 +213,7 @@ class Consumer:
             now = time.monotonic()
             if now - last_heartbeat >= 1.0:
                 self._connection.heartbeat_check()
+                self._on_tick()
                 last_heartbeat = now
             if self._watch_idle and now - last_idle_check >= 0.25:
                 self._check_idle()

@@ -7,6 +7,7 @@ parking lot) are published `mandatory`; a return from the broker is a failed pub
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,6 +66,28 @@ class Publisher:
         """Close the producer connection."""
         with self._lock:
             self._drop()
+
+    def heartbeat(self) -> None:
+        """Read what the broker sent (its heartbeats) and send ours; skipped while publishing.
+
+        Called about once a second by the broker thread: an idle producer connection would
+        otherwise miss heartbeats in both directions and be closed by the broker.
+        """
+        if self._connection is None or not self._lock.acquire(blocking=False):
+            return
+        try:
+            connection = self._connection
+            if connection is None or broker.uses_memory(self._url):
+                return
+            with broker.broker_errors("publisher heartbeat"):
+                with contextlib.suppress(TimeoutError):
+                    connection.drain_events(timeout=0)
+                connection.heartbeat_check()
+        except BrokerError as error:
+            log.info("publisher_heartbeat_failed", error=str(error))
+            self._drop()
+        finally:
+            self._lock.release()
 
     def publish(self, message: Outgoing) -> None:
         """Publish one message and wait for the broker's confirm; raises `BrokerError`."""
