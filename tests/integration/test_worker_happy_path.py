@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from emulator.testing import Emulator, running_emulator
-from tests.integration.harness import collecting_events
+from tests.integration.harness import collecting_events, wait_until
 from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
     postgres_schema,
@@ -19,6 +20,7 @@ from tests.integration.worker_support import (
     topology_prefix,
     worker_settings,
 )
+from worker.topology import EVENT_KEYS
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +83,67 @@ def test_a_request_creates_one_resource_of_each_kind_and_reports_every_step(
     assert {kind: len(resources[kind]) for kind in KINDS} == dict.fromkeys(KINDS, 1)
     assert created["data"]["flow_id"] == resources["flows"][0]["id"]
     assert resources["flows"][0]["name"] == "crm crm-happy-1 (flow) [crm-happy-1]"
+
+
+def test_a_request_that_supplies_schema_and_dataset_reuses_them_after_checking_them(
+    rabbitmq_url: str, emulator: Emulator, prefix: str, tmp_path: Path
+) -> None:
+    base = emulator.create_base_connection(POSTGRES_SPEC_ID)
+    settings = worker_settings(rabbitmq_url, emulator, sqlite_url(tmp_path), prefix)
+    with (
+        collecting_events(rabbitmq_url, prefix) as events,
+        request_publisher(rabbitmq_url, prefix) as publisher,
+        running_worker(settings),
+    ):
+        publish_request(publisher, sample_request("crm-first", base))
+        first = events.wait_for_terminal(["crm-first"], timeout=30)["crm-first"][0]["data"]
+        target = {"schema_id": first["schema_id"], "dataset_id": first["dataset_id"]}
+        publish_request(publisher, sample_request("crm-second", base, target=target))
+        [second] = events.wait_for_terminal(["crm-second"], timeout=30)["crm-second"]
+        events.drain()
+    outcomes = {
+        e["data"]["step"]: e["data"]["outcome"]
+        for e in events.of_type("StepCompleted")
+        if e["data"]["request_id"] == "crm-second"
+    }
+    assert second["type"] == "DataflowCreated"
+    assert (outcomes["target_schema"], outcomes["target_dataset"]) == ("reused", "reused")
+    assert (second["data"]["schema_id"], second["data"]["dataset_id"]) == (
+        first["schema_id"],
+        first["dataset_id"],
+    )
+    assert len(emulator.resources()["dataSets"]) == 1
+
+
+def test_events_carry_the_amqp_properties_of_the_contract(
+    rabbitmq_url: str, emulator: Emulator, prefix: str, tmp_path: Path
+) -> None:
+    base = emulator.create_base_connection(POSTGRES_SPEC_ID)
+    settings = worker_settings(rabbitmq_url, emulator, sqlite_url(tmp_path), prefix)
+    with (
+        collecting_events(rabbitmq_url, prefix) as events,
+        request_publisher(rabbitmq_url, prefix) as publisher,
+        running_worker(settings) as worker,
+    ):
+        publish_request(publisher, sample_request("crm-props", base))
+        wait_until(
+            lambda: (
+                worker.metrics.requests_finished_total.labels(outcome="created")._value.get() == 1
+            ),
+            timeout=30,
+            what="the request to finish",
+        )
+        raw = []
+        channel = events.channel
+        while (message := channel.basic_get(events.queue.name, no_ack=True)) is not None:
+            raw.append(message)
+    assert raw
+    for message in raw:
+        body = json.loads(message.body)
+        props = message.properties
+        assert props["content_type"] == "application/cloudevents+json"
+        assert props["delivery_mode"] == 2
+        assert props["message_id"] == body["id"]
+        assert props["type"] == body["type"]
+        assert props["correlation_id"] == "crm-props"
+        assert message.delivery_info["routing_key"] == EVENT_KEYS[body["type"]]
