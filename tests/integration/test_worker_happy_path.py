@@ -147,3 +147,26 @@ def test_events_carry_the_amqp_properties_of_the_contract(
         assert props["type"] == body["type"]
         assert props["correlation_id"] == "crm-props"
         assert message.delivery_info["routing_key"] == EVENT_KEYS[body["type"]]
+
+
+def test_auto_mapping_generates_a_field_group_before_the_schema(
+    rabbitmq_url: str, emulator: Emulator, prefix: str, tmp_path: Path
+) -> None:
+    base = emulator.create_base_connection(POSTGRES_SPEC_ID)
+    settings = worker_settings(rabbitmq_url, emulator, sqlite_url(tmp_path), prefix)
+    auto = sample_request("crm-auto", base, mapping_mode="auto", mappings=[])
+    auto["target"] = {"schema": {"class": "https://ns.adobe.com/xdm/context/profile"}}
+    with (
+        collecting_events(rabbitmq_url, prefix) as events,
+        request_publisher(rabbitmq_url, prefix) as publisher,
+        running_worker(settings),
+    ):
+        publish_request(publisher, auto)
+        [done] = events.wait_for_terminal(["crm-auto"], timeout=30)["crm-auto"]
+        events.drain()
+    steps = [e["data"]["step"] for e in events.of_type("StepCompleted")]
+    assert done["type"] == "DataflowCreated", done["data"]
+    assert steps.index("field_group") < steps.index("target_schema")
+    assert [g["title"] for g in emulator.resources()["fieldGroups"]] == [
+        "crm crm-auto (field group) [crm-auto]"
+    ]
