@@ -198,3 +198,23 @@ def test_a_same_content_duplicate_after_completion_republishes_the_terminal_even
     assert again == first
     assert sum(1 for r in emulator.requests() if r["method"] == "POST") == posts_before
     assert len(emulator.resources()["flows"]) == 1
+
+
+def test_a_create_applied_before_the_connection_dropped_is_found_by_name_not_made_twice(
+    emulator: Emulator, settings: Settings, wired: tuple[EventCollector, Publisher]
+) -> None:
+    events, publisher = wired
+    base = emulator.create_base_connection(POSTGRES_SPEC_ID)
+    emulator.set_faults(
+        {"commit_then_drop": 1.0, "paths": "^/data/foundation/flowservice/sourceConnections"}
+    )
+    with running_worker(settings):
+        publish_request(publisher, sample_request("crm-drop-1", base))
+        [done] = events.wait_for_terminal(["crm-drop-1"], timeout=30)["crm-drop-1"]
+        events.drain()
+    source = [
+        e for e in events.of_type("StepCompleted") if e["data"]["step"] == "source_connection"
+    ]
+    assert done["type"] == "DataflowCreated"
+    assert [e["data"]["outcome"] for e in source] == ["found"]
+    assert len(emulator.resources()["sourceConnections"]) == 1
