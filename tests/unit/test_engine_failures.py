@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.unit.engine_fakes import delivery, request, rig
 from worker.consumer import Delivery, Settle
@@ -127,3 +130,27 @@ def test_rollback_never_deletes_a_dataset_the_request_supplied(tmp_path: Path) -
     assert failed["rolled_back"] == ["source_connection"]
     assert failed["created"] == {}
     assert ("delete", "target_dataset") not in r.actions.calls
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=4).map(
+            lambda value: json.dumps(value).encode()
+        ),
+        st.dictionaries(
+            st.sampled_from(sorted(VALID["data"])), st.integers() | st.text(max_size=5)
+        ).map(lambda data: _with(data={**VALID["data"], **data, "mappings": []})),
+    )
+)
+def test_no_unreadable_message_crashes_the_engine_and_each_gives_one_failure(
+    tmp_path: Path, body: bytes
+) -> None:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as directory, rig(Path(directory)) as r:
+        settle = r.engine.handle(Delivery(body=body, message_id="m-1"))
+        events = r.events()
+    assert settle is Settle.ACK
+    assert [e["data"]["error"]["kind"] for e in events] == ["invalid_message"]
