@@ -1,4 +1,4 @@
-"""DataflowRequested, the `data` of a request (contract 2.1), and its parts; events re-exported."""
+"""DataflowRequested, the `data` of a request (contract 2.1), and its parts."""
 
 from __future__ import annotations
 
@@ -7,25 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
-from messages.base import Checked, FieldViolation, Frozen, Rule, items, part
+from messages.base import Checked, Frozen, Rule, items, part
 from messages.connectors import (
     BY_SPEC_ID,
     CONNECTORS,
     DEFAULT_DATE_FORMAT,
     find_connector,
     unknown_connector_message,
-)
-from messages.events import (
-    STEPS,
-    DataflowCreated,
-    DataflowFailed,
-    DataflowRunCompleted,
-    FailureError,
-    FailureKind,
-    RunError,
-    RunRecords,
-    Step,
-    StepCompleted,
 )
 from messages.rules import (
     REQUEST_SCHEMA_RULES,
@@ -39,24 +27,13 @@ from messages.rules import (
 
 __all__ = [
     "PROFILE_CLASS",
-    "STEPS",
     "Column",
-    "DataflowCreated",
-    "DataflowFailed",
     "DataflowRequested",
-    "DataflowRunCompleted",
     "DeltaColumn",
-    "FailureError",
-    "FailureKind",
-    "FieldViolation",
     "Mapping",
     "RequestId",
-    "RunError",
-    "RunRecords",
     "Schedule",
     "Source",
-    "Step",
-    "StepCompleted",
     "Target",
     "TargetSchema",
     "XdmType",
