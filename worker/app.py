@@ -79,7 +79,9 @@ class Worker:
                 owner=f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
                 source=source,
                 default_sandbox=settings.sandbox,
-                lease_seconds=max(2 * settings.http_timeout_seconds, 30.0),
+                # Longer than a step can take (a look-up and a create), so no two workers ever
+                # run the same step; a crashed worker's requests resume once it expires.
+                lease_seconds=max(2 * settings.http_timeout_seconds + 5.0, 10.0),
                 poison_deliveries=settings.poison_deliveries,
                 follow_runs=settings.follow_runs,
                 policy=RetryPolicy(
