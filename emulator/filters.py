@@ -13,16 +13,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.refusal import RefusedRequestError
+
 _EXPRESSION = re.compile(r"^(?P<path>[^=!<>~]+?)\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>.*)$")
 _SORTABLE = frozenset({"name", "createdAt", "updatedAt", "id", "state", "flowId"})
 
 
-class QueryError(ValueError):
+class QueryError(RefusedRequestError):
     """A list query the service refuses; ``code`` is the Flow Service error code."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.refusal import RefusedRequestError
+
 Item = dict[str, Any]
 SOURCE_TYPES = ("ATTRIBUTE", "EXPRESSION", "STATIC")
 SCHEMA_PATH = "text/x.schema-path"
 DEFAULT_CONTENT_TYPE = "application/vnd.adobe.xed-full+json;version=1"
 
 
-class MappingSetError(ValueError):
+class MappingSetError(RefusedRequestError):
     """A mapping set body the service refuses; ``code`` is the emulator's Data Prep code."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.refusal import RefusedRequestError
 from emulator.xdm import (
     Catalogue,
     SchemaDefinitionError,
@@ -27,12 +28,8 @@ GLOBAL_LIB_VERSION = "1.50.1"
 _INTERNAL = ("id",)
 
 
-class CompositionError(ValueError):
+class CompositionError(RefusedRequestError):
     """A schema body that does not compose; ``code`` is the registry error code."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
