@@ -79,9 +79,10 @@ class Worker:
                 owner=f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
                 source=source,
                 default_sandbox=settings.sandbox,
-                # Longer than a step can take (a look-up and a create), so no two workers ever
-                # run the same step; a crashed worker's requests resume once it expires.
-                lease_seconds=max(2 * settings.http_timeout_seconds + 5.0, 10.0),
+                # A step (a look-up and a create) starts with at least half the lease left, so
+                # half must outlast two HTTP timeouts: no two workers ever run the same step.
+                # A crashed worker's requests resume once its lease expires.
+                lease_seconds=2 * (2 * settings.http_timeout_seconds + 5.0),
                 poison_deliveries=settings.poison_deliveries,
                 follow_runs=settings.follow_runs,
                 policy=RetryPolicy(
