@@ -32,12 +32,16 @@ class ConfigurationError(DataflowError):
 
 
 class PlatformError(DataflowError):
-    """An error talking to Adobe Experience Platform or IMS."""
+    """An error talking to Adobe Experience Platform or IMS, with what the Platform said.
+
+    ``retry_after_seconds`` is set only on retryable errors, when the server gave a Retry-After.
+    """
 
     def __init__(
         self,
         message: str,
         *,
+        retry_after_seconds: float | None = None,
         status: int | None = None,
         code: str | None = None,
         title: str | None = None,
@@ -51,26 +55,13 @@ class PlatformError(DataflowError):
         self.title = title
         self.detail = detail
         self.api = api
+        self.retry_after_seconds = retry_after_seconds
 
 
 class RetryableError(PlatformError):
     """A transient failure: the same call may succeed later."""
 
     retryable = True
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after_seconds: float | None = None,
-        status: int | None = None,
-        code: str | None = None,
-        title: str | None = None,
-        detail: str | None = None,
-        api: str | None = None,
-    ) -> None:
-        super().__init__(message, status=status, code=code, title=title, detail=detail, api=api)
-        self.retry_after_seconds = retry_after_seconds
 
 
 class OutcomeUnknownError(RetryableError):
