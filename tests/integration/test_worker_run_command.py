@@ -114,3 +114,52 @@ def test_sigterm_drains_in_flight_work_exits_0_and_loses_nothing(
         rid: ["DataflowCreated"] for rid in ids
     }
     assert len(emulator.resources()["flows"]) == len(ids)
+
+
+def test_a_killed_worker_leaves_nothing_duplicated_and_another_finishes_its_requests(
+    rabbitmq_url: str, emulator: Emulator, tmp_path: Path
+) -> None:
+    base = emulator.create_base_connection(POSTGRES_SPEC_ID)
+    ids = [f"crm-kill-{n}" for n in range(6)]
+    emulator.set_faults({"latency_ms": 150})
+    with (
+        topology_prefix(rabbitmq_url) as prefix,
+        collecting_events(rabbitmq_url, prefix) as events,
+        request_publisher(rabbitmq_url, prefix) as publisher,
+    ):
+        env = {
+            **_env(rabbitmq_url, emulator, prefix, tmp_path),
+            "DATAFLOW_HTTP_TIMEOUT_SECONDS": "1",
+        }
+        victim = WorkerProcess(tmp_path, env)
+        victim.start()
+        try:
+            wait_until(lambda: victim.readyz() == 200, timeout=30, what="the worker to be ready")
+            for request_id in ids:
+                publish_request(publisher, sample_request(request_id, base))
+
+            def midway() -> bool:
+                events.drain(0)
+                return len(events.of_type("StepCompleted")) >= 10
+
+            wait_until(midway, timeout=30, what="some steps to complete")
+            victim.signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+        finally:
+            victim.stop()
+        emulator.set_faults({})
+        survivor = WorkerProcess(tmp_path, env, args=["--burst"])
+        survivor.start()
+        try:
+            assert survivor.wait(timeout=90) == 0, survivor.log_tail()
+        finally:
+            survivor.stop()
+        events.drain()
+    terminal = events.terminal()
+    assert {rid: {e["type"] for e in terminal.get(rid, [])} for rid in ids} == {
+        rid: {"DataflowCreated"} for rid in ids
+    }
+    assert {rid: len({e["id"] for e in terminal[rid]}) for rid in ids} == dict.fromkeys(ids, 1)
+    resources = emulator.resources()
+    named = ("sourceConnections", "schemas", "dataSets", "targetConnections", "flows")
+    assert {kind: len(resources[kind]) for kind in named} == dict.fromkeys(named, len(ids))
