@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from worker.errors import AuthenticationError
 from worker.platform.auth import ImsAuth
 from worker.platform.http import Transport, error_for_response, response_body
@@ -64,34 +62,10 @@ class PlatformSession:
         json_body: Any = None,
         accept: str | None = None,
     ) -> Any:
-        """Send one call and return its JSON body (None when empty); raise `PlatformError`."""
-        response = self.send(
-            api,
-            method,
-            template,
-            sandbox=sandbox,
-            path=path,
-            params=params,
-            json_body=json_body,
-            accept=accept,
-        )
-        if not response.content:
-            return None
-        return response_body(response)
+        """Send one call and return its JSON body (None when empty); raise `PlatformError`.
 
-    def send(
-        self,
-        api: str,
-        method: str,
-        template: str,
-        *,
-        sandbox: str | None,
-        path: Mapping[str, str] | None = None,
-        params: Mapping[str, str | int] | None = None,
-        json_body: Any = None,
-        accept: str | None = None,
-    ) -> httpx.Response:
-        """Send one call and return the successful response; a 401 renews the token once."""
+        A 401 renews the token once and sends the call again.
+        """
         url = self._base + fill_template(template, path)
         token = self._auth.token()
         for attempt in (1, 2):
@@ -109,10 +83,12 @@ class PlatformSession:
             # A 401 means the gateway refused the token before applying anything, so sending
             # again (even a POST) cannot duplicate a resource.
             token = self._auth.renew(token)
-        if response.is_success:
-            return response
-        error = error_for_response(api, method, template, response)
-        if isinstance(error, AuthenticationError):
-            error.message = f"{error.message} with a fresh token"
-            error.args = (error.message,)
-        raise error
+        if not response.is_success:
+            error = error_for_response(api, method, template, response)
+            if isinstance(error, AuthenticationError):
+                error.message = f"{error.message} with a fresh token"
+                error.args = (error.message,)
+            raise error
+        if not response.content:
+            return None
+        return response_body(response)
