@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from worker.errors import ConfigurationError
 from worker.manifest import ManifestError, detect_format, parse_manifest, read_manifest
@@ -138,3 +140,18 @@ def test_an_unreadable_or_empty_file_is_a_manifest_error(
 def test_a_directory_is_not_a_request_file(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="is a directory"):
         read_manifest(str(tmp_path))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from('{}[]:,-"\n ab1\t#&*!|>'), max_size=60),
+    name=st.sampled_from(["-", "a.json", "a.jsonl", "a.yaml"]),
+)
+def test_no_text_breaks_the_reader_except_as_a_manifest_error(text: str, name: str) -> None:
+    message = ""
+    try:
+        items = parse_manifest(text, name=name)
+    except ManifestError as error:
+        message, items = str(error), []
+    assert "\n" not in message
+    assert all(isinstance(item.payload, dict) for item in items)
