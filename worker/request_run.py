@@ -76,20 +76,8 @@ class RequestRun:
 
     def execute(self) -> Settle:
         """Run what is left of the request; every path ends in exactly one settle action."""
-        engine, record = self._engine, self._record
         try:
-            if record.unsettled_deliveries > engine.config.poison_deliveries:
-                return self._poison()
-            due = record.next_retry_at
-            if due is not None and engine.now() < due - _EARLY_TOLERANCE_SECONDS:
-                engine.ledger.release(self._request_id, self._lease.fence, settled=True)
-                return engine.hand_back(self._delivery, due - engine.now(), "early")
-            if record.unsettled_deliveries > 1:
-                self._republish_done_steps()
-            resources = self._execution().run(record, self._context)
-            return self._created(resources)
-        except StepFailedError as failure:
-            return self._step_failed(failure)
+            return self._run()
         except ShutdownError:
             self._release(settled=True)
             return Settle.REQUEUE
@@ -104,6 +92,22 @@ class RequestRun:
             log.exception("request_crashed")
             self._release(settled=False)
             return Settle.REQUEUE
+
+    def _run(self) -> Settle:
+        engine, record = self._engine, self._record
+        if record.unsettled_deliveries > engine.config.poison_deliveries:
+            return self._poison()
+        due = record.next_retry_at
+        if due is not None and engine.now() < due - _EARLY_TOLERANCE_SECONDS:
+            engine.ledger.release(self._request_id, self._lease.fence, settled=True)
+            return engine.hand_back(self._delivery, due - engine.now(), "early")
+        if record.unsettled_deliveries > 1:
+            self._republish_done_steps()
+        try:
+            resources = self._execution().run(record, self._context)
+        except StepFailedError as failure:
+            return self._step_failed(failure)
+        return self._created(resources)
 
     def _execution(self) -> Execution:
         engine = self._engine
