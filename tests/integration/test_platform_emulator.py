@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from structlog.testing import capture_logs
 
 from emulator.testing import MARIADB_SPEC_ID, Emulator, running_emulator
 from messages.models import DataflowRequested
-from worker.config import load_settings
+from tests.integration.platform_support import client_for, create_dataflow, no_secrets_logged
 from worker.errors import NotFoundError, RejectedError
-from worker.platform import PlatformClient, bodies, open_platform_client
+from worker.platform import PlatformClient, bodies
 
 pytestmark = pytest.mark.integration
 
@@ -47,20 +45,6 @@ def dataflow_request(name: str, base_connection_id: str, **changes: Any) -> Data
     return DataflowRequested.model_validate(data)
 
 
-def client_for(emu: Emulator, **overrides: Any) -> PlatformClient:
-    """A client of the emulator's Platform and IMS, with the emulator's credentials."""
-    settings = load_settings(
-        {},
-        client_id=emu.client_id,
-        client_secret=emu.client_secret,
-        org_id=emu.org,
-        platform_url=emu.url,
-        ims_url=emu.url,
-        **overrides,
-    )
-    return open_platform_client(settings)
-
-
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     """A fresh emulator for one test."""
@@ -70,41 +54,22 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture(autouse=True)
 def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Capture every structlog event and stdlib record of the test; none may hold a credential."""
-    caplog.set_level(logging.DEBUG)
-    with capture_logs() as events:
+    """The client logs, and none of what it logs holds a credential."""
+    with no_secrets_logged(caplog) as events:
         yield
-    text = repr(events) + "\n".join(record.getMessage() for record in caplog.records)
     assert events, "the client logged nothing"
-    for forbidden in ("emulator-test-secret", "Bearer", "emu-", "client_secret"):
-        assert forbidden not in text
 
 
 def test_every_operation_of_a_dataflow_works_over_http(emu: Emulator) -> None:
     base = emu.create_base_connection(MARIADB_SPEC_ID)
     request = dataflow_request("crm customers", base)
     with client_for(emu) as client:
-        spec = client.flow_spec(None, "CRMToAEP", request.source.connection_spec_id)
         assert client.get_base_connection(None, base)["id"] == base
-        tenant = client.tenant_id(None)
-        source = client.create_source_connection(None, bodies.source_connection_body(request))
-        group = client.create_field_group(None, bodies.field_group_body(request, tenant))
-        schema = client.create_schema(None, bodies.schema_body(request, group))
-        dataset = client.create_dataset(None, bodies.dataset_body(request, schema))
-        target_body = bodies.target_connection_body(request, schema, dataset)
-        target = client.create_target_connection(None, target_body)
-        mapping = client.create_mapping_set(None, bodies.mapping_set_body(request, schema, tenant))
-        flow = client.create_flow(
-            None,
-            bodies.flow_body(
-                request,
-                flow_spec_id=spec["id"],
-                source_connection_id=source,
-                target_connection_id=target,
-                mapping_id=mapping.id,
-                mapping_version=mapping.version,
-            ),
-        )
+        created = create_dataflow(client, request)
+        source, group, schema = created.source, created.group, created.schema
+        dataset, target = created.dataset, created.target
+        mapping, flow = created.mapping, created.flow
+        assert group is not None
         found = {
             "source": client.find_source_connection(None, bodies.resource_name(request, "source")),
             "field group": client.find_field_group(
@@ -149,7 +114,7 @@ def test_runs_of_a_flow_are_listed_after_the_schedule_fires(emu: Emulator) -> No
     base = emu.create_base_connection(MARIADB_SPEC_ID)
     request = dataflow_request("crm runs", base)
     with client_for(emu) as client:
-        flow = _create_flow(client, request)
+        flow = create_dataflow(client, request).flow
         advanced = httpx.post(f"{emu.url}/__emulator/clock", json={"advance_seconds": 3600})
         if advanced.status_code == 404:
             pytest.skip("this emulator has no /__emulator/clock yet, so no runs are produced")
@@ -267,25 +232,3 @@ def _find_all(client: PlatformClient, name: str) -> dict[str, str | None]:
         "target": client.find_target_connection(None, name),
     }
     return {kind: item["id"] if item else None for kind, item in found.items()}
-
-
-def _create_flow(client: PlatformClient, request: DataflowRequested) -> str:
-    """Every resource of a dataflow, ending with the flow; returns the flow id."""
-    spec = client.flow_spec(None, request.flow_spec_name, request.source.connection_spec_id)
-    tenant = client.tenant_id(None)
-    source = client.create_source_connection(None, bodies.source_connection_body(request))
-    group = client.create_field_group(None, bodies.field_group_body(request, tenant))
-    schema = client.create_schema(None, bodies.schema_body(request, group))
-    dataset = client.create_dataset(None, bodies.dataset_body(request, schema))
-    target_body = bodies.target_connection_body(request, schema, dataset)
-    target = client.create_target_connection(None, target_body)
-    mapping = client.create_mapping_set(None, bodies.mapping_set_body(request, schema, tenant))
-    body = bodies.flow_body(
-        request,
-        flow_spec_id=spec["id"],
-        source_connection_id=source,
-        target_connection_id=target,
-        mapping_id=mapping.id,
-        mapping_version=mapping.version,
-    )
-    return client.create_flow(None, body)

@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
-from structlog.testing import capture_logs
 
 from emulator.testing import MARIADB_SPEC_ID, Emulator, running_emulator
-from worker.config import load_settings
+from tests.integration.platform_support import client_for, no_secrets_logged
 from worker.errors import AuthenticationError, OutcomeUnknownError, PlatformError, RetryableError
-from worker.platform import PlatformClient, open_platform_client
+from worker.platform import PlatformClient
 from worker.platform.http import build_http_client
 
 pytestmark = pytest.mark.integration
 
 TOKEN_PATH = "/ims/token/v3"
-
-
-def client_for(
-    emu: Emulator,
-    *,
-    secret: str | None = None,
-    http: httpx.Client | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    **overrides: Any,
-) -> PlatformClient:
-    """A client of the emulator with its credentials (or another secret)."""
-    settings = load_settings(
-        {},
-        client_id=emu.client_id,
-        client_secret=secret or emu.client_secret,
-        org_id=emu.org,
-        platform_url=emu.url,
-        ims_url=emu.url,
-        **overrides,
-    )
-    return open_platform_client(settings, http_client=http, clock=clock)
 
 
 def token_requests(emu: Emulator) -> int:
@@ -52,13 +29,9 @@ def token_requests(emu: Emulator) -> int:
 
 @pytest.fixture(autouse=True)
 def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Capture every structlog event and stdlib record of the test; none may hold a credential."""
-    caplog.set_level(logging.DEBUG)
-    with capture_logs() as events:
+    """Nothing the client logs during the test holds a credential."""
+    with no_secrets_logged(caplog):
         yield
-    text = repr(events) + "\n".join(record.getMessage() for record in caplog.records)
-    for forbidden in ("emulator-test-secret", "wrong-secret", "Bearer", "emu-", "client_secret"):
-        assert forbidden not in text
 
 
 def source_body(base_connection_id: str) -> dict[str, Any]:

@@ -29,8 +29,8 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from emulator.testing import MARIADB_SPEC_ID, Emulator, running_emulator
 from messages.models import DataflowRequested
-from worker.config import load_settings
-from worker.platform import bodies, open_platform_client
+from tests.integration.platform_support import client_for, create_dataflow
+from worker.platform import bodies
 from worker.platform.http import build_http_client
 
 pytestmark = pytest.mark.integration
@@ -168,14 +168,6 @@ def full_dataflow(emu: Emulator, captured: list[httpx.Request], **changes: Any) 
     """Create, find, read and delete a whole dataflow, capturing every request sent."""
     http = build_http_client(timeout_seconds=30, pool_size=4)
     http.event_hooks["request"] = [captured.append]
-    settings = load_settings(
-        {},
-        client_id=emu.client_id,
-        client_secret=emu.client_secret,
-        org_id=emu.org,
-        platform_url=emu.url,
-        ims_url=emu.url,
-    )
     data: dict[str, Any] = {
         "request_id": f"r-{uuid.uuid4().hex[:8]}",
         "name": 'crm "orders", *all* & more',
@@ -213,33 +205,19 @@ def full_dataflow(emu: Emulator, captured: list[httpx.Request], **changes: Any) 
         **changes,
     }
     request = DataflowRequested.model_validate(data)
-    with open_platform_client(settings, http_client=http) as client:
-        spec = client.flow_spec(None, "CRMToAEP", request.source.connection_spec_id)
+    with client_for(emu, http=http) as client:
         client.get_base_connection(None, request.source.base_connection_id)
-        tenant = client.tenant_id(None)
-        group = None
-        if request.mapping_mode == "auto":
-            group = client.create_field_group(None, bodies.field_group_body(request, tenant))
+        created = create_dataflow(client, request)
+        source, group, schema, dataset = (
+            created.source,
+            created.group,
+            created.schema,
+            created.dataset,
+        )
+        target, mapping, flow = created.target, created.mapping, created.flow
+        if group is not None:
             client.find_field_group(None, bodies.resource_name(request, "field group"))
             client.get_field_group(None, group)
-        source = client.create_source_connection(None, bodies.source_connection_body(request))
-        schema = client.create_schema(None, bodies.schema_body(request, group))
-        dataset = client.create_dataset(None, bodies.dataset_body(request, schema))
-        target = client.create_target_connection(
-            None, bodies.target_connection_body(request, schema, dataset)
-        )
-        mapping = client.create_mapping_set(None, bodies.mapping_set_body(request, schema, tenant))
-        flow = client.create_flow(
-            None,
-            bodies.flow_body(
-                request,
-                flow_spec_id=spec["id"],
-                source_connection_id=source,
-                target_connection_id=target,
-                mapping_id=mapping.id,
-                mapping_version=mapping.version,
-            ),
-        )
         assert client.find_source_connection(None, bodies.resource_name(request, "source"))
         assert client.find_dataset(None, bodies.resource_name(request, "dataset"))
         assert client.find_target_connection(None, bodies.resource_name(request, "target"))

@@ -1,0 +1,96 @@
+"""Shared helpers of the Platform client tests: a client of the emulator, a whole dataflow, logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from structlog.testing import capture_logs
+from structlog.typing import EventDict
+
+from emulator.testing import Emulator
+from messages.models import DataflowRequested
+from worker.config import load_settings
+from worker.platform import PlatformClient, bodies, open_platform_client
+from worker.platform.dataprep import MappingSetRef
+
+# What a log line of the client must never hold: the emulator's secrets, tokens, header names.
+FORBIDDEN_IN_LOGS = ("emulator-test-secret", "wrong-secret", "Bearer", "emu-", "client_secret")
+
+
+def client_for(
+    emu: Emulator,
+    *,
+    secret: str | None = None,
+    http: httpx.Client | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    **overrides: Any,
+) -> PlatformClient:
+    """A client of the emulator's Platform and IMS with its credentials (or another secret)."""
+    settings = load_settings(
+        {},
+        client_id=emu.client_id,
+        client_secret=secret or emu.client_secret,
+        org_id=emu.org,
+        platform_url=emu.url,
+        ims_url=emu.url,
+        **overrides,
+    )
+    return open_platform_client(settings, http_client=http, clock=clock)
+
+
+@contextmanager
+def no_secrets_logged(caplog: pytest.LogCaptureFixture) -> Iterator[list[EventDict]]:
+    """Capture every structlog event and stdlib record of the block; none may hold a credential."""
+    caplog.set_level(logging.DEBUG)
+    with capture_logs() as events:
+        yield events
+    text = repr(events) + "\n".join(record.getMessage() for record in caplog.records)
+    for forbidden in FORBIDDEN_IN_LOGS:
+        assert forbidden not in text
+
+
+@dataclass(frozen=True)
+class CreatedDataflow:
+    """The ids of every resource ``create_dataflow`` created (``group`` only in auto mode)."""
+
+    spec: dict[str, Any]
+    tenant: str
+    source: str
+    group: str | None
+    schema: str
+    dataset: str
+    target: str
+    mapping: MappingSetRef
+    flow: str
+
+
+def create_dataflow(client: PlatformClient, request: DataflowRequested) -> CreatedDataflow:
+    """Every resource of a dataflow in the worker's order, ending with the flow."""
+    spec = client.flow_spec(None, request.flow_spec_name, request.source.connection_spec_id)
+    tenant = client.tenant_id(None)
+    source = client.create_source_connection(None, bodies.source_connection_body(request))
+    group = None
+    if request.mapping_mode == "auto":
+        group = client.create_field_group(None, bodies.field_group_body(request, tenant))
+    schema = client.create_schema(None, bodies.schema_body(request, group))
+    dataset = client.create_dataset(None, bodies.dataset_body(request, schema))
+    target_body = bodies.target_connection_body(request, schema, dataset)
+    target = client.create_target_connection(None, target_body)
+    mapping = client.create_mapping_set(None, bodies.mapping_set_body(request, schema, tenant))
+    flow_body = bodies.flow_body(
+        request,
+        flow_spec_id=spec["id"],
+        source_connection_id=source,
+        target_connection_id=target,
+        mapping_id=mapping.id,
+        mapping_version=mapping.version,
+    )
+    flow = client.create_flow(None, flow_body)
+    return CreatedDataflow(spec, tenant, source, group, schema, dataset, target, mapping, flow)
