@@ -1,14 +1,16 @@
-"""Shared helpers of the Flow Service tests: bodies, the resource chain a flow needs."""
+"""Shared helpers of the Flow Service tests: bodies, the resource chain a flow needs, fixtures."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
 from emulator.specs import CRM_TO_AEP_ID, DATA_LAKE_SPEC_ID, XED_FULL_V1
-from emulator.testing import MARIADB_SPEC_ID, Emulator
+from emulator.testing import MARIADB_SPEC_ID, Emulator, running_emulator
 
 FS = "/data/foundation/flowservice"
 POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
@@ -86,3 +88,23 @@ class Chain:
 def error_type(response: httpx.Response) -> str:
     """The ``<SVC>-<code>-<status>`` part of a service error's type."""
     return str(response.json()["type"]).rsplit("/", 1)[-1]
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    """One emulator for the module; tests isolate themselves by unique names."""
+    with running_emulator(sandboxes=("dev",)) as running:
+        yield running
+
+
+@pytest.fixture
+def http(emu: Emulator) -> Iterator[httpx.Client]:
+    """A client with the Platform headers."""
+    with emu.client() as client:
+        yield client
+
+
+@pytest.fixture
+def chain(emu: Emulator, http: httpx.Client) -> Chain:
+    """Everything a flow needs, freshly created."""
+    return Chain(emu, http)

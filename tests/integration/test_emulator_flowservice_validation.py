@@ -3,46 +3,29 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from emulator.specs import DATA_LAKE_SPEC_ID
-from emulator.testing import MARIADB_SPEC_ID, Emulator, running_emulator
+from emulator.testing import MARIADB_SPEC_ID, Emulator
 from tests.integration.flowservice_support import (
     FS,
     POSTGRES_SPEC_ID,
     Chain,
+    chain,
     created_id,
+    emu,
     error_type,
+    http,
     source_body,
     target_body,
     unique,
 )
 
+__all__ = ["chain", "emu", "http"]  # fixtures, imported for pytest
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    """One emulator for the module; tests isolate themselves by unique names."""
-    with running_emulator(sandboxes=("dev",)) as running:
-        yield running
-
-
-@pytest.fixture
-def http(emu: Emulator) -> Iterator[httpx.Client]:
-    """A client with the Platform headers."""
-    with emu.client() as client:
-        yield client
-
-
-@pytest.fixture
-def chain(emu: Emulator, http: httpx.Client) -> Chain:
-    """Everything a flow needs, freshly created."""
-    return Chain(emu, http)
 
 
 @pytest.mark.parametrize(
