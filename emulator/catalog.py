@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from emulator.catalogquery import CatalogQuery, QueryError, parse_query, project, run
-from emulator.errors import CATALOG, ServiceError, not_found
+from emulator.errors import CATALOG, ServiceError, json_body, not_found
 from emulator.registrystore import find_schema
 from emulator.state import DATASETS, Item, Scope, Store, new_hex, scope_of, store_of
 
@@ -43,6 +43,10 @@ _WRITABLE = (
 
 def _bad(code: int, message: str) -> ServiceError:
     return ServiceError(CATALOG, code, 400, message)
+
+
+def _bad_body(message: str) -> ServiceError:
+    return _bad(1001, message)
 
 
 def dataset_schema_id(store: Store, scope: Scope, dataset_id: str) -> str | None:
@@ -94,10 +98,7 @@ def _validate(body: Any) -> dict[str, Any]:
 async def create_dataset(request: Request) -> Response:
     """``POST /dataSets``: 201 ``["@/dataSets/<id>"]`` with a ``Location`` header."""
     store, scope = store_of(request), scope_of(request)
-    try:
-        raw = await request.json()
-    except ValueError:
-        raise _bad(1001, "The request body is not valid JSON") from None
+    raw = await json_body(request, _bad_body)
     body = _validate(raw)
     schema_ref = _schema_ref(store, scope, body)
     dataset_id = new_hex(24)
@@ -179,10 +180,7 @@ def _next_version(version: str) -> str:
 async def patch_dataset(request: Request) -> Response:
     """``PATCH /dataSets/<id>``: change the given top-level fields; 200 ``["@/dataSets/<id>"]``."""
     store, scope = store_of(request), scope_of(request)
-    try:
-        changes = await request.json()
-    except ValueError:
-        raise _bad(1001, "The request body is not valid JSON") from None
+    changes = await json_body(request, _bad_body)
     item = _existing(request)  # after the await: no other request can interleave from here
     if not isinstance(changes, dict) or not changes:
         raise _bad(1001, "The request body must be a non-empty JSON object")

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from emulator.errors import DATAPREP, ServiceError, not_found
+from emulator.errors import DATAPREP, ServiceError, json_body, not_found
 from emulator.mappingdocs import (
     MappingSetError,
     MappingSetRequest,
@@ -63,10 +63,7 @@ def _bad(code: int, message: str) -> ServiceError:
 
 
 async def _read(request: Request) -> MappingSetRequest:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _bad(1001, "The request body is not valid JSON") from None
+    body = await json_body(request, lambda message: _bad(1001, message))
     try:
         mapping_set = read_request(body)
     except MappingSetError as error:

@@ -13,6 +13,7 @@ builders, for code that answers directly (middleware).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -140,6 +141,14 @@ def invalid_content_type() -> ServiceError:
         "detail": "A valid content-type must be specified",
     }
     return error
+
+
+async def json_body(request: Request, refuse: Callable[[str], ServiceError]) -> Any:
+    """The request's body read as JSON; ``refuse(message)`` is raised when it is not JSON."""
+    try:
+        return await request.json()
+    except ValueError:
+        raise refuse("The request body is not valid JSON") from None
 
 
 async def handle_service_error(request: Request, exc: Exception) -> Response:

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from emulator.errors import XDM, ServiceError
+from emulator.errors import XDM, ServiceError, json_body
 from emulator.registrylist import ListQuery, ListQueryError, paginate, parse_query, select
 from emulator.registrystore import (
     find_schema,
@@ -123,13 +123,6 @@ def _check_title(store: Store, scope: Scope, body: Any) -> str:
     return title
 
 
-async def _json_body(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise _bad_body("The request body is not valid JSON") from None
-
-
 def _context(request: Request) -> Composition:
     scope = scope_of(request)
     client = request.headers.get("x-api-key", "")
@@ -146,7 +139,7 @@ def _context(request: Request) -> Composition:
 async def create_schema(request: Request) -> Response:
     """``POST /tenant/schemas``: 201 with the full schema."""
     store, scope = store_of(request), scope_of(request)
-    body = await _json_body(request)
+    body = await json_body(request, _bad_body)
     _check_title(store, scope, body)
     groups = store.collection(scope, FIELD_GROUPS)
     context = _context(request)
@@ -164,7 +157,7 @@ async def create_schema(request: Request) -> Response:
 async def create_field_group(request: Request) -> Response:
     """``POST /tenant/fieldgroups``: 201 with the full field group."""
     store, scope = store_of(request), scope_of(request)
-    body = await _json_body(request)
+    body = await json_body(request, _bad_body)
     _check_title(store, scope, body)
     context = _context(request)
     extends = body.get("meta:intendedToExtend", [])

@@ -9,8 +9,10 @@ import pytest
 
 from tests.integration.registry_support import (
     CATALOG,
+    CONVERSION,
     PERSON_DETAILS,
     PROFILE,
+    REGISTRY,
     PlatformApi,
     api,
     assert_platform_error,
@@ -291,3 +293,22 @@ def test_the_tags_filter_finds_profile_enabled_datasets(api: PlatformApi, schema
     assert_platform_error(
         api.request("GET", f"{CATALOG}/dataSets", params={"tags": "nocolon"}), 400, "CAT-1003"
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [
+        ("POST", f"{CATALOG}/dataSets", "CAT-1001"),
+        ("PATCH", f"{CATALOG}/dataSets/5f0e2b1c9a8b7c6d5e4f3a2b", "CAT-1001"),
+        ("POST", f"{CONVERSION}/mappingSets", "DP-1001"),
+        ("POST", f"{REGISTRY}/tenant/schemas", "XDM-1000"),
+        ("POST", f"{REGISTRY}/tenant/fieldgroups", "XDM-1000"),
+    ],
+)
+def test_a_body_that_is_not_json_is_refused_with_the_services_own_400(
+    api: PlatformApi, method: str, path: str, code: str
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    response = api.request(method, path, content=b"{not json", headers=headers)
+    body = assert_platform_error(response, 400, code)
+    assert body["detail"] == "The request body is not valid JSON"
