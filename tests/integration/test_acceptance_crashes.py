@@ -31,6 +31,9 @@ CREATES: dict[str, tuple[str, str]] = {
     "mapping_set": ("mappingSets", "^/data/foundation/conversion/mappingSets"),
     "dataflow": ("flows", "^/data/foundation/flowservice/flows"),
 }
+# A killed worker's lease outlives it by about twice its HTTP timeout; keep that short, but
+# above the 3 s the dangerous windows hold a response back.
+HTTP_TIMEOUT = 5
 BOUNDARIES = (
     "flow_spec",
     "source_connection",
@@ -65,7 +68,7 @@ def kill_in_dangerous_window(
     kind, path = CREATES[step]
     request_id = f"acc2-window-{step}"
     emulator.set_faults({"latency_ms": 3000, "paths": path})
-    worker = scenario.worker(emulator)
+    worker = scenario.worker(emulator, http_timeout_seconds=HTTP_TIMEOUT)
     before = len(emulator.resources().get(kind, []))
     scenario.publish([sample_request(request_id, base)])
     wait_until(
@@ -83,7 +86,7 @@ def kill_at_boundary(scenario: Scenario, emulator: EmulatorProcess, base: str, s
     """One round: SIGKILL as soon as the request's ``StepCompleted`` for ``step`` is out."""
     request_id = f"acc2-boundary-{step}"
     emulator.set_faults({"latency_ms": 400, "paths": "^/data/foundation/"})
-    worker = scenario.worker(emulator)
+    worker = scenario.worker(emulator, http_timeout_seconds=HTTP_TIMEOUT)
     scenario.publish([sample_request(request_id, base)])
 
     def completed() -> bool:
@@ -109,8 +112,8 @@ def test_requests_killed_in_every_dangerous_window_and_at_every_boundary_end_cre
     ids += [kill_at_boundary(scenario, emulator, base, step) for step in BOUNDARIES]
 
     emulator.set_faults({})
-    scenario.worker(emulator, concurrency=4)
-    terminal = scenario.events.wait_for_terminal(ids, timeout=120)
+    scenario.worker(emulator, concurrency=4, http_timeout_seconds=HTTP_TIMEOUT)
+    terminal = scenario.events.wait_for_terminal(ids, timeout=150)
 
     for request_id in ids:
         kinds = {event["type"] for event in terminal[request_id]}
