@@ -32,7 +32,7 @@ from emulator.mappingdocs import (
 )
 from emulator.registrystore import find_schema, schema_fields
 from emulator.schemadocs import properties_of_fields
-from emulator.state import MAPPING_SETS, Item, Scope, Store, new_hex, scope_of, store_of
+from emulator.state import MAPPING_SETS, Item, new_hex, scope_of, store_of
 from emulator.xdm import missing_destinations
 
 BASE = "/data/foundation/conversion"
@@ -44,18 +44,6 @@ _ORDER_KEYS = {
     "updatedDate": "modifiedDate",
     "lastUpdateDate": "modifiedDate",
 }
-
-
-def mapping_set_schema_id(store: Store, scope: Scope, mapping_set_id: str) -> str | None:
-    """The ``$id`` of a mapping set's target schema (None: no such mapping set)."""
-    item = store.collection(scope, MAPPING_SETS).get(mapping_set_id)
-    return None if item is None else str(item["xdmSchema"])
-
-
-def mapping_set_versions(store: Store, scope: Scope, mapping_set_id: str) -> list[int]:
-    """The versions a mapping set has had, oldest first (empty: no such mapping set)."""
-    item = store.collection(scope, MAPPING_SETS).get(mapping_set_id)
-    return [] if item is None else sorted(int(v) for v in item[HISTORY])
 
 
 def _bad(code: int, message: str) -> ServiceError:

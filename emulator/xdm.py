@@ -201,14 +201,6 @@ def _json_schema_type(node: Mapping[str, Any]) -> str:
     return kind
 
 
-def schema_paths(*field_sets: Iterable[str]) -> frozenset[str]:
-    """The union of several resources' field paths: what a composed schema exposes."""
-    every: set[str] = set()
-    for fields in field_sets:
-        every.update(fields)
-    return frozenset(every)
-
-
 def missing_destinations(fields: Mapping[str, str], destinations: Iterable[str]) -> list[str]:
     """The destinations (in order, without duplicates) that are not field paths of the schema.
 

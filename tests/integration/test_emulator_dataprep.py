@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 import pytest
 
-from emulator.dataprep import mapping_set_schema_id, mapping_set_versions
-from emulator.mappingdocs import Stamp, build_mapping_set, read_request
-from emulator.state import MAPPING_SETS, Scope, Store
 from tests.integration.registry_support import (
     CONVERSION,
     PERSON_DETAILS,
@@ -268,16 +264,3 @@ def test_mapping_sets_are_listed_page_by_page(api: PlatformApi, schema_id: str) 
 def test_a_bad_list_query_is_refused(api: PlatformApi, params: dict[str, str]) -> None:
     response = api.request("GET", f"{CONVERSION}/mappingSets", params=params)
     assert_platform_error(response, 400, "DP-1005")
-
-
-def test_flow_service_can_read_a_mapping_sets_schema_from_the_store() -> None:
-    store, scope = Store(), Scope("ACME@AdobeOrg", "prod")
-    request = read_request(legacy_body("https://ns.adobe.com/acme/schemas/1", MAPPINGS))
-    first = build_mapping_set(request, Stamp("me", 1), lambda: uuid.uuid4().hex)
-    second = build_mapping_set(request, Stamp("me", 2), lambda: uuid.uuid4().hex, first)
-    history = {"0": first, "1": second}
-    store.collection(scope, MAPPING_SETS).add(first["id"], {**second, "_history": history})
-    assert mapping_set_schema_id(store, scope, first["id"]) == "https://ns.adobe.com/acme/schemas/1"
-    assert mapping_set_versions(store, scope, first["id"]) == [0, 1]
-    assert mapping_set_schema_id(store, scope, "nope") is None
-    assert mapping_set_versions(store, scope, "nope") == []

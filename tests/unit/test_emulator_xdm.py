@@ -16,7 +16,6 @@ from emulator.xdm import (
     missing_destinations,
     normalize_path,
     platform_name,
-    schema_paths,
     standard_catalogue,
     tenant_field_paths,
 )
@@ -183,17 +182,6 @@ def test_a_tenant_field_outside_the_tenant_namespace_is_refused() -> None:
 def test_malformed_tenant_definitions_are_refused(body: dict[str, Any]) -> None:
     with pytest.raises(SchemaDefinitionError):
         tenant_field_paths(body, "acme")
-
-
-def test_a_composed_schema_exposes_the_union_of_its_parts() -> None:
-    catalogue = standard_catalogue()
-    paths = schema_paths(
-        catalogue.classes[PROFILE_CLASS].fields,
-        catalogue.field_groups[PERSON_DETAILS].fields,
-        {"_acme.crm.orderId": "string"},
-    )
-    assert {"_id", "person.name.fullName", "_acme.crm.orderId"} <= paths
-    assert "personalEmail.address" not in paths
 
 
 def test_missing_destinations_lists_each_unknown_path_once_in_order() -> None:
