@@ -56,7 +56,6 @@ _RFC3339 = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
-_EXTENSION_RULE = "extension attribute names are 1-20 characters of [a-z0-9]"
 _ATTRIBUTES = frozenset(
     {"specversion", "id", "source", "type", "time", "subject", "datacontenttype"}
     | {"dataschema", "data"}
