@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
+from tests.unit.platform_fakes import Handler, mock_client
 from worker.config import load_settings
 from worker.errors import AuthenticationError, ConfigurationError, RetryableError
 from worker.platform import PlatformClient, open_platform_client
 from worker.platform.auth import Credentials, renew_at
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 class FakeIms:
@@ -60,16 +58,7 @@ def make_client(ims: FakeIms, platform: Handler, clock: Clock | None = None) -> 
             return ims(request)
         return platform(request)
 
-    settings = load_settings(
-        {},
-        client_id="id-1",
-        client_secret="shh-secret",
-        org_id="ORG@AdobeOrg",
-        platform_url="https://platform.test",
-        ims_url="https://ims.test",
-    )
-    http = httpx.Client(transport=httpx.MockTransport(route))
-    return open_platform_client(settings, http_client=http, clock=clock or time.monotonic)
+    return mock_client(route, clock=clock or time.monotonic)
 
 
 def ok(request: httpx.Request) -> httpx.Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -11,12 +10,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from worker.config import load_settings
+from tests.unit.platform_fakes import Handler, mock_client
 from worker.errors import NotFoundError, RejectedError, RetryableError
 from worker.metrics import Metrics
-from worker.platform import MappingSetRef, PlatformClient, open_platform_client
-
-Handler = Callable[[httpx.Request], httpx.Response]
+from worker.platform import MappingSetRef, PlatformClient
 
 
 class Recorder:
@@ -37,17 +34,7 @@ class Recorder:
 
 def make_client(recorder: Recorder, metrics: Metrics | None = None) -> PlatformClient:
     """A client whose IMS and Platform are the recorder."""
-    settings = load_settings(
-        {},
-        client_id="id-1",
-        client_secret="shh-secret",
-        org_id="ORG@AdobeOrg",
-        sandbox="prod",
-        platform_url="https://platform.test",
-        ims_url="https://ims.test",
-    )
-    http = httpx.Client(transport=httpx.MockTransport(recorder))
-    return open_platform_client(settings, http_client=http, metrics=metrics)
+    return mock_client(recorder, metrics=metrics)
 
 
 def answer(body: Any, status: int = 200) -> Handler:

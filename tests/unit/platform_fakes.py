@@ -1,0 +1,37 @@
+"""Shared pieces of the Platform client's unit tests: a client whose HTTP is answered in-process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+from worker.config import load_settings
+from worker.platform import PlatformClient, open_platform_client
+from worker.platform.http import PlatformMetrics
+
+Handler = Callable[[httpx.Request], httpx.Response]
+CLIENT_ID = "id-1"
+CLIENT_SECRET = "shh-secret"
+ORG_ID = "ORG@AdobeOrg"
+IMS_URL = "https://ims.test"
+
+
+def mock_client(
+    handler: Handler,
+    *,
+    metrics: PlatformMetrics | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> PlatformClient:
+    """A client of fake IMS and Platform hosts; ``handler`` answers every request of both."""
+    settings = load_settings(
+        {},
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        org_id=ORG_ID,
+        platform_url="https://platform.test",
+        ims_url=IMS_URL,
+    )
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return open_platform_client(settings, metrics=metrics, http_client=http, clock=clock)
