@@ -23,6 +23,13 @@ class Connector:
     date_format: str = DEFAULT_DATE_FORMAT
 
 
+def _application(
+    name: str, spec_id: str, title: str, date_format: str = DEFAULT_DATE_FORMAT
+) -> Connector:
+    """A CRM or application source of the flow spec: not one of the contract's databases."""
+    return Connector(name, spec_id, title, database=False, date_format=date_format)
+
+
 _ALL = (
     # The databases, named in contract 2.1 (their short names are the contract's).
     Connector("postgresql", "74a1c565-4e59-48d7-9d67-7c03b8a13137", "PostgreSQL"),
@@ -54,50 +61,37 @@ _ALL = (
     Connector("databricks", "e9d7ec6b-0873-4e57-ad21-b3a7c65e310b", "Azure Databricks"),
     # CRMs and applications of the same flow spec: the contract names only their spec ids; the
     # short names are ours (the Platform's `connectionSpecs` name where it has one).
-    Connector(
+    _application(
         "dynamics-online",
         "38ad80fe-8b06-4938-94f4-d4ee80266b07",
         "Microsoft Dynamics",
-        database=False,
         date_format=ISO_DATE_FORMAT,
     ),
-    Connector("google-ads", "d771e9c1-4f26-40dc-8617-ce58c4b53702", "Google Ads", database=False),
-    Connector("hubspot", "cc6a4487-9e91-433e-a3a3-9cf6626c1806", "HubSpot", database=False),
-    Connector("salesforce", "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5", "Salesforce", database=False),
-    Connector("shopify", "4f63aa36-bd48-4e33-bb83-49fbcd11c708", "Shopify", database=False),
-    Connector(
+    _application("google-ads", "d771e9c1-4f26-40dc-8617-ce58c4b53702", "Google Ads"),
+    _application("hubspot", "cc6a4487-9e91-433e-a3a3-9cf6626c1806", "HubSpot"),
+    _application("salesforce", "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5", "Salesforce"),
+    _application("shopify", "4f63aa36-bd48-4e33-bb83-49fbcd11c708", "Shopify"),
+    _application(
         "salesforce-service-cloud",
         "cb66ab34-8619-49cb-96d1-39b37ede86ea",
         "Salesforce Service Cloud",
-        database=False,
     ),
-    Connector("service-now", "eb13cb25-47ab-407f-ba89-c0125281c563", "ServiceNow", database=False),
-    Connector("paypal", "221c7626-58f6-4eec-8ee2-042b0226f03b", "PayPal", database=False),
-    Connector("odata", "8e6b41a8-d998-4545-ad7d-c6a9fff406c3", "Generic OData", database=False),
-    Connector("veeva-crm", "fcad62f3-09b0-41d3-be11-449d5a621b69", "Veeva CRM", database=False),
-    Connector(
+    _application("service-now", "eb13cb25-47ab-407f-ba89-c0125281c563", "ServiceNow"),
+    _application("paypal", "221c7626-58f6-4eec-8ee2-042b0226f03b", "PayPal"),
+    _application("odata", "8e6b41a8-d998-4545-ad7d-c6a9fff406c3", "Generic OData"),
+    _application("veeva-crm", "fcad62f3-09b0-41d3-be11-449d5a621b69", "Veeva CRM"),
+    _application(
         "salesforce-marketing-cloud",
         "ea1c2a08-b722-11eb-8529-0242ac130003",
         "Salesforce Marketing Cloud",
-        database=False,
     ),
-    Connector(
-        "oracle-eloqua", "35d6c4d8-c9a9-11eb-b8bc-0242ac130003", "Oracle Eloqua", database=False
+    _application("oracle-eloqua", "35d6c4d8-c9a9-11eb-b8bc-0242ac130003", "Oracle Eloqua"),
+    _application("oracle-responsys", "ff4274f2-c9a9-11eb-b8bc-0242ac130003", "Oracle Responsys"),
+    _application(
+        "oracle-service-cloud", "ba5126ec-c9ac-11eb-b8bc-0242ac130003", "Oracle Service Cloud"
     ),
-    Connector(
-        "oracle-responsys",
-        "ff4274f2-c9a9-11eb-b8bc-0242ac130003",
-        "Oracle Responsys",
-        database=False,
-    ),
-    Connector(
-        "oracle-service-cloud",
-        "ba5126ec-c9ac-11eb-b8bc-0242ac130003",
-        "Oracle Service Cloud",
-        database=False,
-    ),
-    Connector("zoho-crm", "929e4450-0237-4ed2-9404-b7e1e0a00309", "Zoho CRM", database=False),
-    Connector("square", "2acf109f-9b66-4d5e-bc18-ebb2adcff8d5", "Square", database=False),
+    _application("zoho-crm", "929e4450-0237-4ed2-9404-b7e1e0a00309", "Zoho CRM"),
+    _application("square", "2acf109f-9b66-4d5e-bc18-ebb2adcff8d5", "Square"),
 )
 
 CONNECTORS: MappingProxyType[str, Connector] = MappingProxyType({c.name: c for c in _ALL})
