@@ -187,7 +187,9 @@ def test_the_asyncapi_names_agree_with_the_workers_topology() -> None:
 
 def test_every_reference_in_the_asyncapi_document_resolves() -> None:
     document = yaml.safe_load(rendered()["asyncapi.yaml"])
-    for reference in _references(document):
+    references = _references(document)
+    assert references, "the document refers to no schema"
+    for reference in references:
         node: Any = document
         for part in reference.removeprefix("#/").split("/"):
             node = node[part]
