@@ -112,8 +112,14 @@ class PlatformActions:
             flow_spec_version=str(context.extras.get("flow_spec_version", bodies.SPEC_VERSION)),
         )
 
-    def find(self, step: Step, context: RequestContext, name: str) -> str | None:
-        """The id of the step's resource called `name`; mapping sets carry no name: None."""
+    def find(self, step: Step, context: RequestContext, name: str | None) -> str | None:
+        """The id of the step's resource called `name`, or None.
+
+        Mapping sets carry no name; finding one would mean matching the listed mapping sets by
+        output schema and mappings, which needs a listing call the client does not offer yet.
+        """
+        if name is None:
+            return None
         sandbox, client = context.sandbox, self._client
         finders = {
             Step.SOURCE_CONNECTION: client.find_source_connection,

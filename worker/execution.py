@@ -46,8 +46,8 @@ class Actions(Protocol):
     def create(self, step: Step, context: RequestContext, name: str | None) -> str:
         """Create the step's resource; return its id."""
 
-    def find(self, step: Step, context: RequestContext, name: str) -> str | None:
-        """The id of the step's resource named `name`, or None."""
+    def find(self, step: Step, context: RequestContext, name: str | None) -> str | None:
+        """The id of the step's resource named `name` (unnamed: matched by content), or None."""
 
     def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
         """Delete the step's resource."""
@@ -168,7 +168,7 @@ class Execution:
             return self._reuse(step, state, context, started)
         try:
             name = self._actions.name(step, context)
-            if state.name is not None and name is not None:  # an intent from an earlier attempt
+            if state.name is not None or state.state in ("started", "failed"):  # an intent exists
                 found = self._actions.find(step, context, name)
                 if found is not None:
                     log.info("step_adopted", resource_id=found)
@@ -196,12 +196,10 @@ class Execution:
         return self._ledger.record_intent(request.request_id, self._lease.fence, step.value, name)
 
     def _create(self, step: Step, context: RequestContext, name: str | None) -> tuple[str, str]:
-        """Create; after an unknown outcome look the resource up by name and adopt it."""
+        """Create; after an unknown outcome look the resource up and adopt it."""
         try:
             return self._actions.create(step, context, name), CREATED
         except OutcomeUnknownError:
-            if name is None:
-                raise
             found = self._actions.find(step, context, name)
             if found is None:
                 raise

@@ -75,10 +75,10 @@ class FakeActions:
             raise OutcomeUnknownError("connection dropped after the body was sent")
         return resource_id
 
-    def find(self, step: Step, context: RequestContext, name: str) -> str | None:
+    def find(self, step: Step, context: RequestContext, name: str | None) -> str | None:
         """The id of the resource called `name`."""
         self.calls.append(("find", step.value))
-        return self.made.get(step.value, {}).get(name)
+        return self.made.get(step.value, {}).get(name) if name is not None else None
 
     def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
         """Forget a resource."""
