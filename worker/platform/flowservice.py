@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from worker.errors import NotFoundError, RejectedError, RetryableError
+from worker.platform.cache import LookupCache
 from worker.platform.filters import flow_service_name_filter
 from worker.platform.session import PlatformSession
 
@@ -44,8 +44,7 @@ class FlowService:
 
     def __init__(self, session: PlatformSession) -> None:
         self._session = session
-        self._specs: dict[tuple[str, str], Json] = {}
-        self._specs_lock = threading.Lock()
+        self._specs: LookupCache[tuple[str, str], Json] = LookupCache()
 
     def create(self, sandbox: str | None, kind: str, body: Json) -> str:
         """Create a source connection, target connection or flow; return its id."""
@@ -108,10 +107,9 @@ class FlowService:
     def flow_spec(self, sandbox: str | None, name: str) -> Json:
         """The flow spec called ``name``, looked up once per process and sandbox."""
         key = (sandbox or self._session.default_sandbox, name)
-        with self._specs_lock:
-            cached = self._specs.get(key)
-        if cached is not None:
-            return cached
+        return self._specs.get(key, lambda: self._look_up_flow_spec(sandbox, name))
+
+    def _look_up_flow_spec(self, sandbox: str | None, name: str) -> Json:
         prop = flow_service_name_filter(name)
         params = {"property": prop} if prop else {}
         page = self._session.request(
@@ -122,8 +120,6 @@ class FlowService:
         if not matches:
             raise NotFoundError(f"{API}: no flow spec named {name!r}", status=404, api=API)
         spec: Json = matches[0]
-        with self._specs_lock:
-            self._specs[key] = spec
         return spec
 
 

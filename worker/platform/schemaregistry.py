@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 from worker.errors import RetryableError
+from worker.platform.cache import LookupCache
 from worker.platform.filters import schema_registry_title_filter
 from worker.platform.session import PlatformSession
 
@@ -31,22 +31,18 @@ class SchemaRegistry:
 
     def __init__(self, session: PlatformSession) -> None:
         self._session = session
-        self._tenants: dict[str, str] = {}
-        self._tenants_lock = threading.Lock()
+        self._tenants: LookupCache[str, str] = LookupCache()
 
     def tenant_id(self, sandbox: str | None) -> str:
         """The organisation's tenant id (`GET /stats`), looked up once per sandbox."""
         key = sandbox or self._session.default_sandbox
-        with self._tenants_lock:
-            cached = self._tenants.get(key)
-        if cached is not None:
-            return cached
+        return self._tenants.get(key, lambda: self._look_up_tenant_id(sandbox))
+
+    def _look_up_tenant_id(self, sandbox: str | None) -> str:
         stats = self._session.request(API, "GET", "/schemaregistry/stats", sandbox=sandbox)
         tenant = stats.get("tenantId") if isinstance(stats, dict) else None
         if not isinstance(tenant, str) or not tenant:
             raise RetryableError(f"{API}: /stats answered without a tenantId", api=API)
-        with self._tenants_lock:
-            self._tenants[key] = tenant
         return tenant
 
     def create(self, sandbox: str | None, kind: str, body: Json) -> str:
