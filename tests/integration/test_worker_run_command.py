@@ -116,6 +116,7 @@ def test_sigterm_drains_in_flight_work_exits_0_and_loses_nothing(
     assert len(emulator.resources()["flows"]) == len(ids)
 
 
+@pytest.mark.slow  # waits out the killed worker's lease (14 s)
 def test_a_killed_worker_leaves_nothing_duplicated_and_another_finishes_its_requests(
     rabbitmq_url: str, emulator: Emulator, tmp_path: Path
 ) -> None:
