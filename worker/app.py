@@ -38,6 +38,7 @@ log = structlog.get_logger()
 
 _PROBE_FIRST_SECONDS = 1.0
 _PROBE_MAX_SECONDS = 30.0
+_PRUNE_EVERY_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class Worker:
         self.consumer.start()
         self._prober = threading.Thread(target=self._probe_loop, name="dataflow-probe", daemon=True)
         self._prober.start()
+        threading.Thread(target=self._prune_loop, name="dataflow-prune", daemon=True).start()
         log.info("worker_started", concurrency=self.settings.concurrency)
 
     def stop(self, drain_seconds: float | None = None) -> None:
@@ -223,6 +225,24 @@ class Worker:
                 if self._probe():
                     self.breaker.close()
                 wait = min(wait * 2, _PROBE_MAX_SECONDS)
+
+    def _prune_loop(self) -> None:
+        """Hourly, delete ledger records finished more than DATAFLOW_PRUNE_AFTER_DAYS ago."""
+        while not self._closed.is_set():
+            self.prune_finished()
+            self._closed.wait(_PRUNE_EVERY_SECONDS)
+
+    def prune_finished(self) -> int:
+        """Delete finished records older than the configured age; a failure is only logged."""
+        older_than = time.time() - self.settings.prune_after_days * 86400
+        try:
+            removed = self.ledger.prune(older_than)
+        except LedgerError as error:
+            log.warning("ledger_prune_failed", error=str(error))
+            return 0
+        if removed:
+            log.info("ledger_pruned", removed=removed)
+        return removed
 
     def _probe(self) -> bool:
         """A token fetch and one uncached Platform read: does the Platform answer us again?"""
