@@ -9,8 +9,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python  ## create .venv and install the project with its pinned dependencies
+install: $(VENV)/.installed  ## create .venv and install the project with its pinned dependencies
+
+# Re-install only when the dependencies change (the project itself is installed editable).
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
 
 demo: install  ## onboard the shipped sample tables end to end, with no services needed
 	$(BIN)/dataflow-worker demo
@@ -20,11 +24,11 @@ test: install  ## the whole test suite (integration tests use the local RabbitMQ
 
 check: install lint typecheck test  ## lint, strict types and tests
 
-lint:
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck:
+typecheck: install
 	$(BIN)/mypy
 
 bench: install  ## benchmarks (numbers, not pass/fail)
