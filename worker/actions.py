@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.errors import RejectedError
-from worker.execution import RequestContext
+from worker.execution import REQUEST_CREATED_AT, RequestContext
 from worker.platform import PlatformClient, bodies
 from worker.steps import Step
 
@@ -113,11 +113,9 @@ class PlatformActions:
         )
 
     def find(self, step: Step, context: RequestContext, name: str | None) -> str | None:
-        """The id of the step's resource called `name`, or None.
-
-        Mapping sets carry no name; finding one would mean matching the listed mapping sets by
-        output schema and mappings, which needs a listing call the client does not offer yet.
-        """
+        """The id of the step's resource called `name` (mapping sets: by content), or None."""
+        if step is Step.MAPPING_SET:
+            return self._find_mapping_set(context)
         if name is None:
             return None
         sandbox, client = context.sandbox, self._client
@@ -135,6 +133,23 @@ class PlatformActions:
             return None
         resource_id = found.get("$id") or found.get("id")
         return str(resource_id) if resource_id else None
+
+    def _find_mapping_set(self, context: RequestContext) -> str | None:
+        """The set made since the request was first seen, into its schema (shared: same pairs)."""
+        request, sandbox, client = context.request, context.sandbox, self._client
+        since = context.extras.get(REQUEST_CREATED_AT)
+        schema_id = context.resources.get(Step.TARGET_SCHEMA.value)
+        if since is None or schema_id is None:
+            return None
+        pairs = None
+        if request.target.schema_id is not None:  # a supplied schema may be shared: match pairs
+            tenant_id = client.tenant_id(sandbox) if request.mapping_mode == "auto" else None
+            pairs = bodies.mapping_pairs(request, tenant_id)
+        found = client.find_mapping_set(sandbox, schema_id, pairs, since=float(since))
+        if found is None:
+            return None
+        context.extras["mapping_version"] = int(found.get("version") or 0)
+        return str(found["id"])
 
     def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
         """Every run of a flow."""

@@ -22,6 +22,9 @@ from worker.ledger import Ledger, RequestRecord, StepRecord
 from worker.steps import CREATED, FOUND, REUSED, Step, next_step, plan, reuses
 
 log = structlog.get_logger()
+# `RequestContext.extras` key: when the ledger first saw the request (epoch seconds); nothing the
+# request created is older, which bounds the search for an unnamed resource (mapping sets).
+REQUEST_CREATED_AT = "request_created_at"
 
 
 @dataclass
@@ -139,6 +142,7 @@ class Execution:
     def run(self, record: RequestRecord, context: RequestContext) -> dict[str, str]:
         """Run every step not yet done, in plan order; return every step's resource id."""
         context.resources.update(done_resources(record))
+        context.extras.setdefault(REQUEST_CREATED_AT, record.created_at)
         request = context.request
         steps = plan(auto_mapping=request.mapping_mode == "auto")
         while (step := next_step(steps, context.resources)) is not None:

@@ -3,7 +3,8 @@
 Every operation takes the sandbox first (None: the configured default) and raises only
 `worker.errors.PlatformError` subclasses. Nothing here re-sends a POST: after an
 `OutcomeUnknownError` the caller decides whether to look up by name before creating again.
-Find operations compare exact names client-side and return the oldest match, or None.
+Find operations compare exact names client-side and return the oldest match, or None; mapping
+sets, which have no name, are matched by output schema (and mappings) among the recent ones.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from worker.platform.catalog import Catalog
 from worker.platform.dataprep import DataPrep, MappingSetRef
 from worker.platform.flowservice import FlowService, check_connector
 from worker.platform.http import PlatformMetrics, Transport, build_http_client
+from worker.platform.mappingsets import Pair, oldest_requested_set
 from worker.platform.schemaregistry import SchemaRegistry
 from worker.platform.session import PlatformSession
 
 Json = dict[str, Any]
+# How far the Platform's clock may lag the worker's when listing mapping sets by creation time.
+CLOCK_SKEW_SECONDS = 300.0
 
 
 def _first(found: list[Json]) -> Json | None:
@@ -182,6 +186,22 @@ class PlatformClient:
     def get_mapping_set(self, sandbox: str | None, mapping_set_id: str) -> Json:
         """A mapping set by id."""
         return self.dataprep.get_mapping_set(sandbox, mapping_set_id)
+
+    def recent_mapping_sets(self, sandbox: str | None, since: float) -> list[Json]:
+        """Mapping sets made since ``since`` (epoch seconds, less the skew margin), newest first."""
+        since_ms = int((since - CLOCK_SKEW_SECONDS) * 1000)
+        return list(self.dataprep.recent_mapping_sets(sandbox, since_ms))
+
+    def find_mapping_set(
+        self,
+        sandbox: str | None,
+        schema_id: str,
+        pairs: list[Pair] | None,
+        *,
+        since: float,
+    ) -> Json | None:
+        """The oldest recent set into ``schema_id`` (with ``pairs``, if given), or None."""
+        return oldest_requested_set(self.recent_mapping_sets(sandbox, since), schema_id, pairs)
 
 
 def open_platform_client(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from worker.errors import RetryableError
+from worker.platform.mappingsets import created_ms
 from worker.platform.session import PlatformSession
 
 API = "dataprep"
 Json = dict[str, Any]
+PAGE_SIZE = 100
+MAX_PAGES = 50  # 5,000 sets: past that, a lost answer leaves an orphan rather than a long scan
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,34 @@ class DataPrep:
         if not isinstance(answer, dict):
             raise RetryableError(f"{API}: unreadable mapping set {mapping_set_id}", api=API)
         return answer
+
+    def recent_mapping_sets(self, sandbox: str | None, since_ms: int) -> Iterator[Json]:
+        """Mapping sets created at or after ``since_ms`` (epoch ms), newest first, page by page.
+
+        Newest first, a set created while paging only shifts older ones to a later page (seen
+        twice, never missed). Stops at the first older set, a short page or ``MAX_PAGES``.
+        """
+        for page_number in range(MAX_PAGES):
+            params: dict[str, str | int] = {
+                "start": page_number * PAGE_SIZE,
+                "limit": PAGE_SIZE,
+                "orderBy": "-createdDate",
+            }
+            answer = self._session.request(
+                API, "GET", "/conversion/mappingSets", sandbox=sandbox, params=params
+            )
+            data = answer.get("data") if isinstance(answer, dict) else None
+            if not isinstance(data, list):
+                raise RetryableError(f"{API}: unreadable page of mapping sets", api=API)
+            for item in data:
+                if not isinstance(item, dict):
+                    continue
+                created = created_ms(item)
+                if created is not None and created < since_ms:
+                    return
+                yield item
+            if len(data) < PAGE_SIZE:
+                return
 
 
 def mapping_set_ref(answer: Any) -> MappingSetRef:
