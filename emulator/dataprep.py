@@ -180,7 +180,9 @@ async def list_mapping_sets(request: Request) -> Response:
     name = request.query_params.get("name")
     items = store_of(request).collection(scope_of(request), MAPPING_SETS).values()
     chosen = [_render(i) for i in items if name is None or i.get("name") == name]
-    chosen.sort(key=lambda i: int(i[key]), reverse=descending)
+    # Ties (one millisecond) keep creation order, reversed with the rest: newest first stays so.
+    ranked = sorted(enumerate(chosen), key=lambda p: (int(p[1][key]), p[0]), reverse=descending)
+    chosen = [item for _, item in ranked]
     page = chosen[start : start + limit]
     links: dict[str, Any] = {}
     if start + limit < len(chosen):

@@ -10,8 +10,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.integration.harness import (
     RESOURCE_KINDS,
     EmulatorProcess,
@@ -128,20 +126,6 @@ class Scenario:
         delete_topology(self.broker_url, self.prefix)
 
 
-MAPPING_SET_GAP = (
-    "known gap: a mapping set created just before a crash or a dropped connection cannot be "
-    "found again (mapping sets carry no name), so a second one is created"
-)
-
-
 def assert_one_resource_each(emulator: EmulatorProcess, requests: int) -> None:
-    """Exactly ``requests`` resources of every kind; extra mapping sets are an expected failure.
-
-    Every other kind is asserted strictly first, so this xfails only on the known gap.
-    """
-    counts = emulator.counts()
-    mapping_sets = counts.pop("mappingSets")
-    assert counts == {kind: requests for kind in RESOURCE_KINDS if kind != "mappingSets"}
-    if mapping_sets != requests:
-        assert mapping_sets > requests, f"{mapping_sets} mapping sets for {requests} requests"
-        pytest.xfail(f"{MAPPING_SET_GAP} ({mapping_sets} for {requests} requests)")
+    """Exactly ``requests`` resources of every kind, mapping sets included."""
+    assert emulator.counts() == {kind: requests for kind in RESOURCE_KINDS}

@@ -258,6 +258,19 @@ def test_mapping_sets_are_listed_page_by_page(api: PlatformApi, schema_id: str) 
     assert [m["id"] for m in first["data"] + second["data"]] == ids
 
 
+def test_listed_newest_first_each_set_carries_its_output_schema_and_mappings(
+    api: PlatformApi, schema_id: str
+) -> None:
+    ids = [_create(api, legacy_body(schema_id, MAPPINGS))["id"] for _ in range(3)]
+    params: dict[str, Any] = {"limit": 10, "start": 0, "orderBy": "-createdDate"}
+    data = api.request("GET", f"{CONVERSION}/mappingSets", params=params).json()["data"]
+    assert [m["id"] for m in data] == list(reversed(ids))
+    for listed in data:
+        assert listed["outputSchema"]["schemaRef"]["id"] == schema_id
+        pairs = [(m["source"], m["destination"]) for m in listed["mappings"]]
+        assert pairs == MAPPINGS
+
+
 @pytest.mark.parametrize(
     "params", [{"limit": "0"}, {"start": "x"}, {"orderBy": "name"}, {"expandSchema": "maybe"}]
 )
