@@ -99,6 +99,10 @@ class _Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a failed request through structlog instead of printing it to stderr."""
+        log.warning("health_request_failed", client=str(client_address[0]), exc_info=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     """Answers GET on the three paths; 404 elsewhere."""
@@ -119,12 +123,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"status": "not found"}\n', "application/json")
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
-        """Answer with a status, a content type and a body."""
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        """Answer with a status, a content type and a body; a client that left is no error."""
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # e.g. a scrape that timed out
+            log.debug("health_client_gone", path=self.path)
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Route the access log through structlog at debug level instead of stderr."""

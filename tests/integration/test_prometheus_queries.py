@@ -67,6 +67,7 @@ class Prometheus:
     def __init__(self, workdir: Path, worker: str) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.at: float | None = None  # the evaluation time of the tests' queries
         config = yaml.safe_load(SCRAPE_CONFIG.read_text(encoding="utf-8"))
         config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
         config["rule_files"] = [str(ALERTS)]
@@ -89,9 +90,12 @@ class Prometheus:
             stderr=subprocess.STDOUT,
         )
 
-    def query(self, expr: str) -> dict[str, Any]:
+    def query(self, expr: str, at: float | None = None) -> dict[str, Any]:
         """The JSON answer of an instant query (status error included, not raised)."""
-        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
+        params: dict[str, str | float] = {"query": expr}
+        if at is not None:
+            params["time"] = at
+        response = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=10)
         answer: dict[str, Any] = response.json()
         return answer
 
@@ -128,11 +132,12 @@ def _prometheus_binary() -> str:
     return path
 
 
-def _has_series(server: Prometheus, expr: str) -> bool:
-    """True when an instant query returns at least one series (it must parse)."""
+def _series(server: Prometheus, expr: str) -> list[dict[str, Any]]:
+    """The series an instant query returns now (it must parse)."""
     answer = server.query(expr)
     assert answer["status"] == "success", answer.get("error")
-    return bool(answer["data"]["result"])
+    result: list[dict[str, Any]] = answer["data"]["result"]
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -149,14 +154,18 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
             RABBITMQ_URL, tmp_path_factory.mktemp("worker"), CollectorRegistry(), metrics_addr
         ) as scenario:
             finished = scenario.value("dataflow_requests_finished_total", outcome="failed")
-            _wait_for(
-                lambda: _has_series(
+            seen = _wait_for(
+                lambda: _series(
                     server,
                     f'dataflow_requests_finished_total{{outcome="failed"}} == {finished:g}'
+                    ' and on (instance) up{job="dataflow-worker"} == 1'
                     ' and on (instance) count_over_time(up{job="dataflow-worker"}[1m]) >= 3',
                 ),
                 "three scrapes, the last one after the traffic",
             )
+            # Evaluate everything at that moment: a later scrape that fails on a slow machine
+            # would otherwise make the worker's series stale.
+            server.at = float(seen[0]["value"][0])
             yield server
     finally:
         server.stop()
@@ -175,7 +184,7 @@ EXPRESSIONS = [
 def test_every_expression_parses_and_returns_series_for_worker_metrics(
     prometheus: Prometheus, expr: str
 ) -> None:
-    answer = prometheus.query(expr)
+    answer = prometheus.query(expr, at=prometheus.at)
     assert answer["status"] == "success", answer.get("error")
     if metric_names(expr) & RABBITMQ_METRICS:
         return  # parse-only: RabbitMQ's plugin is not scraped in this test
@@ -183,7 +192,7 @@ def test_every_expression_parses_and_returns_series_for_worker_metrics(
 
 
 def test_prometheus_scraped_the_worker_and_loaded_every_rule(prometheus: Prometheus) -> None:
-    (up,) = prometheus.query('up{job="dataflow-worker"}')["data"]["result"]
+    (up,) = prometheus.query('up{job="dataflow-worker"}', at=prometheus.at)["data"]["result"]
     assert up["value"][1] == "1"
     rules = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=10).json()["data"]["groups"]
     loaded = {rule["name"]: rule for group in rules for rule in group["rules"]}
