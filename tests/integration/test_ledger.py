@@ -364,3 +364,35 @@ def test_a_database_error_never_shows_the_password_of_the_state_url() -> None:
     with pytest.raises(LedgerError) as caught:
         open_ledger("postgresql://postgres:hunter2-secret@127.0.0.1:1/postgres")
     assert "hunter2-secret" not in str(caught.value)
+
+
+def test_writes_from_many_threads_all_land_and_a_stale_one_fails_alone(state_url: str) -> None:
+    with open_ledger(state_url) as ledger:
+        fences: dict[str, int] = {}
+        for n in range(16):
+            fence = ledger.claim(f"r-{n}", "h", "{}", f"e-{n}", "w1", LEASE, T0).fence
+            assert fence is not None
+            fences[f"r-{n}"] = fence
+        errors: list[BaseException] = []
+
+        def write(request_id: str, fence: int) -> None:
+            try:
+                ledger.complete_step(
+                    request_id, fence, "dataflow", f"f-{request_id}", "created", 1, 0
+                )
+            except LeaseLostError as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=write, args=item) for item in fences.items()]
+        threads.append(threading.Thread(target=write, args=("r-0", fences["r-0"] + 1)))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    with open_ledger(state_url) as reopened:
+        stored = {rid: reopened.get(rid) for rid in fences}
+    assert len(errors) == 1
+    assert all(
+        record is not None and record.step("dataflow").resource_id == f"f-{rid}"
+        for rid, record in stored.items()
+    )

@@ -12,7 +12,7 @@ import functools
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +21,7 @@ import psycopg
 from worker.errors import LedgerError
 from worker.ledger.cursor import Cursor
 from worker.ledger.migrations import LATEST_VERSION, migrate
-from worker.ledger.sql import Clock, SqlLedger
+from worker.ledger.sql import Clock, SqlLedger, T
 
 TYPES = {"real": "DOUBLE PRECISION", "blob": "BYTEA"}
 MIGRATION_LOCK = 0x64617461666C6F77  # "dataflow": serialises schema upgrades across workers
@@ -127,6 +127,18 @@ class PostgresLedger(SqlLedger):
     def _autocommit(self) -> Iterator[Cursor]:
         with self._connection() as connection:
             yield _Cursor(connection.cursor())
+
+    def _write(self, work: Callable[[Cursor], T]) -> T:
+        with self._transaction() as cursor:
+            return work(cursor)
+
+    def _statement(self, work: Callable[[Cursor], T]) -> T:
+        with self._autocommit() as cursor:  # one statement: its own transaction, one round trip
+            return work(cursor)
+
+    def _read(self, work: Callable[[Cursor], T]) -> T:
+        with self._autocommit() as cursor:
+            return work(cursor)
 
     def setting(self, name: str) -> str:
         """The session's value of a server setting (``synchronous_commit``), to check durability."""

@@ -7,6 +7,10 @@ transactions, row locking and the translation of its driver's errors.
 Fast path: while a worker holds a lease, nobody else writes the record (a takeover bumps the
 fence first), so the ledger keeps the records whose leases it handed out and writes them with one
 ``UPDATE ... WHERE fence = ?`` statement, no read; zero rows updated means the lease was lost.
+
+Every operation is a function of a cursor handed to :meth:`SqlLedger._write` (one transaction),
+:meth:`SqlLedger._statement` (one statement, its own transaction) or :meth:`SqlLedger._read`; a
+variant decides how to run it (SQLite commits the writes of many threads together).
 """
 
 # ruff: noqa: S608  -- statements are built only from this package's constant table and column
@@ -20,8 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from worker.errors import LeaseLostError
 from worker.ledger import transitions
@@ -47,6 +50,7 @@ from worker.ledger.rows import (
 
 Clock = Callable[[], float]
 Change = Callable[[RequestRecord], RequestRecord]
+T = TypeVar("T")
 
 _TABLE = "ledger_requests"
 HELD_RECORDS = 1024  # far above any worker's concurrency; beyond it, writes read the row first
@@ -117,12 +121,19 @@ class SqlLedger(Ledger):
         self._held = HeldLeases()
 
     @abc.abstractmethod
-    def _transaction(self) -> AbstractContextManager[Cursor]:
-        """A write transaction: committed when the block ends, rolled back when it raises."""
+    def _write(self, work: Callable[[Cursor], T]) -> T:
+        """Run ``work`` in a write transaction; return its result once committed.
+
+        When ``work`` raises, what it wrote is rolled back and the error raised here.
+        """
 
     @abc.abstractmethod
-    def _autocommit(self) -> AbstractContextManager[Cursor]:
-        """A cursor whose every statement is its own transaction."""
+    def _read(self, work: Callable[[Cursor], T]) -> T:
+        """Run ``work``, which only reads, and return its result."""
+
+    def _statement(self, work: Callable[[Cursor], T]) -> T:
+        """Run ``work``, a single write statement; a variant may skip the explicit transaction."""
+        return self._write(work)
 
     def _now(self, now: float | None) -> float:
         return self._clock() if now is None else now
@@ -144,18 +155,24 @@ class SqlLedger(Ledger):
     def _fenced(self, request_id: str, fence: int, change: Change) -> RequestRecord:
         held = self._held.get(request_id, fence)
         if held is None:
-            with self._transaction() as cursor:
+
+            def load_and_update(cursor: Cursor) -> RequestRecord:
                 record = self._load(cursor, request_id)
                 transitions.check_fence(record, fence)
                 changed = change(record)
                 self._update(cursor, changed)
+                return changed
+
+            changed = self._write(load_and_update)
         else:
             changed = change(held)
-            with self._autocommit() as cursor:
-                values = (*mutable_values(changed), request_id, fence)
+            values = (*mutable_values(changed), request_id, fence)
+
+            def update(cursor: Cursor) -> int:
                 cursor.execute(self._fenced_update_sql, values)
-                updated = cursor.rowcount
-            if updated != 1:
+                return int(cursor.rowcount)
+
+            if self._statement(update) != 1:
                 self._held.drop(request_id, fence)
                 raise LeaseLostError(f"request {request_id}: lease lost (fence {fence})")
         self._held.put(changed)
@@ -176,13 +193,17 @@ class SqlLedger(Ledger):
         fresh = transitions.new_record(
             request_id, content_hash, request_json, event_id, owner, lease_seconds, at
         )
-        with self._autocommit() as cursor:
-            cursor.execute(self._insert_sql, to_row(fresh))
-            inserted = cursor.rowcount == 1
-        if inserted:
+        row = to_row(fresh)
+
+        def insert(cursor: Cursor) -> bool:
+            cursor.execute(self._insert_sql, row)
+            return bool(cursor.rowcount == 1)
+
+        if self._statement(insert):
             self._hold(fresh)
             return Claim("acquired", fresh, fresh.fence)
-        with self._transaction() as cursor:
+
+        def decide(cursor: Cursor) -> Claim:
             record = self._load(cursor, request_id, full=True)
             outcome, after = transitions.decide_claim(
                 record, content_hash, owner, lease_seconds, at
@@ -190,8 +211,12 @@ class SqlLedger(Ledger):
             if outcome != "acquired":
                 return Claim(outcome, record)
             self._update(cursor, after)
-        self._hold(after)
-        return Claim(outcome, after, after.fence)
+            return Claim(outcome, after, after.fence)
+
+        decided = self._write(decide)
+        if decided.fence is not None:
+            self._hold(decided.record)
+        return decided
 
     def record_intent(
         self,
@@ -299,30 +324,42 @@ class SqlLedger(Ledger):
     ) -> None:
         """Append a followed run; not fenced, and the only write of the ``runs`` column."""
         at = self._now(now)
-        with self._transaction() as cursor:
+
+        def append(cursor: Cursor) -> None:
             record = transitions.with_run(self._load(cursor, request_id), run, at)
             cursor.execute(self._runs_sql, (encode_runs(record.runs), at, request_id))
+
+        self._write(append)
 
     def reopen_for_replay(self, request_id: str, *, now: float | None = None) -> RequestRecord:
         """Make a failed request pending again, keeping what its done steps created."""
         at = self._now(now)
-        with self._transaction() as cursor:
+
+        def reopen(cursor: Cursor) -> RequestRecord:
             reopened = transitions.reopened(self._load(cursor, request_id, full=True), at)
             self._update(cursor, reopened)
             return reopened
 
+        return self._write(reopen)
+
     def get(self, request_id: str) -> RequestRecord | None:
         """The record, or ``None``."""
-        with self._autocommit() as cursor:
+
+        def select(cursor: Cursor) -> Any:
             cursor.execute(self._select_sql, (request_id,))
-            row = cursor.fetchone()
+            return cursor.fetchone()
+
+        row = self._read(select)
         return None if row is None else from_row(row)
 
     def summary(self) -> dict[str, int]:
         """Records per status."""
-        with self._autocommit() as cursor:
+
+        def count(cursor: Cursor) -> dict[str, int]:
             cursor.execute(f"SELECT status, COUNT(*) FROM {_TABLE} GROUP BY status")
             return {str(status): int(count) for status, count in cursor.fetchall()}
+
+        return self._read(count)
 
     def list(
         self, status: RequestStatus | None = None, limit: int = 100
@@ -330,15 +367,21 @@ class SqlLedger(Ledger):
         """Records, most recently updated first."""
         where, params = ("", (limit,)) if status is None else (" WHERE status = ?", (status, limit))
         sql = f"SELECT {', '.join(COLUMNS)} FROM {_TABLE}{where} ORDER BY updated_at DESC LIMIT ?"
-        with self._autocommit() as cursor:
+
+        def select(cursor: Cursor) -> builtins.list[Any]:
             cursor.execute(sql, params)
-            return [from_row(row) for row in cursor.fetchall()]
+            return cursor.fetchall()
+
+        return [from_row(row) for row in self._read(select)]
 
     def prune(self, older_than: float) -> int:
         """Delete finished records older than the cutoff."""
-        with self._transaction() as cursor:
+
+        def delete(cursor: Cursor) -> int:
             cursor.execute(
                 f"DELETE FROM {_TABLE} WHERE status IN ({_FINISHED_SQL}) AND finished_at < ?",
                 (older_than,),
             )
             return int(cursor.rowcount)
+
+        return self._write(delete)

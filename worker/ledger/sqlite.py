@@ -1,26 +1,34 @@
-"""The SQLite ledger: one file, WAL with ``synchronous=FULL``, one connection behind a lock.
+"""The SQLite ledger: one file, WAL with ``synchronous=FULL``, group commit by one writer thread.
 
-SQLite allows one writer at a time anyway; serialising the worker's threads on a Python lock is
-cheaper than letting them spin in SQLite's busy handler. Other processes (a second worker on the
-same host, ``dataflow-worker status``) wait in the busy handler up to ``busy_timeout``. Every
-``sqlite3`` error is translated into ``LedgerError`` here, in :meth:`SqliteLedger._guard`.
+SQLite allows one writer at a time and every commit waits for an fsync. So one thread owns the
+connection and runs the operations of all the worker's threads: it takes every operation queued
+while the previous commit was syncing, runs the writes in one transaction (each in its own
+savepoint, so one that raises is rolled back alone), commits once, and only then wakes each caller.
+A write returns exactly as before, after the fsync that made it durable; many writes share it.
+Reads run before the batch's transaction and see only committed data.
+
+Other processes (a second worker on the same host, ``dataflow-worker status``) wait in the busy
+handler up to ``busy_timeout``. Every ``sqlite3`` error is translated into ``LedgerError`` here.
 """
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, cast
 
 from worker.errors import LedgerError
 from worker.ledger.cursor import Cursor
 from worker.ledger.migrations import LATEST_VERSION, migrate
-from worker.ledger.sql import Clock, SqlLedger
+from worker.ledger.sql import Clock, SqlLedger, T
 
 TYPES = {"real": "REAL", "blob": "BLOB"}
 BUSY_TIMEOUT_MS = 10_000
+BATCH_LIMIT = 256  # operations per transaction, at most
 
 
 def sqlite_path(state_url: str) -> str:
@@ -31,6 +39,26 @@ def sqlite_path(state_url: str) -> str:
     return state_url[len(prefix) :]
 
 
+class _Job:
+    """One operation handed to the writer thread; ``done`` is released once it has an outcome."""
+
+    __slots__ = ("done", "error", "result", "work", "write")
+
+    def __init__(self, work: Callable[[Cursor], Any], write: bool) -> None:
+        self.work = work
+        self.write = write
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = threading.Lock()
+        self.done.acquire()
+
+
+def _failure(context: str, error: sqlite3.Error) -> LedgerError:
+    failure = LedgerError(f"{context}: {error}")
+    failure.__cause__ = error
+    return failure
+
+
 class SqliteLedger(SqlLedger):
     """The ledger in a SQLite file (or in memory, for tests)."""
 
@@ -39,7 +67,6 @@ class SqliteLedger(SqlLedger):
     ) -> None:
         """Open (creating if needed) and upgrade the ledger at ``path``."""
         super().__init__(clock)
-        self._lock = threading.Lock()
         with self._guard(f"cannot open the ledger at {path}"):
             self._connection = sqlite3.connect(
                 path,
@@ -47,13 +74,17 @@ class SqliteLedger(SqlLedger):
                 check_same_thread=False,
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._open_lock = threading.Lock()
+        self._closed = False
+        self._writer = threading.Thread(target=self._serve, name="dataflow-ledger", daemon=True)
         try:
             with self._guard(f"cannot prepare the ledger at {path}"):
                 self._configure()
-            with self._transaction() as cursor:
-                migrate(cursor, TYPES, schema_version)
+            self._writer.start()
+            self._write(lambda cursor: migrate(cursor, TYPES, schema_version))
         except BaseException:
-            self._connection.close()
+            self.close()
             raise
 
     def _configure(self) -> None:
@@ -72,33 +103,113 @@ class SqliteLedger(SqlLedger):
         except sqlite3.Error as error:
             raise LedgerError(f"{context}: {error}") from error
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
-        with self._lock, self._guard("ledger write failed"):
-            cursor = self._connection.cursor()
-            # IMMEDIATE takes the write lock up front, so a read-then-write never deadlocks.
-            cursor.execute("BEGIN IMMEDIATE")
-            try:
-                yield cursor
-            except BaseException:
-                if self._connection.in_transaction:  # some errors have rolled it back already
-                    cursor.execute("ROLLBACK")
-                raise
-            cursor.execute("COMMIT")
+    # -- what the callers' threads do ----------------------------------------------------
 
-    @contextmanager
-    def _autocommit(self) -> Iterator[Cursor]:
-        with self._lock, self._guard("ledger read failed"):
-            yield self._connection.cursor()
+    def _submit(self, work: Callable[[Cursor], T], write: bool) -> T:
+        job = _Job(work, write)
+        with self._open_lock:
+            if self._closed:
+                raise LedgerError("the ledger is closed")
+            self._jobs.put(job)
+        job.done.acquire()
+        if job.error is not None:
+            raise job.error
+        return cast(T, job.result)
+
+    def _write(self, work: Callable[[Cursor], T]) -> T:
+        return self._submit(work, write=True)
+
+    def _read(self, work: Callable[[Cursor], T]) -> T:
+        return self._submit(work, write=False)
 
     def pragma(self, name: str) -> str | int:
         """The value of a PRAGMA (``journal_mode``, ``synchronous``), to check durability."""
-        with self._autocommit() as cursor:
+
+        def read(cursor: Cursor) -> str | int:
             cursor.execute(f"PRAGMA {name}")
             value: str | int = cursor.fetchone()[0]
             return value
 
+        return self._read(read)
+
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._connection.close()
+        """Finish the queued operations, stop the writer thread and close the connection."""
+        with self._open_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._jobs.put(None)
+        if self._writer.is_alive():
+            self._writer.join()
+        self._connection.close()
+
+    # -- the writer thread ---------------------------------------------------------------
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            batch, stop = [job], False
+            while len(batch) < BATCH_LIMIT:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                batch.append(job)
+            self._run_batch(batch)
+            if stop:
+                return
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        cursor = self._connection.cursor()
+        writes: list[_Job] = []
+        try:
+            for job in batch:
+                if job.write:
+                    writes.append(job)
+                    continue
+                try:
+                    job.result = job.work(cursor)
+                except sqlite3.Error as error:
+                    job.error = _failure("ledger read failed", error)
+                except Exception as error:
+                    job.error = error
+                job.done.release()
+            if writes:
+                self._commit_together(cursor, writes)
+        finally:
+            for job in writes:
+                job.done.release()
+
+    def _commit_together(self, cursor: sqlite3.Cursor, writes: list[_Job]) -> None:
+        """Run the writes in one transaction, each in a savepoint; commit once."""
+        try:
+            # IMMEDIATE takes the write lock up front, so a read-then-write never deadlocks.
+            cursor.execute("BEGIN IMMEDIATE")
+            for job in writes:
+                cursor.execute("SAVEPOINT job")
+                try:
+                    job.result = job.work(cursor)
+                except sqlite3.Error as error:
+                    job.error = _failure("ledger write failed", error)
+                    cursor.execute("ROLLBACK TO job")
+                except Exception as error:
+                    job.error = error
+                    cursor.execute("ROLLBACK TO job")
+                cursor.execute("RELEASE job")
+            cursor.execute("COMMIT")
+        except Exception as error:
+            if self._connection.in_transaction:  # some errors have rolled it back already
+                with suppress(sqlite3.Error):
+                    cursor.execute("ROLLBACK")
+            for job in writes:  # nothing of the batch was committed
+                job.result = None
+                job.error = (
+                    _failure("ledger write failed", error)
+                    if isinstance(error, sqlite3.Error)
+                    else LedgerError(f"ledger write failed: {error}")
+                )
