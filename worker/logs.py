@@ -68,6 +68,9 @@ _TRIGGER = re.compile(r"(?i)bearer|basic|eyJ|[=:@]")
 
 # Library loggers that go through our pipeline, with the quietest level they log at.
 _LIBRARY_FLOORS = {"httpcore": logging.WARNING, "hpack": logging.WARNING}
+# Library loggers whose info lines repeat one of ours (httpx's request line: platform_request):
+# they log at debug level only, otherwise from warnings up.
+_DEBUG_ONLY = ("httpx",)
 
 
 def _is_secret_key(key: object) -> bool:
@@ -211,6 +214,8 @@ def configure_logging(
     root.setLevel(numeric)
     for name, floor in _LIBRARY_FLOORS.items():
         logging.getLogger(name).setLevel(max(numeric, floor))
+    for name in _DEBUG_ONLY:
+        logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else logging.WARNING)
 
 
 @contextmanager

@@ -22,7 +22,9 @@ from __future__ import annotations
 import email.utils
 import json
 import ssl
+import threading
 import time
+import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -66,18 +68,76 @@ class PlatformMetrics(Protocol):
 def build_http_client(
     *, timeout_seconds: float, pool_size: int, ca_bundle: str | None = None
 ) -> httpx.Client:
-    """One pooled client per process: TLS always verified, proxy variables honoured."""
+    """One client per process: TLS always verified, proxy variables honoured.
+
+    At most ``pool_size`` connections (the worker's concurrency). Without a proxy, each calling
+    thread keeps its own few connections (see :class:`ThreadPools`); with one, httpx's own pool
+    goes through it.
+    """
     try:
         context = ssl.create_default_context(cafile=ca_bundle)
     except (OSError, ssl.SSLError) as error:
         raise ConfigurationError(f"DATAFLOW_CA_BUNDLE: cannot load {ca_bundle}: {error}") from None
+    timeout = httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0))
     return httpx.Client(
         verify=context,
         trust_env=True,  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY
-        timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0)),
+        timeout=timeout,
         limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+        # A transport of our own makes httpx skip the proxy variables: only when there are none.
+        transport=None
+        if urllib.request.getproxies()
+        else ThreadPools(context, pool_size, pool_timeout=timeout_seconds),
         follow_redirects=False,
     )
+
+
+class ThreadPools(httpx.BaseTransport):
+    """A small connection pool per calling thread, and a cap on requests in flight.
+
+    A thread sends one request at a time, so its own pool of a connection or two serves it;
+    one pool shared by many threads would scan every connection (a syscall each) on every
+    request and response, under one lock.
+    """
+
+    PER_THREAD = 2
+
+    def __init__(self, context: ssl.SSLContext, in_flight: int, *, pool_timeout: float) -> None:
+        """Pools verify TLS with ``context``; at most ``in_flight`` requests at once."""
+        self._context = context
+        self._slots = threading.BoundedSemaphore(in_flight)
+        self._pool_timeout = pool_timeout
+        self._local = threading.local()
+        self._pools: list[httpx.HTTPTransport] = []
+        self._lock = threading.Lock()
+
+    def _pool(self) -> httpx.HTTPTransport:
+        pool: httpx.HTTPTransport | None = getattr(self._local, "pool", None)
+        if pool is None:
+            limits = httpx.Limits(
+                max_connections=self.PER_THREAD, max_keepalive_connections=self.PER_THREAD
+            )
+            pool = httpx.HTTPTransport(verify=self._context, limits=limits)
+            with self._lock:
+                self._pools.append(pool)
+            self._local.pool = pool
+        return pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send through the calling thread's pool once a slot is free (until the answer starts)."""
+        if not self._slots.acquire(timeout=self._pool_timeout):
+            raise httpx.PoolTimeout("every request slot is busy", request=request)
+        try:
+            return self._pool().handle_request(request)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Close every thread's pool."""
+        with self._lock:
+            pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.close()
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -241,7 +301,9 @@ class Transport:
         duration: float,
         error: str | None = None,
     ) -> None:
-        log.info(
+        # Answered calls are counted in the metrics; their lines are for debugging. Failures show.
+        emit = log.debug if isinstance(status, int) and status < 400 else log.info
+        emit(
             "platform_request",
             api=api,
             method=method,
