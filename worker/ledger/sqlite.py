@@ -2,8 +2,9 @@
 
 SQLite allows one writer at a time and every commit waits for an fsync. So one thread owns the
 connection and runs the operations of all the worker's threads: it takes every operation queued
-while the previous commit was syncing, runs the writes in one transaction (each in its own
-savepoint, so one that raises is rolled back alone), commits once, and only then wakes each caller.
+while the previous commit was syncing, runs the writes in one transaction (each of several
+statements in a savepoint, so one that raises is rolled back alone; SQLite undoes a failed single
+statement itself), commits once, and only then wakes each caller.
 A write returns exactly as before, after the fsync that made it durable; many writes share it.
 Reads run before the batch's transaction and see only committed data.
 
@@ -42,11 +43,12 @@ def sqlite_path(state_url: str) -> str:
 class _Job:
     """One operation handed to the writer thread; ``done`` is released once it has an outcome."""
 
-    __slots__ = ("done", "error", "result", "work", "write")
+    __slots__ = ("done", "error", "result", "single", "work", "write")
 
-    def __init__(self, work: Callable[[Cursor], Any], write: bool) -> None:
+    def __init__(self, work: Callable[[Cursor], Any], write: bool, single: bool = False) -> None:
         self.work = work
         self.write = write
+        self.single = single  # one statement: SQLite undoes a failed one itself, no savepoint
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = threading.Lock()
@@ -105,8 +107,8 @@ class SqliteLedger(SqlLedger):
 
     # -- what the callers' threads do ----------------------------------------------------
 
-    def _submit(self, work: Callable[[Cursor], T], write: bool) -> T:
-        job = _Job(work, write)
+    def _submit(self, work: Callable[[Cursor], T], write: bool, single: bool = False) -> T:
+        job = _Job(work, write, single)
         with self._open_lock:
             if self._closed:
                 raise LedgerError("the ledger is closed")
@@ -118,6 +120,9 @@ class SqliteLedger(SqlLedger):
 
     def _write(self, work: Callable[[Cursor], T]) -> T:
         return self._submit(work, write=True)
+
+    def _statement(self, work: Callable[[Cursor], T]) -> T:
+        return self._submit(work, write=True, single=True)
 
     def _read(self, work: Callable[[Cursor], T]) -> T:
         return self._submit(work, write=False)
@@ -185,22 +190,31 @@ class SqliteLedger(SqlLedger):
             for job in writes:
                 job.done.release()
 
+    def _undo(self, cursor: sqlite3.Cursor, job: _Job) -> None:
+        """Roll back what a failed operation wrote; the others of the batch stay."""
+        if not job.single:
+            cursor.execute("ROLLBACK TO job")
+        elif not self._connection.in_transaction:  # the error ended the whole transaction
+            raise LedgerError("the batch's transaction was rolled back")
+
     def _commit_together(self, cursor: sqlite3.Cursor, writes: list[_Job]) -> None:
-        """Run the writes in one transaction, each in a savepoint; commit once."""
+        """Run the writes in one transaction (a savepoint each, unless single); commit once."""
         try:
             # IMMEDIATE takes the write lock up front, so a read-then-write never deadlocks.
             cursor.execute("BEGIN IMMEDIATE")
             for job in writes:
-                cursor.execute("SAVEPOINT job")
+                if not job.single:
+                    cursor.execute("SAVEPOINT job")
                 try:
                     job.result = job.work(cursor)
                 except sqlite3.Error as error:
                     job.error = _failure("ledger write failed", error)
-                    cursor.execute("ROLLBACK TO job")
+                    self._undo(cursor, job)
                 except Exception as error:
                     job.error = error
-                    cursor.execute("ROLLBACK TO job")
-                cursor.execute("RELEASE job")
+                    self._undo(cursor, job)
+                if not job.single:
+                    cursor.execute("RELEASE job")
             cursor.execute("COMMIT")
         except Exception as error:
             if self._connection.in_transaction:  # some errors have rolled it back already
