@@ -1,4 +1,4 @@
-"""Messages out: one producer connection, publisher confirms, a lock around every publish.
+"""Messages out: a few producer connections, publisher confirms, one publish at a time on each.
 
 A publish returns only after the broker confirmed it (or raises `BrokerError`), so the caller can
 acknowledge the message it came from. Messages that must reach a queue (requests, retries, the
@@ -8,6 +8,7 @@ parking lot) are published `mandatory`; a return from the broker is a failed pub
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,16 +42,31 @@ class Outgoing:
     mandatory: bool = False
 
 
-class Publisher:
-    """Publishes with confirms on its own connection; safe to call from any thread."""
+class _Channel:
+    """One producer connection with confirms; used by one publishing thread at a time."""
 
-    def __init__(self, url: str, topology: Topology) -> None:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.connection: Connection | None = None
+        self.producer: Producer | None = None
+        self.returned: list[str] = []
+
+
+class Publisher:
+    """Publishes with confirms on a few connections of its own; safe to call from any thread.
+
+    A publish waits for its confirm on one connection, so a thread that publishes holds that
+    connection for a broker round trip; ``channels`` connections let as many threads wait at
+    once instead of queueing behind one.
+    """
+
+    def __init__(self, url: str, topology: Topology, *, channels: int = 4) -> None:
         self._url = url
         self._topology = topology
-        self._lock = threading.Lock()
-        self._connection: Connection | None = None
-        self._producer: Producer | None = None
-        self._returned: list[str] = []
+        self._channels = [_Channel() for _ in range(max(channels, 1))]
+        self._idle: queue.LifoQueue[_Channel] = queue.LifoQueue()
+        for channel in reversed(self._channels):
+            self._idle.put(channel)
 
     @property
     def topology(self) -> Topology:
@@ -59,13 +75,15 @@ class Publisher:
 
     def start(self) -> None:
         """Connect and declare the topology (harmless when it exists)."""
-        with self._lock, broker.broker_errors("connecting the publisher"):
-            self._ensure_producer()
+        channel = self._channels[0]
+        with channel.lock, broker.broker_errors("connecting the publisher"):
+            self._ensure_producer(channel)
 
     def close(self) -> None:
-        """Close the producer connection."""
-        with self._lock:
-            self._drop()
+        """Close the producer connections."""
+        for channel in self._channels:
+            with channel.lock:
+                self._drop(channel)
 
     def heartbeat(self) -> None:
         """Read what the broker sent (its heartbeats) and send ours; skipped while publishing.
@@ -73,35 +91,45 @@ class Publisher:
         Called about once a second by the broker thread: an idle producer connection would
         otherwise miss heartbeats in both directions and be closed by the broker.
         """
-        if self._connection is None or not self._lock.acquire(blocking=False):
+        if broker.uses_memory(self._url):
             return
-        try:
-            connection = self._connection
-            if connection is None or broker.uses_memory(self._url):
-                return
-            with broker.broker_errors("publisher heartbeat"):
-                with contextlib.suppress(TimeoutError):
-                    connection.drain_events(timeout=0)
-                connection.heartbeat_check()
-        except BrokerError as error:
-            log.info("publisher_heartbeat_failed", error=str(error))
-            self._drop()
-        finally:
-            self._lock.release()
+        for channel in self._channels:
+            if channel.connection is None or not channel.lock.acquire(blocking=False):
+                continue
+            try:
+                connection = channel.connection
+                if connection is None:
+                    continue
+                with broker.broker_errors("publisher heartbeat"):
+                    with contextlib.suppress(TimeoutError):
+                        connection.drain_events(timeout=0)
+                    connection.heartbeat_check()
+            except BrokerError as error:
+                log.info("publisher_heartbeat_failed", error=str(error))
+                self._drop(channel)
+            finally:
+                channel.lock.release()
 
     def publish(self, message: Outgoing) -> None:
         """Publish one message and wait for the broker's confirm; raises `BrokerError`."""
-        with self._lock:
-            for attempt in range(1, _ATTEMPTS + 1):
-                try:
-                    with broker.broker_errors("publishing"):
-                        self._publish_once(message)
-                    return
-                except BrokerError as error:
-                    self._drop()
-                    if attempt == _ATTEMPTS or "returned" in str(error):
-                        raise
-                    log.warning("publish_retried", attempt=attempt, error=str(error))
+        channel = self._idle.get()
+        try:
+            with channel.lock:
+                self._publish_retrying(channel, message)
+        finally:
+            self._idle.put(channel)
+
+    def _publish_retrying(self, channel: _Channel, message: Outgoing) -> None:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with broker.broker_errors("publishing"):
+                    self._publish_once(channel, message)
+                return
+            except BrokerError as error:
+                self._drop(channel)
+                if attempt == _ATTEMPTS or "returned" in str(error):
+                    raise
+                log.warning("publish_retried", attempt=attempt, error=str(error))
 
     def publish_event(
         self, body: bytes, *, event_type: str, event_id: str, request_id: str | None
@@ -132,9 +160,9 @@ class Publisher:
             )
         )
 
-    def _publish_once(self, message: Outgoing) -> None:
-        producer = self._ensure_producer()
-        self._returned.clear()
+    def _publish_once(self, channel: _Channel, message: Outgoing) -> None:
+        producer = self._ensure_producer(channel)
+        channel.returned.clear()
         producer.publish(
             message.body,
             exchange=message.exchange,
@@ -150,25 +178,27 @@ class Publisher:
             confirm_timeout=CONFIRM_TIMEOUT_SECONDS,
             timeout=CONFIRM_TIMEOUT_SECONDS,
         )
-        if self._returned:
-            raise BrokerError(f"publishing: returned by the broker ({self._returned[0]})")
+        if channel.returned:
+            raise BrokerError(f"publishing: returned by the broker ({channel.returned[0]})")
 
-    def _ensure_producer(self) -> Producer:
-        if self._producer is not None:
-            return self._producer
+    def _ensure_producer(self, channel: _Channel) -> Producer:
+        if channel.producer is not None:
+            return channel.producer
         connection = broker.connect(self._url, confirms=True)
         connection.ensure_connection(max_retries=3, interval_start=0.5, interval_step=1)
-        channel = connection.channel()
-        declare(channel, self._topology, delay_queues=not broker.uses_memory(self._url))
-        self._connection = connection
-        self._producer = Producer(channel, on_return=self._on_return)
-        return self._producer
+        amqp_channel = connection.channel()
+        declare(amqp_channel, self._topology, delay_queues=not broker.uses_memory(self._url))
+        returned = channel.returned
 
-    def _on_return(self, exception: Any, exchange: str, routing_key: str, message: Any) -> None:
-        self._returned.append(f"{exchange or '(default)'}/{routing_key}: {exception}")
+        def on_return(exception: Any, exchange: str, routing_key: str, message: Any) -> None:
+            returned.append(f"{exchange or '(default)'}/{routing_key}: {exception}")
 
-    def _drop(self) -> None:
-        connection, self._connection, self._producer = self._connection, None, None
+        channel.connection = connection
+        channel.producer = Producer(amqp_channel, on_return=on_return)
+        return channel.producer
+
+    def _drop(self, channel: _Channel) -> None:
+        connection, channel.connection, channel.producer = channel.connection, None, None
         if connection is not None:
             try:
                 connection.release()
