@@ -145,14 +145,17 @@ class Execution:
         context.extras.setdefault(REQUEST_CREATED_AT, record.created_at)
         request = context.request
         steps = plan(auto_mapping=request.mapping_mode == "auto")
+        started: dict[str, int] = {}  # intents written with the previous completion: attempts
         while (step := next_step(steps, context.resources)) is not None:
             if self._stopping.is_set():
                 raise ShutdownError(f"shutting down before {step.value}")
             self._lease.keep()
             with structlog.contextvars.bound_contextvars(step=step.value):
-                result = self._run_step(step, record.step(step.value), context)
+                state = record.step(step.value)
+                result = self._run_step(step, state, context, started.pop(step.value, None))
             context.resources[step.value] = result.resource_id
-            self._ledger.complete_step(
+            then = self._next_intent(steps, record, context)
+            attempts = self._ledger.complete_step(
                 request.request_id,
                 self._lease.fence,
                 step.value,
@@ -160,27 +163,49 @@ class Execution:
                 result.outcome,  # type: ignore[arg-type]  # created, found or reused
                 result.attempts,
                 result.seconds,
+                then=then,
             )
+            if then is not None and attempts is not None:
+                started[then[0]] = attempts
             self._on_step(result)
         return context.resources
 
-    def _run_step(self, step: Step, state: StepRecord, context: RequestContext) -> StepResult:
-        started = self._clock()
+    def _next_intent(
+        self, steps: tuple[Step, ...], record: RequestRecord, context: RequestContext
+    ) -> tuple[str, str | None] | None:
+        """The next step's intent, written with this completion (one ledger write, not two).
+
+        Only for a step that starts fresh: one that reuses writes no intent, and one with an
+        earlier intent looks its resource up first.
+        """
+        following = next_step(steps, context.resources)
+        if following is None or self._stopping.is_set() or reuses(following, context.request):
+            return None
+        state = record.step(following.value)
+        if state.name is not None or state.state != "pending":
+            return None
+        return following.value, self._actions.name(following, context)
+
+    def _run_step(
+        self, step: Step, state: StepRecord, context: RequestContext, started: int | None
+    ) -> StepResult:
+        """Run one step; ``started``: its intent is already written, with these attempts."""
+        began = self._clock()
         request = context.request
         attempts = state.attempts
         if reuses(step, request):
-            return self._reuse(step, state, context, started)
+            return self._reuse(step, state, context, began)
         try:
             name = self._actions.name(step, context)
-            if state.name is not None or state.state in ("started", "failed"):  # an intent exists
-                found = self._actions.find(step, context, name)
+            if started is None and (state.name is not None or state.state in ("started", "failed")):
+                found = self._actions.find(step, context, name)  # an intent exists: look first
                 if found is not None:
                     log.info("step_adopted", resource_id=found)
-                    return StepResult(step, found, FOUND, attempts, self._clock() - started)
-            attempts = self._intent(step, request, name)
+                    return StepResult(step, found, FOUND, attempts, self._clock() - began)
+            attempts = started if started is not None else self._intent(step, request, name)
             with structlog.contextvars.bound_contextvars(attempt=attempts):
                 resource_id, outcome = self._create(step, context, name)
-            return StepResult(step, resource_id, outcome, attempts, self._clock() - started)
+            return StepResult(step, resource_id, outcome, attempts, self._clock() - began)
         except PlatformError as error:
             raise StepFailedError(step, error, max(attempts, 1)) from error
 

@@ -396,3 +396,19 @@ def test_writes_from_many_threads_all_land_and_a_stale_one_fails_alone(state_url
         record is not None and record.step("dataflow").resource_id == f"f-{rid}"
         for rid, record in stored.items()
     )
+
+
+def test_a_completion_can_start_the_next_step_in_the_same_write(state_url: str) -> None:
+    with open_ledger(state_url) as ledger:
+        fence = claim(ledger).fence
+        then = ("target_schema", "crm (schema) [r-1]")
+        attempts = ledger.complete_step(
+            "r-1", fence, "source_connection", "s-1", "created", 1, 0.1, then=then
+        )
+        stored = ledger.get("r-1")
+    assert attempts == 1
+    assert stored is not None
+    assert stored.step("source_connection").state == "done"
+    assert stored.step("target_schema") == StepRecord(
+        state="started", name="crm (schema) [r-1]", attempts=1
+    )

@@ -153,9 +153,14 @@ class Ledger(abc.ABC):
         attempts: int,
         duration: float,
         *,
+        then: tuple[str, str | None] | None = None,
         now: float | None = None,
-    ) -> None:
-        """Mark ``step`` done with its resource id, outcome, attempts and duration."""
+    ) -> int | None:
+        """Mark ``step`` done with its resource id, outcome, attempts and duration.
+
+        ``then`` (the next step and the name it will create) records that step's intent in the
+        same write, as ``record_intent`` would; its attempts are returned (None without it).
+        """
 
     @abc.abstractmethod
     def fail_step(

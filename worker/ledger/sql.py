@@ -244,17 +244,20 @@ class SqlLedger(Ledger):
         attempts: int,
         duration: float,
         *,
+        then: tuple[str, str | None] | None = None,
         now: float | None = None,
-    ) -> None:
-        """Mark the step done with its resource."""
+    ) -> int | None:
+        """Mark the step done with its resource, and start the next one when ``then`` names it."""
         at = self._now(now)
-        self._fenced(
-            request_id,
-            fence,
-            lambda r: transitions.with_step_done(
-                r, step, resource_id, outcome, attempts, duration, at
-            ),
-        )
+
+        def change(record: RequestRecord) -> RequestRecord:
+            done = transitions.with_step_done(
+                record, step, resource_id, outcome, attempts, duration, at
+            )
+            return done if then is None else transitions.with_intent(done, *then, at)
+
+        changed = self._fenced(request_id, fence, change)
+        return None if then is None else changed.step(then[0]).attempts
 
     def fail_step(
         self,
