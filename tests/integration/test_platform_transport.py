@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from worker.config import load_settings
@@ -148,3 +150,30 @@ def test_the_proxy_variables_route_ims_and_platform_calls(
 def test_an_unreadable_ca_bundle_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="DATAFLOW_CA_BUNDLE"):
         build_http_client(timeout_seconds=1, pool_size=1, ca_bundle=str(tmp_path / "missing.pem"))
+
+
+def test_a_request_beyond_the_pool_size_waits_for_a_slot_then_times_out() -> None:
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+    http = build_http_client(timeout_seconds=0.5, pool_size=1)
+    outcome: list[BaseException] = []
+
+    def hold_the_only_slot() -> None:
+        try:
+            http.get(url)
+        except httpx.HTTPError as error:
+            outcome.append(error)
+
+    holder = threading.Thread(target=hold_the_only_slot)
+    holder.start()
+    silent.settimeout(10)
+    connection, _ = silent.accept()  # the holder has its slot and waits for an answer
+    try:
+        with pytest.raises(httpx.PoolTimeout):
+            http.get(url)
+        holder.join()
+    finally:
+        http.close()
+    connection.close()
+    silent.close()
+    assert [type(error) for error in outcome] == [httpx.ReadTimeout]
