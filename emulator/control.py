@@ -1,4 +1,4 @@
-"""The control surface (contract section 7): resources, the request log, faults, reset."""
+"""The control surface (contract section 7): resources, requests, faults, the clock, reset."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulator import runs
 from emulator.faults import CONTROL_PREFIX, Faults, FaultSettingsError
-from emulator.state import KINDS, store_of
+from emulator.state import FLOWS, KINDS, RUNS, Store, store_of
 
 
 class RequestLog:
@@ -108,6 +109,52 @@ async def set_faults(request: Request) -> Response:
     return JSONResponse(settings.raw)
 
 
+def produce_runs(store: Store, seed: int | None, failure_rate: float) -> int:
+    """Store the runs every enabled flow's schedule has completed by now; returns how many."""
+    now_s = store.clock.now()
+    produced = 0
+    for scope, flow_id, flow in list(store.everything(FLOWS)):
+        stored = store.collection(scope, RUNS)
+        mine = stored.find("flowId", flow_id)
+        existing = frozenset(run["id"] for run in mine)
+        latest = max(mine, key=_started, default=None)
+        for fired in runs.due_firings(flow, now_s, seed, existing=existing):
+            first = latest is None
+            run = runs.run_document(flow, fired, first=first, seed=seed, failure_rate=failure_rate)
+            stored.add(run["id"], run)
+            produced += 1
+            if latest is None or _started(run) >= _started(latest):
+                latest = run
+        if latest is not None and flow.get("lastRunDetails") != runs.last_run_details(latest):
+            details = runs.last_run_details(latest)
+            store.collection(scope, FLOWS).replace(flow_id, {**flow, "lastRunDetails": details})
+    return produced
+
+
+def _started(run: dict[str, Any]) -> int:
+    started: int = run["metrics"]["durationSummary"]["startedAtUTC"]
+    return started
+
+
+async def advance_clock(request: Request) -> Response:
+    """Move the clock forward by ``advance_seconds`` and produce the runs due meanwhile."""
+    try:
+        body = json.loads(await request.body() or b"{}")
+        seconds = body["advance_seconds"] if isinstance(body, dict) else None
+    except (ValueError, KeyError):
+        seconds = None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        message = "advance_seconds must be a non-negative number of seconds"
+        return JSONResponse({"error": message}, status_code=400)
+    store = store_of(request)
+    settings = request.app.state.faults.settings
+    store.clock.advance(float(seconds))
+    produced = produce_runs(store, settings.seed, settings.run_failure_rate)
+    now = datetime.fromtimestamp(store.clock.now(), UTC)
+    iso = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return JSONResponse({"now": iso, "nowMs": store.clock.now_ms(), "runsProduced": produced})
+
+
 async def reset(request: Request) -> Response:
     """Forget every resource, request and fault."""
     store_of(request).reset()
@@ -123,5 +170,6 @@ def routes() -> list[BaseRoute]:
         Route(f"{CONTROL_PREFIX}requests", requests, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}faults", get_faults, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}faults", set_faults, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}clock", advance_clock, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}reset", reset, methods=["POST"]),
     ]

@@ -89,6 +89,11 @@ class Emulator:
         result: dict[str, Any] = self._control("POST", "faults", faults)
         return result
 
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """``POST /__emulator/clock``: move the clock forward; the answer counts the new runs."""
+        result: dict[str, Any] = self._control("POST", "clock", {"advance_seconds": seconds})
+        return result
+
     def reset(self) -> None:
         """``POST /__emulator/reset``: forget resources, requests and faults."""
         self._control("POST", "reset")
