@@ -5,11 +5,21 @@ from __future__ import annotations
 import click
 
 from worker.commands.demo import demo
+from worker.commands.discover import discover
 from worker.commands.dlq import dlq
 from worker.commands.emulator import emulator
-from worker.commands.placeholders import PLACEHOLDERS
+from worker.commands.onboard import onboard
 from worker.commands.publish import publish
 from worker.commands.run import run
 from worker.commands.status import status
 
-COMMANDS: list[click.Command] = [emulator, run, publish, status, dlq, demo, *PLACEHOLDERS]
+COMMANDS: list[click.Command] = [
+    emulator,
+    run,
+    publish,
+    discover,
+    onboard,
+    status,
+    dlq,
+    demo,
+]

@@ -1,0 +1,139 @@
+"""Onboarding a manifest: one row per table, followed through the worker's events, and a report.
+
+``Tracker`` and ``render_report`` are pure: they turn events into each table's status and rows
+into CSV or JSON. ``EventTap`` is the broker side of ``onboard --wait``: a temporary exclusive
+queue bound to ``<prefix>.events`` *before* anything is published, so no event can be missed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from worker import broker
+from worker.steps import plan
+from worker.topology import Topology, declare
+
+TERMINAL = ("DataflowCreated", "DataflowFailed")
+REPORT_FIELDS = ("table", "request_id", "status", "flow_id", "error")
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One table of the manifest: its request and how far it got."""
+
+    table: str
+    request_id: str
+    status: str
+    flow_id: str | None = None
+    error: str | None = None
+
+
+def planned_steps(auto_mapping: bool) -> int:
+    """How many StepCompleted events a request sends on its way to DataflowCreated."""
+    return len(plan(auto_mapping=auto_mapping))
+
+
+class Tracker:
+    """Every table's status, updated from the events as they arrive."""
+
+    def __init__(self, rows: Sequence[TableRow]) -> None:
+        self._rows = {row.request_id: row for row in rows}
+        self._finished: set[str] = set()
+
+    def observe(self, event_type: str, data: Mapping[str, Any]) -> TableRow | None:
+        """Apply one event; return the row it changed, None when it is not about our requests."""
+        request_id = str(data.get("request_id"))
+        row = self._rows.get(request_id)
+        if row is None or request_id in self._finished:
+            return None
+        if event_type == "StepCompleted":
+            row = replace(row, status=f"running ({data.get('step')} done)")
+        elif event_type == "DataflowCreated":
+            row = replace(row, status="created", flow_id=str(data.get("flow_id")))
+            self._finished.add(request_id)
+        elif event_type == "DataflowFailed":
+            error = data.get("error") or {}
+            step = data.get("step") or "-"
+            message = f"{error.get('kind', '?')} at {step}: {error.get('message', '')}"
+            row = replace(row, status="failed", error=message)
+            self._finished.add(request_id)
+        else:
+            return None
+        self._rows[request_id] = row
+        return row
+
+    @property
+    def done(self) -> bool:
+        """True once every request has its terminal event."""
+        return len(self._finished) == len(self._rows)
+
+    def rows(self, *, timed_out: bool = False) -> list[TableRow]:
+        """Every row; those without a terminal event are ``timed out`` when the wait ended."""
+        rows = list(self._rows.values())
+        if not timed_out:
+            return rows
+        return [
+            row
+            if row.request_id in self._finished
+            else replace(row, status="timed out", error=f"no terminal event ({row.status})")
+            for row in rows
+        ]
+
+
+def render_report(rows: Sequence[TableRow], fmt: str) -> str:
+    """The rows as ``csv`` (a header line, then a line per table) or ``json`` (a list)."""
+    if fmt == "json":
+        return json.dumps([asdict(row) for row in rows], indent=2) + "\n"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=REPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: value or "" for key, value in asdict(row).items()})
+    return buffer.getvalue()
+
+
+class EventTap:
+    """A temporary exclusive queue on the events exchange; declare the topology first."""
+
+    def __init__(self, broker_url: str, topology: Topology) -> None:
+        from kombu import Exchange, Queue
+
+        self._connection = broker.connect(broker_url)
+        with broker.broker_errors("following the events"):
+            channel = self._connection.channel()
+            declare(channel, topology, delay_queues=not broker.uses_memory(broker_url))
+            exchange = Exchange(topology.events_exchange, type="topic", durable=True)
+            name = f"{topology.prefix}.onboard.{uuid.uuid4().hex[:12]}"
+            queue = Queue(name, exchange, routing_key="#", exclusive=True, auto_delete=True)
+            self._queue = queue.bind(channel)
+            self._queue.declare()
+
+    def events(self, deadline: float, poll_seconds: float = 0.05) -> Iterator[tuple[str, Any]]:
+        """Events as (type, data) as they arrive, until the caller stops or ``deadline`` passes."""
+        while time.monotonic() < deadline:
+            with broker.broker_errors("following the events"):
+                message = self._queue.get(no_ack=True)
+            if message is None:
+                time.sleep(poll_seconds)
+                continue
+            try:
+                event = json.loads(message.body)
+            except ValueError:
+                continue  # not ours to judge: the worker only sends valid events
+            if isinstance(event, dict):
+                yield str(event.get("type")), dict(event.get("data") or {})
+
+    def close(self) -> None:
+        """Delete the queue and disconnect."""
+        try:
+            with broker.broker_errors("closing the event queue"):
+                self._queue.delete()
+        finally:
+            self._connection.release()
