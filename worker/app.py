@@ -86,6 +86,7 @@ class Worker:
                 lease_seconds=2 * (2 * settings.http_timeout_seconds + 5.0),
                 poison_deliveries=settings.poison_deliveries,
                 follow_runs=settings.follow_runs,
+                follow_first_wait_seconds=settings.follow_first_wait_seconds,
                 policy=RetryPolicy(
                     max_attempts=settings.retry_max_attempts,
                     max_seconds=settings.retry_max_seconds,

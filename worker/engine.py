@@ -50,6 +50,7 @@ class EngineConfig:
     lease_seconds: float = 60.0
     poison_deliveries: int = 5
     follow_runs: bool = False
+    follow_first_wait_seconds: float = 16.0  # the wait before the first look at a run
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 

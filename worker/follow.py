@@ -36,9 +36,9 @@ def follow_headers(flow_id: str, round_: int) -> dict[str, object]:
     return {COPY_HEADER: "follow", FOLLOW_HEADER: flow_id, ROUND_HEADER: round_}
 
 
-def wait_seconds(round_: int) -> float:
-    """How long the copy waits before round `round_` (doubling, capped)."""
-    return float(min(FIRST_WAIT_SECONDS * 2 ** max(round_ - 1, 0), MAX_WAIT_SECONDS))
+def wait_seconds(round_: int, first: float = FIRST_WAIT_SECONDS) -> float:
+    """How long the copy waits before round `round_` (`first`, then doubling, capped)."""
+    return float(min(first * 2 ** max(round_ - 1, 0), MAX_WAIT_SECONDS))
 
 
 def schedule(engine: Engine, delivery: Delivery, flow_id: str, round_: int) -> None:
@@ -47,7 +47,7 @@ def schedule(engine: Engine, delivery: Delivery, flow_id: str, round_: int) -> N
         engine.delay.delay(
             delivery.body,
             message_id=delivery.message_id,
-            seconds=wait_seconds(round_),
+            seconds=wait_seconds(round_, engine.config.follow_first_wait_seconds),
             headers=copy_headers(delivery.headers, **follow_headers(flow_id, round_)),
         )
     except BrokerError as error:
