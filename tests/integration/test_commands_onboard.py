@@ -110,7 +110,7 @@ def test_each_table_is_published_once_with_confirms_and_reported(
     ]
 
 
-def test_wait_follows_a_discovered_database_to_its_dataflows_and_a_failure_exits_1(
+def test_wait_follows_a_discovered_database_to_its_dataflows_and_onboarding_again_is_a_no_op(
     rabbitmq_url: str, postgres_url: str, prefix: str, tmp_path: Path
 ) -> None:
     manifest = tmp_path / "manifest.yaml"
@@ -128,15 +128,34 @@ def test_wait_follows_a_discovered_database_to_its_dataflows_and_a_failure_exits
         document["requests"] += yaml.safe_load(stranger.read_text())["requests"]
         manifest.write_text(yaml.safe_dump(document))
         settings = worker_settings(rabbitmq_url, emulator, sqlite_url(tmp_path), prefix)
+        again = tmp_path / "again.json"
         with running_worker(settings):
             args = [str(manifest), "--wait", "--timeout", "60", "--report", str(report)]
             result = onboard(args, rabbitmq_url, prefix)
-        flows = {flow["id"] for flow in emulator.resources()["flows"]}
+            flows = {flow["id"] for flow in emulator.resources()["flows"]}
+            rerun = onboard([*args[:-1], str(again)], rabbitmq_url, prefix)
+        flows_after_rerun = {flow["id"] for flow in emulator.resources()["flows"]}
     assert result.exit_code == 1, result.output
     rows = {row["table"]: row for row in json.loads(report.read_text())}
+    assert rerun.exit_code == 1, rerun.output
+    assert json.loads(again.read_text()) == json.loads(report.read_text())
+    assert flows_after_rerun == flows
     assert [rows[f"{schema}.{t}"]["status"] for t in ("orders", "order_items")] == 2 * ["created"]
     assert {rows[f"{schema}.{t}"]["flow_id"] for t in ("orders", "order_items")} == flows
     assert rows["public.ghosts"]["request_id"] == failing_id
     assert rows["public.ghosts"]["status"] == "failed"
     assert rows["public.ghosts"]["error"]
     assert "2 created, 1 failed" in result.stdout
+
+
+def test_wait_gives_up_after_the_timeout_and_reports_the_tables_as_timed_out(
+    rabbitmq_url: str, prefix: str, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.yaml"
+    write_manifest(manifest, "base-1", "customers")
+    report = tmp_path / "report.json"
+    args = [str(manifest), "--wait", "--timeout", "1", "--report", str(report)]
+    result = onboard(args, rabbitmq_url, prefix)  # no worker runs: no event will come
+    assert result.exit_code == 1
+    [row] = json.loads(report.read_text())
+    assert (row["status"], row["error"]) == ("timed out", "no terminal event (published)")

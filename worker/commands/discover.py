@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -13,13 +12,6 @@ from worker.discovery import discover_tables, render_manifest, select_tables
 from worker.errors import ConfigurationError
 from worker.introspect import introspect, redact
 
-DAY_SECONDS = 86_400
-
-
-def start_of_day(now: float) -> int:
-    """Midnight UTC of the day ``now`` falls on, in epoch seconds."""
-    return int(now) - int(now) % DAY_SECONDS
-
 
 @click.command()
 @click.option("--dsn", required=True, help="postgresql://... or mysql://... of the database.")
@@ -27,13 +19,15 @@ def start_of_day(now: float) -> int:
     "--base-connection-id", required=True, help="The Platform base connection to the database."
 )
 @click.option("--connector", help="The connector name (default: from the DSN and the server).")
-@click.option("--schema", help="Only this schema (MySQL/MariaDB: database; default: the DSN's).")
+@click.option("--schema", help="Only this schema (default: all; MySQL: the DSN's database).")
 @click.option("--include", multiple=True, help="Only tables matching this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Leave out tables matching this glob (repeatable).")
 @click.option(
     "--start-time",
     type=click.IntRange(min=0),
-    help="The schedules' start, epoch seconds (default: midnight UTC today).",
+    default=0,
+    show_default=True,
+    help="The schedules' start in epoch seconds; any past time means as soon as created.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
 def discover(
@@ -43,14 +37,15 @@ def discover(
     schema: str | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
-    start_time: int | None,
+    start_time: int,
     output: str | None,
 ) -> None:
     """Introspect a database and write an onboarding manifest (YAML) of one request per table.
 
     Globs match `schema.table` or the bare table name. Each table's request id is stable
     (`tbl-` + SHA-256 of `<base_connection_id>/<schema.table>`), its delta column a timestamp
-    column (updated_at/modified/last_modified first), its mapping mode auto, its schedule daily.
+    column (updated_at/modified/last_modified first), its mapping mode auto, its schedule daily
+    with backfill. Nothing depends on the clock, so discovering again writes the same manifest.
     Tables without a timestamp column are listed under `skipped`. Exit 2 for a bad DSN or when
     no table is left, 1 when the database cannot be read.
     """
@@ -68,7 +63,7 @@ def discover(
         tables,
         connector=connector or found.connector,
         base_connection_id=base_connection_id,
-        start_time=start_time if start_time is not None else start_of_day(time.time()),
+        start_time=start_time,
     )
     if not discovery.requests:
         first = discovery.skipped[0]
