@@ -305,10 +305,35 @@ def render_manifest(discovery: Discovery, *, origin: str) -> str:
         "# Each request is the data of a DataflowRequested message; onboard it with",
         "# `dataflow-worker onboard FILE`. Tables under `skipped` are not onboarded.",
     ]
-    document: dict[str, Any] = {"requests": discovery.requests}
+    document: dict[str, Any] = {"requests": [_compact(r) for r in discovery.requests]}
     if discovery.skipped:
         document["skipped"] = [{"table": s.table, "reason": s.reason} for s in discovery.skipped]
     if discovery.notes:
         document["notes"] = list(discovery.notes)
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return "\n".join(header) + "\n" + body
+
+
+class _Flow(dict[str, Any]):
+    """A mapping written on one line (``{name: id, type: bigint, ...}``)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML with :class:`_Flow` mappings in flow style."""
+
+
+_Dumper.add_representer(
+    _Flow, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, True)
+)
+
+
+def _compact(request: dict[str, Any]) -> dict[str, Any]:
+    """The request with one line per column, delta column and schedule, as people write them."""
+    source = dict(request["source"])
+    source["columns"] = [_Flow(column) for column in source["columns"]]
+    return {
+        **request,
+        "source": source,
+        "delta_column": _Flow(request["delta_column"]),
+        "schedule": _Flow(request["schedule"]),
+    }
