@@ -15,7 +15,8 @@
     │                                 the worker stops taking work; it fails no request
     ├── LedgerError                   the ledger cannot be read or written
     │   └── LeaseLostError            another worker holds the request's lease (fencing)
-    └── BrokerError                   the broker refused or lost a publish (unconfirmed)
+    ├── BrokerError                   the broker refused or lost a publish (unconfirmed)
+    └── SourceDatabaseError           `discover` cannot reach or read the source database
 """
 
 from __future__ import annotations
@@ -96,3 +97,7 @@ class BrokerError(DataflowError):
     """A publish was not confirmed by the broker, or the broker connection failed."""
 
     retryable = True
+
+
+class SourceDatabaseError(DataflowError):
+    """The source database of ``discover`` cannot be reached or read."""

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from worker.discovery import SourceColumn, SourceTable
-from worker.errors import ConfigurationError, DataflowError
+from worker.errors import ConfigurationError, DataflowError, SourceDatabaseError
 
 CONNECT_TIMEOUT_SECONDS = 5
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -44,10 +44,6 @@ WHERE t.TABLE_TYPE = 'BASE TABLE'
   AND (%(schema)s IS NULL OR c.TABLE_SCHEMA = %(schema)s)
 ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION
 """
-
-
-class SourceDatabaseError(DataflowError):
-    """The source database cannot be reached or read."""
 
 
 @dataclass(frozen=True)
