@@ -7,17 +7,10 @@ import time
 import uuid
 from pathlib import Path
 
+from messages import STEPS as ALL_STEPS
 from worker.ledger import Ledger, open_ledger
 
-STEPS = (
-    "source_connection",
-    "target_schema",
-    "target_dataset",
-    "target_connection",
-    "mapping_set",
-    "flow_spec",
-    "dataflow",
-)
+STEPS = tuple(step for step in ALL_STEPS if step != "field_group")  # explicit mapping mode
 DATAFLOWS = 100
 REPEATS = 5
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -14,20 +14,11 @@ from itertools import product
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from messages import STEPS
 from worker import __version__
 
 PREFIX = "dataflow_"
 
-STEPS = (
-    "source_connection",
-    "target_schema",
-    "target_dataset",
-    "target_connection",
-    "mapping_set",
-    "flow_spec",
-    "dataflow",
-    "field_group",
-)
 EVENT_TYPES = ("StepCompleted", "DataflowCreated", "DataflowFailed", "DataflowRunCompleted")
 RECEIVED_TYPES = ("DataflowRequested", *EVENT_TYPES, "unknown")
 REQUEST_OUTCOMES = ("created", "failed", "duplicate", "conflict")

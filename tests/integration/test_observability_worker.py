@@ -17,6 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from emulator.testing import Emulator, running_emulator
+from messages import STEPS
 from tests.integration.harness import EventCollector, collecting_events, wait_until
 from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
@@ -29,7 +30,6 @@ from tests.integration.worker_support import (
 )
 from tests.services import RABBITMQ_URL, require_service
 from worker.app import Parts, Worker
-from worker.metrics import STEPS
 
 pytestmark = pytest.mark.integration
 
