@@ -66,6 +66,7 @@ def _server(config: EmulatorConfig, log_level: str) -> uvicorn.Server:
         loop="asyncio",
         http="auto",  # httptools when installed (a dependency), else h11
         access_log=False,
+        log_config=None,  # keep the host process's logging (the worker's pipeline in `demo`)
         log_level=log_level,
         lifespan="off",
         backlog=2048,

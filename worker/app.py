@@ -179,7 +179,7 @@ class Worker:
 
     def liveness(self) -> dict[str, bool]:
         """The process and its broker thread are alive."""
-        return {"running": not self._closed.is_set()}
+        return {"running": not self._closed.is_set(), "consumer_loop": self.consumer.alive}
 
     def readiness(self) -> dict[str, bool]:
         """The worker can take work: broker connected, ledger reachable, circuit closed."""

@@ -108,6 +108,11 @@ class Consumer:
         """True while the consumer connection is up."""
         return self._connected
 
+    @property
+    def alive(self) -> bool:
+        """False once the broker thread has died (a started consumer must keep it running)."""
+        return self._thread is None or self._thread.is_alive()
+
     def start(self) -> None:
         """Start the broker thread."""
         self._thread = threading.Thread(target=self._run, name="dataflow-broker", daemon=True)

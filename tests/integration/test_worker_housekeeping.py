@@ -1,4 +1,4 @@
-"""A running worker prunes ledger records that finished longer ago than the configured age."""
+"""Housekeeping of a running worker: pruning the ledger, and what liveness reports."""
 
 from __future__ import annotations
 
@@ -40,3 +40,12 @@ def test_records_finished_before_the_prune_age_are_deleted_and_newer_ones_kept(
             assert worker.ledger.get("old-request") is None
             assert worker.ledger.get("recent-request") is not None
             assert worker.prune_finished() == 0
+
+
+def test_liveness_reports_the_broker_thread_and_fails_once_it_has_ended(tmp_path: Path) -> None:
+    with running_emulator() as emulator:
+        prefix = f"live{uuid.uuid4().hex[:8]}"
+        settings = worker_settings("memory://", emulator, sqlite_url(tmp_path), prefix)
+        with running_worker(settings) as worker:
+            assert worker.liveness() == {"running": True, "consumer_loop": True}
+        assert worker.liveness()["consumer_loop"] is False
