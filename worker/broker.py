@@ -15,6 +15,7 @@ from worker.errors import BrokerError
 
 # Seconds between AMQP heartbeats; the broker thread checks them about once a second.
 HEARTBEAT_SECONDS = 20
+_REFUSED_HINT = " (is the broker running? check DATAFLOW_BROKER_URL)"
 
 
 def connect(url: str, *, confirms: bool = False) -> Connection:
@@ -52,7 +53,8 @@ def broker_errors(action: str) -> Iterator[None]:
         raise BrokerError(f"{action}: timed out waiting for the broker") from error
     except Exception as error:  # kombu and amqp errors share no common base worth naming
         if _is_foreign(error):
-            raise BrokerError(f"{action}: {type(error).__name__}: {error}") from error
+            hint = _REFUSED_HINT if "Connection refused" in str(error) else ""
+            raise BrokerError(f"{action}: {type(error).__name__}: {error}{hint}") from error
         raise
 
 
