@@ -6,6 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from messages import STEPS
 from worker import __version__
 from worker.metrics import (
     APIS,
@@ -16,7 +17,6 @@ from worker.metrics import (
     REQUEST_BUCKETS,
     STATUS_CLASSES,
     STEP_BUCKETS,
-    STEPS,
     Metrics,
     method_label,
     received_type,
