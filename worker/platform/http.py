@@ -70,9 +70,9 @@ def build_http_client(
 ) -> httpx.Client:
     """One client per process: TLS always verified, proxy variables honoured.
 
-    At most ``pool_size`` connections (the worker's concurrency). Without a proxy, each calling
-    thread keeps its own few connections (see :class:`ThreadPools`); with one, httpx's own pool
-    goes through it.
+    At most ``pool_size`` requests in flight (the worker's concurrency). Without a proxy, each
+    calling thread keeps up to two keep-alive connections of its own (see :class:`ThreadPools`);
+    with one, httpx's own pool of ``pool_size`` connections goes through it.
     """
     try:
         context = ssl.create_default_context(cafile=ca_bundle)
