@@ -10,8 +10,6 @@ exactly one Platform resource of each kind per request.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,14 +40,6 @@ BOUNDARIES = (
     "target_connection",
     "mapping_set",
 )
-
-
-@pytest.fixture
-def scenario(rabbitmq_url: str, tmp_path: Path) -> Iterator[Scenario]:
-    """A topology, a SQLite ledger and processes, all cleaned up afterwards."""
-    world = Scenario(tmp_path, rabbitmq_url, f"sqlite:///{tmp_path / 'state.db'}")
-    yield world
-    world.close()
 
 
 def applied(emulator: EmulatorProcess, kind: str, request_id: str, before: int) -> bool:

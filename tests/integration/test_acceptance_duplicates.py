@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from tests.integration.harness import wait_until
 from tests.integration.samples import sample_request
-from tests.integration.scenario import Scenario, postgres_database
+from tests.integration.scenario import Scenario
 from worker.cli import cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -20,12 +18,9 @@ REQUESTS = 5
 
 
 @pytest.fixture
-def scenario(rabbitmq_url: str, postgres_url: str, tmp_path: Path) -> Iterator[Scenario]:
-    """A topology and a fresh PostgreSQL ledger database, cleaned up afterwards."""
-    with postgres_database(postgres_url) as state_url:
-        world = Scenario(tmp_path, rabbitmq_url, state_url)
-        yield world
-        world.close()
+def scenario(postgres_scenario: Scenario) -> Scenario:
+    """These scenarios run on a PostgreSQL ledger, as several workers on several hosts would."""
+    return postgres_scenario
 
 
 def test_the_same_request_raced_by_two_workers_makes_one_dataflow_and_other_content_conflicts(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.integration.samples import sample_request
@@ -18,14 +15,6 @@ FAULTS = {
     "throttle": {"rate": 0.05, "retry_after_s": 1},
     "commit_then_drop": 0.03,
 }
-
-
-@pytest.fixture
-def scenario(rabbitmq_url: str, tmp_path: Path) -> Iterator[Scenario]:
-    """A topology, a SQLite ledger and processes, all cleaned up afterwards."""
-    world = Scenario(tmp_path, rabbitmq_url, f"sqlite:///{tmp_path / 'state.db'}")
-    yield world
-    world.close()
 
 
 def test_a_hundred_requests_through_503s_429s_and_dropped_commits_create_a_hundred_dataflows(

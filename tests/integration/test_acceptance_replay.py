@@ -9,8 +9,6 @@ reused, not created again, and the request ends in a new terminal event.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -26,14 +24,6 @@ REFUSE_TARGETS = {
     "errors": {"400": 1.0},
     "paths": "^/data/foundation/flowservice/targetConnections",
 }
-
-
-@pytest.fixture
-def scenario(rabbitmq_url: str, tmp_path: Path) -> Iterator[Scenario]:
-    """A topology, a SQLite ledger and processes, all cleaned up afterwards."""
-    world = Scenario(tmp_path, rabbitmq_url, f"sqlite:///{tmp_path / 'state.db'}")
-    yield world
-    world.close()
 
 
 def test_a_request_refused_at_target_connection_is_replayed_from_there_reusing_what_exists(

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.integration.harness import wait_until
 from tests.integration.samples import sample_request
-from tests.integration.scenario import Scenario, assert_one_resource_each, postgres_database
+from tests.integration.scenario import Scenario, assert_one_resource_each
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -19,12 +17,9 @@ DRAIN_SECONDS = 10
 
 
 @pytest.fixture
-def scenario(rabbitmq_url: str, postgres_url: str, tmp_path: Path) -> Iterator[Scenario]:
-    """A topology and a fresh PostgreSQL ledger database, cleaned up afterwards."""
-    with postgres_database(postgres_url) as state_url:
-        world = Scenario(tmp_path, rabbitmq_url, state_url)
-        yield world
-        world.close()
+def scenario(postgres_scenario: Scenario) -> Scenario:
+    """These scenarios run on a PostgreSQL ledger, as several workers on several hosts would."""
+    return postgres_scenario
 
 
 def test_sigterm_mid_run_exits_0_within_the_drain_time_and_a_restart_creates_the_rest_once(
