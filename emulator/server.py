@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 
+from emulator import persist
 from emulator.app import EmulatorConfig, create_app
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
@@ -60,9 +64,24 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _server(config: EmulatorConfig, log_level: str) -> uvicorn.Server:
+class _Server(uvicorn.Server):
+    """A uvicorn server that calls ``after_shutdown`` once shut down, before signals re-raise."""
+
+    def __init__(self, config: uvicorn.Config, after_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.after_shutdown = after_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Shut down as uvicorn does, then run ``after_shutdown``."""
+        await super().shutdown(sockets=sockets)
+        self.after_shutdown()
+
+
+def _server(
+    app: Starlette, log_level: str, after_shutdown: Callable[[], None] = lambda: None
+) -> uvicorn.Server:
     uvicorn_config = uvicorn.Config(
-        create_app(config),
+        app,
         loop="asyncio",
         http="auto",  # httptools when installed (a dependency), else h11
         access_log=False,
@@ -72,7 +91,7 @@ def _server(config: EmulatorConfig, log_level: str) -> uvicorn.Server:
         backlog=2048,
         timeout_keep_alive=30,
     )
-    return uvicorn.Server(uvicorn_config)
+    return _Server(uvicorn_config, after_shutdown)
 
 
 def serve(
@@ -82,10 +101,29 @@ def serve(
     *,
     allow_remote: bool = False,
     on_ready: Callable[[str], None] | None = None,
+    state_file: Path | None = None,
 ) -> None:
-    """Serve until interrupted (SIGINT/SIGTERM); ``on_ready`` gets the base URL once bound."""
+    """Serve until interrupted (SIGINT/SIGTERM); ``on_ready`` gets the base URL once bound.
+
+    With ``state_file``, resources are loaded from it at start (when it exists) and written back
+    to it once uvicorn has shut down gracefully (before uvicorn re-raises the stopping signal);
+    raises ``persist.StateFileError`` on a file it cannot read.
+    """
     check_host(host, allow_remote)
-    server = _server(config, "warning")
+    app = create_app(config)
+    store = app.state.emulator
+
+    def save() -> None:
+        """Write the resources to the state file (errors go to stderr: the process is ending)."""
+        if state_file is not None:
+            try:
+                persist.save(store, state_file)
+            except persist.StateFileError as error:
+                print(f"emulator: {error}", file=sys.stderr)
+
+    if state_file is not None:
+        persist.load(store, state_file)
+    server = _server(app, "warning", save)
     sock = bind(host, port)
     if on_ready is not None:
         on_ready(url_of(sock))
@@ -99,7 +137,7 @@ class ServerThread:
     """An emulator on a free loopback port, served by uvicorn in a background thread."""
 
     def __init__(self, config: EmulatorConfig, host: str = "127.0.0.1") -> None:
-        self._server = _server(config, "error")
+        self._server = _server(create_app(config), "error")
         self._sock = bind(host, 0)
         self.url = url_of(self._sock)
         self._thread = threading.Thread(

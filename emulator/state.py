@@ -93,6 +93,15 @@ class Clock:
     def __init__(self) -> None:
         self._offset = 0.0
 
+    @property
+    def offset(self) -> float:
+        """Seconds the clock runs ahead of the wall clock."""
+        return self._offset
+
+    @offset.setter
+    def offset(self, seconds: float) -> None:
+        self._offset = max(0.0, seconds)
+
     def now(self) -> float:
         """Seconds since the epoch, as the emulator sees them."""
         return time.time() + self._offset

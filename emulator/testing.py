@@ -212,9 +212,16 @@ class EmulatorProcess(Emulator):
 
 
 @contextmanager
-def emulator_process(*args: str, port: int = 0, timeout: float = 30) -> Iterator[EmulatorProcess]:
-    """Run ``python -m worker emulator --port PORT ARGS...``; yields once it is listening."""
+def emulator_process(
+    *args: str, port: int = 0, timeout: float = 30, state_file: str | os.PathLike[str] | None = None
+) -> Iterator[EmulatorProcess]:
+    """Run ``python -m worker emulator --port PORT ARGS...``; yields once it is listening.
+
+    On exit the process gets SIGTERM (a graceful stop: it writes ``state_file``, when given).
+    """
     command = [sys.executable, "-m", "worker", "emulator", "--port", str(port), *args]
+    if state_file is not None:
+        command += ["--state-file", os.fspath(state_file)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(  # noqa: S603 -- our own interpreter and arguments
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env

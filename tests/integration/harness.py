@@ -132,6 +132,7 @@ class EmulatorProcess(ManagedProcess):
         faults: Mapping[str, Any] | None = None,
         clients: Iterable[str] = (),
         port: int | None = None,
+        state_file: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         args = [sys.executable, "-m", "worker", "emulator", "--port", str(self.port)]
@@ -141,6 +142,8 @@ class EmulatorProcess(ManagedProcess):
             args += ["--fault-json", json.dumps(dict(faults))]
         for client in clients:
             args += ["--client", client]
+        if state_file is not None:
+            args += ["--state-file", str(state_file)]
         super().__init__(args, {}, log_dir / f"emulator-{self.port}.log")
         self.url = f"http://127.0.0.1:{self.port}"
         self.http = httpx.Client(base_url=self.url, timeout=30)

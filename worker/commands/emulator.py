@@ -10,6 +10,7 @@ import click
 
 from emulator.app import DEFAULT_TOKEN_TTL, EmulatorConfig
 from emulator.faults import FaultSettingsError, parse_faults
+from emulator.persist import StateFileError
 from emulator.server import RemoteBindError, check_host, serve
 
 
@@ -90,6 +91,11 @@ def _clients(values: tuple[str, ...]) -> dict[str, str] | None:
     type=click.IntRange(min=1),
     help="Lifetime of IMS tokens in seconds (short values exercise renewal).",
 )
+@click.option(
+    "--state-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Load resources from this file at start (if it exists); save them on a graceful stop.",
+)
 @click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
 def emulator(
     host: str,
@@ -99,6 +105,7 @@ def emulator(
     clients: tuple[str, ...],
     sandboxes: tuple[str, ...],
     token_ttl: int,
+    state_file: Path | None,
     allow_remote: bool,
 ) -> None:
     """Serve the local Platform emulator: IMS, Flow Service, Schema Registry, Catalog, Data Prep."""
@@ -119,6 +126,8 @@ def emulator(
         click.echo(f"emulator listening on {url} (control: {url}/__emulator/resources)")
 
     try:
-        serve(config, host, port, allow_remote=allow_remote, on_ready=ready)
+        serve(config, host, port, allow_remote=allow_remote, on_ready=ready, state_file=state_file)
+    except StateFileError as error:
+        raise click.UsageError(str(error)) from None
     except OSError as error:
         raise click.UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
