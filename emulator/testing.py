@@ -23,6 +23,7 @@ from emulator.specs import CONNECTION_STRING_AUTH, XED_FULL_V1
 DEFAULT_ORG = "EMULATOR0000000000000000@AdobeOrg"
 DEFAULT_CLIENT = ("emulator-test-client", "emulator-test-secret")
 MARIADB_SPEC_ID = "3000eb99-cd47-43f3-827c-43caf170f015"
+POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 FLOWSERVICE = "/data/foundation/flowservice"
 SCHEMAREGISTRY = "/data/foundation/schemaregistry"
 CATALOG = "/data/foundation/catalog"

@@ -13,7 +13,6 @@ from emulator.specs import CRM_TO_AEP_ID, DATA_LAKE_SPEC_ID, XED_FULL_V1
 from emulator.testing import MARIADB_SPEC_ID, Emulator, running_emulator
 
 FS = "/data/foundation/flowservice"
-POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 
 
 def unique(prefix: str) -> str:

@@ -23,8 +23,9 @@ from typing import Any
 import httpx
 from kombu import Connection, Exchange, Queue
 
+from emulator.testing import POSTGRES_SPEC_ID
+
 REPO = Path(__file__).resolve().parents[2]
-POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 TEST_SECRET = "test-secret"
 TERMINAL = frozenset({"DataflowCreated", "DataflowFailed"})
 RESOURCE_KINDS = (

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from emulator.testing import running_emulator
+from emulator.testing import POSTGRES_SPEC_ID, running_emulator
 from tests.integration.discovery_support import postgres_source
-from tests.integration.harness import POSTGRES_SPEC_ID, delete_topology, unique
+from tests.integration.harness import delete_topology, unique
 from tests.integration.worker_support import running_worker, sqlite_url, worker_settings
 from worker.cli import cli
 from worker.discovery import SourceColumn, SourceTable, discover_tables, render_manifest

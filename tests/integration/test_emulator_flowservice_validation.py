@@ -9,10 +9,9 @@ import httpx
 import pytest
 
 from emulator.specs import DATA_LAKE_SPEC_ID
-from emulator.testing import MARIADB_SPEC_ID, Emulator
+from emulator.testing import MARIADB_SPEC_ID, POSTGRES_SPEC_ID, Emulator
 from tests.integration.flowservice_support import (
     FS,
-    POSTGRES_SPEC_ID,
     Chain,
     chain,
     created_id,

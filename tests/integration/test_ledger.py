@@ -6,16 +6,15 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from tests.integration.worker_support import postgres_schema
 from worker.errors import LeaseLostError, LedgerError
 from worker.ledger import (
     Ledger,
@@ -35,26 +34,13 @@ LEASE = 30.0
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@contextmanager
-def fresh_schema(base: str) -> Iterator[str]:
-    """The URL of a new PostgreSQL schema on the server at ``base``, dropped afterwards."""
-    schema = f"ledger_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty ledger location of each variant."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
-    with fresh_schema(request.getfixturevalue("postgres_url")) as url:
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
         yield url
 
 
@@ -322,7 +308,7 @@ def test_sqlite_in_memory_serves_tests() -> None:
 
 
 def test_postgres_sessions_commit_synchronously(postgres_url: str) -> None:
-    with fresh_schema(postgres_url) as url, PostgresLedger(url) as ledger:
+    with postgres_schema(postgres_url) as url, PostgresLedger(url) as ledger:
         assert ledger.setting("synchronous_commit") == "on"
 
 

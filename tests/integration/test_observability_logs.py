@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from emulator.testing import running_emulator
+from emulator.testing import POSTGRES_SPEC_ID, running_emulator
 from tests.integration.harness import WorkerProcess, collecting_events, free_port, worker_env
 from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
@@ -23,7 +23,6 @@ from tests.services import RABBITMQ_URL, require_service
 
 pytestmark = pytest.mark.integration
 
-POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 EVENT = re.compile(r"[a-z][a-z0-9_]*")
 UNMASKED_BEARER = re.compile(r"(?i)bearer\s+(?!\*\*\*)[A-Za-z0-9\-._~+/]+")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from emulator.testing import Emulator, running_emulator
+from emulator.testing import POSTGRES_SPEC_ID, Emulator, running_emulator
 from messages import STEPS
 from tests.integration.harness import EventCollector, collecting_events, wait_until
 from tests.integration.samples import sample_request
@@ -33,7 +33,6 @@ from worker.app import Parts, Worker
 
 pytestmark = pytest.mark.integration
 
-POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 THROTTLED_PATHS = "^/data/foundation/flowservice/sourceConnections"
 _API_PREFIXES = {
     "/ims/": "ims",

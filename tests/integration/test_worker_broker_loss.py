@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.testing import running_emulator
+from emulator.testing import POSTGRES_SPEC_ID, running_emulator
 from tests.integration.harness import collecting_events, wait_until
 from tests.integration.samples import sample_request
 from tests.integration.tcp_proxy import CuttableProxy
@@ -20,8 +20,6 @@ from tests.integration.worker_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 
 
 def test_a_cut_broker_connection_is_reestablished_and_every_request_completes_once(

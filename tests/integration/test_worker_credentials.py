@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.testing import Emulator, running_emulator
+from emulator.testing import POSTGRES_SPEC_ID, Emulator, running_emulator
 from tests.integration.harness import collecting_events, wait_until
 from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
@@ -21,7 +21,6 @@ from tests.integration.worker_support import (
 
 pytestmark = pytest.mark.integration
 
-POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 CLIENT = ("the-client", "the-secret")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from emulator.testing import Emulator, running_emulator
+from emulator.testing import POSTGRES_SPEC_ID, Emulator, running_emulator
 from tests.integration.harness import EventCollector, collecting_events, wait_until
 from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
@@ -28,8 +28,6 @@ from worker.config import Settings
 from worker.publisher import Publisher
 
 pytestmark = pytest.mark.integration
-
-POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from kombu import Connection, Exchange, Queue
 
 from emulator.runs import RUN_ERRORS
-from emulator.testing import FLOWSERVICE, Emulator, running_emulator
+from emulator.testing import FLOWSERVICE, POSTGRES_SPEC_ID, Emulator, running_emulator
 from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
     publish_request,
@@ -23,8 +23,6 @@ from tests.integration.worker_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 
 
 def wait_for_flow(emulator: Emulator, timeout: float = 30) -> str:

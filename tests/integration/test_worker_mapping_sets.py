@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from emulator.testing import Emulator, running_emulator
+from emulator.testing import POSTGRES_SPEC_ID, Emulator, running_emulator
 from tests.integration.harness import EventCollector, collecting_events
 from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
@@ -24,7 +24,6 @@ from worker.publisher import Publisher
 
 pytestmark = pytest.mark.integration
 
-POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 FOUNDATION = "/data/foundation"
 DROP_MAPPING_SET_CREATES = {
     "commit_then_drop": 1.0,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from emulator.testing import running_emulator
+from emulator.testing import POSTGRES_SPEC_ID, running_emulator
 from tests.integration.samples import sample_request
 from tests.integration.worker_support import (
     publish_request,
@@ -21,8 +21,6 @@ from tests.integration.worker_support import (
 from worker.delay import TimerDelay
 
 pytestmark = pytest.mark.integration
-
-POSTGRES_SPEC_ID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 
 
 def test_on_the_memory_transport_retried_requests_finish_before_the_worker_is_idle(
