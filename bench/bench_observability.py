@@ -15,9 +15,9 @@ import time
 import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 
-from worker.health import WithoutCreated
-from worker.logs import configure_logging
-from worker.metrics import Metrics
+from worker.observability.health import WithoutCreated
+from worker.observability.logs import configure_logging
+from worker.observability.metrics import Metrics
 
 LINES = 20_000
 SCRAPES = 200

@@ -38,9 +38,9 @@ from emulator.testing import Emulator
 from tests.integration.harness import TEST_SECRET, delete_topology, free_port, wait_until
 from tests.integration.samples import sample_request
 from tests.integration.scenario import postgres_database
-from worker.commands.publish import prepare, publish_requests
-from worker.manifest import ManifestItem
-from worker.topology import EVENT_KEYS
+from worker.broker.topology import EVENT_KEYS
+from worker.onboarding.manifest import ManifestItem
+from worker.onboarding.requests import prepare, publish_requests
 
 BROKER_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -17,22 +17,23 @@ from dataclasses import dataclass
 import structlog
 from prometheus_client import CollectorRegistry
 
-from worker import broker, outcomes
-from worker.actions import PlatformActions
-from worker.breaker import Breaker
+from worker.broker import connection as broker
+from worker.broker.consumer import Consumer
+from worker.broker.delay import BrokerDelay, Delay, TimerDelay
+from worker.broker.publisher import Publisher
+from worker.broker.reporter import Reporter
+from worker.broker.topology import Topology
 from worker.config import Settings
-from worker.consumer import Consumer
-from worker.delay import BrokerDelay, Delay, TimerDelay
-from worker.engine import Engine, EngineConfig
+from worker.core import outcomes
+from worker.core.retry import RetryPolicy
+from worker.engine.actions import PlatformActions
+from worker.engine.breaker import Breaker
+from worker.engine.engine import Engine, EngineConfig
 from worker.errors import DataflowError, LedgerError
-from worker.health import HealthServer
 from worker.ledger import Ledger, open_ledger
-from worker.metrics import Metrics
+from worker.observability.health import HealthServer
+from worker.observability.metrics import Metrics
 from worker.platform import PlatformClient, open_platform_client
-from worker.publisher import Publisher
-from worker.reporter import Reporter
-from worker.retry import RetryPolicy
-from worker.topology import Topology
 
 log = structlog.get_logger()
 

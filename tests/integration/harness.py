@@ -362,7 +362,7 @@ def collecting_events(broker_url: str, prefix: str) -> Iterator[EventCollector]:
 
 def delete_topology(broker_url: str, prefix: str) -> None:
     """Delete every queue and exchange whose name a test's prefix produced."""
-    from worker.topology import Topology
+    from worker.broker.topology import Topology
 
     names = Topology(prefix).entity_names()
     with Connection(broker_url) as connection:

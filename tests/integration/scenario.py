@@ -100,8 +100,8 @@ class Scenario:
 
     def publish(self, requests: Iterable[Mapping[str, Any]]) -> list[str]:
         """Validate and publish ``DataflowRequested`` data objects with confirms; their ids."""
-        from worker.commands.publish import prepare, publish_requests
-        from worker.manifest import ManifestItem
+        from worker.onboarding.manifest import ManifestItem
+        from worker.onboarding.requests import prepare, publish_requests
 
         items = [ManifestItem(f"item {n}", dict(r)) for n, r in enumerate(requests, start=1)]
         prepared, invalid = prepare(items, source="urn:acceptance-test")

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from messages import validate_request
 from tests.integration.discovery_support import mariadb_source, postgres_source
 from worker.cli import cli
-from worker.discovery import request_id
+from worker.onboarding.discovery import request_id
 
 pytestmark = pytest.mark.integration
 

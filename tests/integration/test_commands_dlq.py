@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from messages import content_hash, decode, encode, new_event, validate_request
 from tests.integration.harness import delete_topology, unique
 from tests.integration.samples import sample_request
+from worker.broker.publisher import Outgoing, Publisher
+from worker.broker.topology import Topology
 from worker.cli import cli
 from worker.ledger import open_ledger
-from worker.publisher import Outgoing, Publisher
-from worker.topology import Topology
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from tests.integration.discovery_support import postgres_source
 from tests.integration.harness import delete_topology, unique
 from tests.integration.worker_support import running_worker, sqlite_url, worker_settings
 from worker.cli import cli
-from worker.discovery import SourceColumn, SourceTable, discover_tables, render_manifest
+from worker.onboarding.discovery import SourceColumn, SourceTable, discover_tables, render_manifest
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from worker.errors import ConfigurationError
-from worker.health import HealthServer
-from worker.metrics import Metrics
+from worker.observability.health import HealthServer
+from worker.observability.metrics import Metrics
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from tests.integration.worker_support import (
     topology_prefix,
     worker_settings,
 )
-from worker.topology import EVENT_KEYS
+from worker.broker.topology import EVENT_KEYS
 
 pytestmark = pytest.mark.integration
 

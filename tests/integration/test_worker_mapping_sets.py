@@ -19,8 +19,8 @@ from tests.integration.worker_support import (
     topology_prefix,
     worker_settings,
 )
+from worker.broker.publisher import Publisher
 from worker.config import Settings
-from worker.publisher import Publisher
 
 pytestmark = pytest.mark.integration
 

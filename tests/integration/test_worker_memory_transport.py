@@ -18,7 +18,7 @@ from tests.integration.worker_support import (
     sqlite_url,
     worker_settings,
 )
-from worker.delay import TimerDelay
+from worker.broker.delay import TimerDelay
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.worker_support import queue_depth, request_publisher, topology_prefix
+from worker.broker.publisher import Outgoing
 from worker.errors import BrokerError
-from worker.publisher import Outgoing
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ from emulator.testing import Emulator
 from messages import DataflowRequested, encode, new_event
 from tests.integration.harness import delete_topology, unique
 from worker.app import Parts, Worker
+from worker.broker.publisher import Outgoing, Publisher
+from worker.broker.topology import REQUESTED_KEY, Topology
 from worker.config import Settings, load_settings
-from worker.publisher import Outgoing, Publisher
-from worker.topology import REQUESTED_KEY, Topology
 
 
 def worker_settings(

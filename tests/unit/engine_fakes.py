@@ -19,19 +19,19 @@ from prometheus_client import CollectorRegistry
 
 from messages import DataflowRequested, encode, new_event
 from tests.integration.samples import sample_request
-from worker.breaker import Breaker
-from worker.consumer import Delivery
-from worker.delay import BrokerDelay
-from worker.engine import Engine, EngineConfig
+from worker.broker.consumer import Delivery
+from worker.broker.delay import BrokerDelay
+from worker.broker.publisher import Publisher
+from worker.broker.reporter import Reporter
+from worker.broker.topology import Topology
+from worker.core.retry import RetryPolicy
+from worker.core.steps import Step
+from worker.engine.breaker import Breaker
+from worker.engine.engine import Engine, EngineConfig
+from worker.engine.execution import RequestContext
 from worker.errors import NotFoundError, OutcomeUnknownError, PlatformError
-from worker.execution import RequestContext
 from worker.ledger import Ledger, open_ledger
-from worker.metrics import Metrics
-from worker.publisher import Publisher
-from worker.reporter import Reporter
-from worker.retry import RetryPolicy
-from worker.steps import Step
-from worker.topology import Topology
+from worker.observability.metrics import Metrics
 
 MEMORY = "memory://"
 

@@ -8,9 +8,9 @@ import httpx
 
 from tests.unit.engine_fakes import request
 from tests.unit.platform_fakes import mock_client
-from worker.actions import PlatformActions
-from worker.execution import REQUEST_CREATED_AT, RequestContext
-from worker.steps import Step
+from worker.core.steps import Step
+from worker.engine.actions import PlatformActions
+from worker.engine.execution import REQUEST_CREATED_AT, RequestContext
 
 SCHEMA = "https://ns.adobe.com/tenant/schemas/abc"
 NOW_MS = 1_700_000_000_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.broker import broker_errors
+from worker.broker.connection import broker_errors
 from worker.errors import BrokerError
 
 

@@ -8,8 +8,14 @@ import pytest
 from rich.console import Console
 
 from worker.commands.demo import result_table
-from worker.commands.publish import prepare
-from worker.demo import DemoResult, TableOutcome, demo_settings, load_requests, planned_steps
+from worker.onboarding.demo import (
+    DemoResult,
+    TableOutcome,
+    demo_settings,
+    load_requests,
+    planned_steps,
+)
+from worker.onboarding.requests import prepare
 
 
 def test_the_shipped_sample_is_put_on_the_demo_base_connection() -> None:

@@ -8,9 +8,9 @@ import pytest
 
 from messages import content_hash, encode, new_event, validate_request
 from tests.integration.samples import sample_request
+from worker.broker.parking import describe
 from worker.commands.dlq import decide, parked_request, parked_view
 from worker.ledger import RequestRecord, StepRecord
-from worker.parking import describe
 
 REQUEST = validate_request(sample_request("crm-1", "base-1"))
 BODY = encode(new_event(REQUEST, source="urn:crm-sync"))

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from messages import decode
 from tests.integration.samples import sample_request
 from worker.cli import cli
-from worker.commands.publish import Prepared, prepare, publish_all, worker_source
-from worker.manifest import ManifestItem, parse_manifest
+from worker.onboarding.manifest import ManifestItem, parse_manifest
+from worker.onboarding.requests import Prepared, prepare, publish_all, worker_source
 
 SOURCE = "urn:dataflow-worker:test-host"
 
@@ -117,7 +117,7 @@ def test_publish_all_sends_every_request_in_order_and_reports_each() -> None:
 
 
 def test_the_sample_manifest_is_entirely_valid() -> None:
-    path = Path(__file__).resolve().parents[2] / "worker" / "samples" / "shop.yaml"
+    path = Path(__file__).resolve().parents[2] / "worker" / "onboarding" / "samples" / "shop.yaml"
     items = parse_manifest(path.read_text(encoding="utf-8"), name=str(path))
     prepared, invalid = prepare(items, source=SOURCE)
     assert invalid == []

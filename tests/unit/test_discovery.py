@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from messages import validate_request
-from worker.commands.publish import prepare
-from worker.discovery import (
+from worker.onboarding.discovery import (
     MappedType,
     SourceColumn,
     SourceTable,
@@ -21,7 +20,8 @@ from worker.discovery import (
     request_id,
     select_tables,
 )
-from worker.manifest import parse_manifest
+from worker.onboarding.manifest import parse_manifest
+from worker.onboarding.requests import prepare
 
 STRING: dict[str, Any] = {"type": "string"}
 

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.engine_fakes import delivery, from_message, request, rig
-from worker.consumer import Settle
-from worker.delay import COPY_HEADER
+from worker.broker.consumer import Settle
+from worker.broker.delay import COPY_HEADER
+from worker.core.steps import Step
 from worker.errors import RejectedError, RetryableError
-from worker.steps import Step
 
 ALL_STEPS = [
     "flow_spec",

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.engine_fakes import delivery, request, rig
-from worker.consumer import Delivery, Settle
-from worker.delay import COPY_HEADER
+from worker.broker.consumer import Delivery, Settle
+from worker.broker.delay import COPY_HEADER
+from worker.core.steps import Step
 from worker.errors import AuthenticationError, PlatformError, RejectedError, RetryableError
-from worker.steps import Step
 
 VALID = json.loads(delivery(request()).body)
 

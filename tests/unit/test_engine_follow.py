@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.unit.engine_fakes import delivery, from_message, request, rig
-from worker.consumer import Settle
-from worker.follow import FOLLOW_HEADER, ROUND_HEADER, wait_seconds
-from worker.runs import first_run, run_completed, run_status
+from worker.broker.consumer import Settle
+from worker.core.runs import first_run, run_completed, run_status
+from worker.engine.follow import FOLLOW_HEADER, ROUND_HEADER, wait_seconds
 
 
 def _run(run_id: str, status: str, started: int = 1_800_000_000_000) -> dict[str, Any]:

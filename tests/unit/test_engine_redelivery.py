@@ -6,9 +6,9 @@ import dataclasses
 from pathlib import Path
 
 from tests.unit.engine_fakes import delivery, request, rig
-from worker.consumer import Settle
-from worker.delay import COPY_HEADER, copy_headers
-from worker.steps import Step
+from worker.broker.consumer import Settle
+from worker.broker.delay import COPY_HEADER, copy_headers
+from worker.core.steps import Step
 
 
 def test_a_duplicate_of_a_finished_request_republishes_its_terminal_event_unchanged(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.follow import MAX_WAIT_SECONDS, wait_seconds
+from worker.engine.follow import MAX_WAIT_SECONDS, wait_seconds
 
 
 @pytest.mark.parametrize(

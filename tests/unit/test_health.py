@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pytest
 
 from worker.errors import ConfigurationError
-from worker.health import evaluate, parse_address, probe_response
+from worker.observability.health import evaluate, parse_address, probe_response
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.logs import MASK, Redactor, captured_logs, configure_logging
+from worker.observability.logs import MASK, Redactor, captured_logs, configure_logging
 
 SECRET = "s3cr3t-Value/42"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3JrZXIifQ.c2lnbmF0dXJl"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.errors import ConfigurationError
-from worker.manifest import ManifestError, detect_format, parse_manifest, read_manifest
+from worker.onboarding.manifest import ManifestError, detect_format, parse_manifest, read_manifest
 
 REQUEST = {"request_id": "crm-1", "name": "crm orders"}
 OTHER = {"request_id": "crm-2", "name": "crm customers"}

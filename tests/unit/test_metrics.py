@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from messages import STEPS
 from worker import __version__
-from worker.metrics import (
+from worker.observability.metrics import (
     APIS,
     EVENT_TYPES,
     METHODS,

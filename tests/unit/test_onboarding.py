@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from worker.onboarding import TableRow, Tracker, render_report
+from worker.onboarding.tracking import TableRow, Tracker, render_report
 
 ROWS = [TableRow("public.a", "tbl-a", "published"), TableRow("public.b", "tbl-b", "published")]
 

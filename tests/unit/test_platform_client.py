@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 
 from tests.unit.platform_fakes import Handler, mock_client
 from worker.errors import NotFoundError, RejectedError, RetryableError
-from worker.metrics import Metrics
+from worker.observability.metrics import Metrics
 from worker.platform import MappingSetRef, PlatformClient
 
 

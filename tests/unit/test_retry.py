@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from worker.core.retry import DELAY_TIERS, RetryPolicy, compute_backoff, decide, delay_tier
 from worker.errors import (
     ConfigurationError,
     NotFoundError,
@@ -15,7 +16,6 @@ from worker.errors import (
     RejectedError,
     RetryableError,
 )
-from worker.retry import DELAY_TIERS, RetryPolicy, compute_backoff, decide, delay_tier
 
 POLICY = RetryPolicy(max_attempts=5, max_seconds=600, factor_seconds=2, max_backoff_seconds=60)
 

@@ -8,7 +8,7 @@ import pytest
 
 from messages.models import DataflowRequested
 from tests.integration.samples import sample_request
-from worker.steps import DEPENDENCIES, Removal, Step, next_step, plan, reuses, rollback_plan
+from worker.core.steps import DEPENDENCIES, Removal, Step, next_step, plan, reuses, rollback_plan
 
 EXPLICIT = (
     Step.FLOW_SPEC,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.topology import DELIVERY_LIMIT, EVENT_KEYS, Topology, all_entities
+from worker.broker.topology import DELIVERY_LIMIT, EVENT_KEYS, Topology, all_entities
 
 
 def test_every_name_derives_from_the_prefix() -> None:

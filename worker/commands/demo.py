@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from worker.demo import DemoOptions, DemoResult, run_demo
-from worker.logs import configure_logging
+from worker.observability.logs import configure_logging
+from worker.onboarding.demo import DemoOptions, DemoResult, run_demo
 
 
 def result_table(result: DemoResult) -> Table:

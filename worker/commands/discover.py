@@ -8,9 +8,9 @@ import click
 
 from messages import find_connector
 from messages.connectors import unknown_connector_message
-from worker.discovery import discover_tables, render_manifest, select_tables
 from worker.errors import ConfigurationError
-from worker.introspect import introspect, redact
+from worker.onboarding.discovery import discover_tables, render_manifest, select_tables
+from worker.onboarding.introspect import introspect, redact
 
 
 @click.command()

@@ -1,6 +1,6 @@
 """``dataflow-worker dlq list`` and ``dlq replay``: inspect and re-drive parked requests.
 
-``list`` browses the parking lot without consuming it (see :mod:`worker.parking`). ``replay``
+``list`` browses the parking lot without consuming it (see :mod:`worker.broker.parking`). ``replay``
 re-drives a parked request from the step that failed: the ledger reopens it (steps that were
 done keep what they created), the request is published again to ``<prefix>.commands`` as a new
 event with confirms, and only then is the parked copy removed. A crash in between leaves the
@@ -21,13 +21,13 @@ from rich.table import Table
 
 from messages import InvalidMessageError, content_hash, decode, encode, new_event
 from messages.models import DataflowRequested
-from worker.commands.publish import Prepared, worker_source
+from worker.broker.parking import Parked, ParkingLot
+from worker.broker.topology import Topology
 from worker.commands.status import open_existing_ledger
 from worker.config import load_settings
 from worker.errors import DataflowError
 from worker.ledger import Ledger, RequestRecord
-from worker.parking import Parked, ParkingLot
-from worker.topology import Topology
+from worker.onboarding.requests import Prepared, worker_source
 
 Action = Literal["replay", "republish", "remove", "refuse"]
 _DONE: dict[Action, str] = {
@@ -177,7 +177,7 @@ def replay_parked(request_ids: tuple[str, ...], replay_all: bool) -> None:
     """
     if bool(request_ids) == replay_all:
         raise click.UsageError("give REQUEST_ID... or --all (not both)")
-    from worker.publisher import Publisher
+    from worker.broker.publisher import Publisher
 
     settings = load_settings()
     topology = Topology(settings.topology_prefix)

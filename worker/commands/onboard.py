@@ -10,12 +10,12 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from worker.commands.publish import Prepared, prepare, publish_requests, worker_source
+from worker.broker.topology import Topology
 from worker.config import load_settings
 from worker.errors import ConfigurationError
-from worker.manifest import ManifestItem, read_manifest
-from worker.onboarding import EventTap, TableRow, Tracker, planned_steps, render_report
-from worker.topology import Topology
+from worker.onboarding.manifest import ManifestItem, read_manifest
+from worker.onboarding.requests import Prepared, prepare, publish_requests, worker_source
+from worker.onboarding.tracking import EventTap, TableRow, Tracker, planned_steps, render_report
 
 
 def table_of(item: ManifestItem) -> str:

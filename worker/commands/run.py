@@ -11,7 +11,7 @@ import structlog
 
 from worker.app import Worker
 from worker.config import load_settings
-from worker.logs import configure_logging
+from worker.observability.logs import configure_logging
 
 log = structlog.get_logger()
 

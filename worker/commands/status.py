@@ -19,9 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 from worker.config import load_settings
+from worker.core.steps import Step
 from worker.errors import DataflowError
 from worker.ledger import Ledger, RequestRecord, open_ledger
-from worker.steps import Step
 
 RECENT_FAILURES = 10
 _STATUS_STYLES = {

@@ -176,7 +176,7 @@ def test_the_asyncapi_document_describes_the_contracts_topology() -> None:
 
 
 def test_the_asyncapi_names_agree_with_the_workers_topology() -> None:
-    topology = pytest.importorskip("worker.topology")
+    topology = pytest.importorskip("worker.broker.topology")
     default = topology.Topology()
     assert default.commands_exchange == asyncapi.COMMANDS_EXCHANGE
     assert default.events_exchange == asyncapi.EVENTS_EXCHANGE

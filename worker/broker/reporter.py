@@ -12,12 +12,12 @@ import structlog
 
 from messages.codec import encode, new_event
 from messages.envelope import Payload
-from worker import outcomes
-from worker.consumer import Delivery
-from worker.delay import copy_headers
+from worker.broker.consumer import Delivery
+from worker.broker.delay import copy_headers
+from worker.broker.publisher import Outgoing, Publisher
+from worker.core import outcomes
 from worker.errors import BrokerError
-from worker.metrics import Metrics
-from worker.publisher import Outgoing, Publisher
+from worker.observability.metrics import Metrics
 
 log = structlog.get_logger()
 

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 import structlog
 
 from messages.models import DataflowRequested
+from worker.core.steps import CREATED, FOUND, REUSED, Step, next_step, plan, reuses
 from worker.errors import OutcomeUnknownError, PlatformError
 from worker.ledger import Ledger, RequestRecord, StepRecord
-from worker.steps import CREATED, FOUND, REUSED, Step, next_step, plan, reuses
 
 log = structlog.get_logger()
 # `RequestContext.extras` key: when the ledger first saw the request (epoch seconds); nothing the
@@ -38,7 +38,7 @@ class RequestContext:
 
 
 class Actions(Protocol):
-    """What each step does on the Platform (see `worker.actions` for the real one)."""
+    """What each step does on the Platform (see `worker.engine.actions` for the real one)."""
 
     def name(self, step: Step, context: RequestContext) -> str | None:
         """The name (title) the step's resource gets (contract 2.4); None when it has none."""

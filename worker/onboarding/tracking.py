@@ -16,9 +16,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from worker import broker
-from worker.steps import plan
-from worker.topology import Topology, declare
+from worker.broker import connection as broker
+from worker.broker.topology import Topology, declare
+from worker.core.steps import plan
 
 TERMINAL = ("DataflowCreated", "DataflowFailed")
 REPORT_FIELDS = ("table", "request_id", "status", "flow_id", "error")

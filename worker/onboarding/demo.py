@@ -3,7 +3,8 @@
 Nothing outside the process is used: kombu's in-process ``memory://`` transport is the broker,
 SQLite in a temporary directory is the ledger, the emulator serves on a free loopback port in a
 thread, with faults injected so the retries show. The shipped sample manifest
-(``worker/samples/shop.yaml``) is onboarded end to end and the outcome of each table returned.
+(``worker/onboarding/samples/shop.yaml``) is onboarded end to end and the outcome of each table
+returned.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from emulator.app import EmulatorConfig
 from emulator.server import ServerThread
 from emulator.testing import Emulator
 from messages import resolve_connector
-from worker.commands.publish import Prepared, prepare, publish_requests, worker_source
 from worker.config import Settings, load_settings
+from worker.core.steps import plan
 from worker.errors import ConfigurationError
-from worker.manifest import ManifestItem, parse_manifest, read_manifest
-from worker.steps import plan
+from worker.onboarding.manifest import ManifestItem, parse_manifest, read_manifest
+from worker.onboarding.requests import Prepared, prepare, publish_requests, worker_source
 
 DEFAULT_FAULTS: dict[str, Any] = {
     "latency_ms": [2, 25],
@@ -101,7 +102,7 @@ Progress = Callable[[str, Mapping[str, Any]], None]
 def load_requests(manifest: str | None, base_connection_id: str) -> list[ManifestItem]:
     """The demo's requests: the shipped sample (or ``manifest``), on the demo's base connection."""
     if manifest is None:
-        text = resources.files("worker").joinpath("samples/shop.yaml").read_text("utf-8")
+        text = resources.files("worker").joinpath("onboarding/samples/shop.yaml").read_text("utf-8")
         items = parse_manifest(text, name="shop.yaml")
     else:
         items = read_manifest(manifest)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from worker.discovery import SourceColumn, SourceTable
 from worker.errors import ConfigurationError, DataflowError, SourceDatabaseError
+from worker.onboarding.discovery import SourceColumn, SourceTable
 
 CONNECT_TIMEOUT_SECONDS = 5
 _POSTGRES_SCHEMES = ("postgresql", "postgres")

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from worker import follow, outcomes
-from worker.consumer import Delivery, Settle
-from worker.delay import COPY_HEADER, copy_headers
-from worker.errors import AuthenticationError, BrokerError, LeaseLostError, LedgerError
-from worker.execution import (
+from worker.broker.consumer import Delivery, Settle
+from worker.broker.delay import COPY_HEADER, copy_headers
+from worker.core import outcomes
+from worker.core.retry import decide
+from worker.core.steps import Step, plan
+from worker.engine import follow
+from worker.engine.execution import (
     Execution,
     Lease,
     RequestContext,
@@ -24,13 +26,12 @@ from worker.execution import (
     StepFailedError,
     StepResult,
 )
+from worker.engine.rollback import owned, roll_back
+from worker.errors import AuthenticationError, BrokerError, LeaseLostError, LedgerError
 from worker.ledger import RequestRecord
-from worker.retry import decide
-from worker.rollback import owned, roll_back
-from worker.steps import Step, plan
 
 if TYPE_CHECKING:
-    from worker.engine import Engine
+    from worker.engine.engine import Engine
 
 log = structlog.get_logger()
 
@@ -273,7 +274,7 @@ class RequestRun:
     # -- hand-backs ------------------------------------------------------------------------
 
     def _hand_back(self, why: str) -> Settle:
-        from worker.engine import HANDBACK_SECONDS
+        from worker.engine.engine import HANDBACK_SECONDS
 
         self._release(settled=True)
         return self._engine.hand_back(self._delivery, HANDBACK_SECONDS, why)

@@ -17,9 +17,9 @@ from typing import Any
 import structlog
 from kombu import Connection, Producer
 
-from worker import broker
+from worker.broker import connection as broker
+from worker.broker.topology import EVENT_KEYS, REQUESTED_KEY, Topology, declare
 from worker.errors import BrokerError
-from worker.topology import EVENT_KEYS, REQUESTED_KEY, Topology, declare
 
 CONTENT_TYPE = "application/cloudevents+json"
 CONFIRM_TIMEOUT_SECONDS = 15.0

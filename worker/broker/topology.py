@@ -1,6 +1,6 @@
 """Exchanges, queues and bindings of contract section 3, as data, and their declaration.
 
-Retry delays wait in per-tier TTL queues (`<prefix>.retry.<n>s`, tiers of `worker.retry`) that
+Retry delays wait in per-tier TTL queues (`<prefix>.retry.<n>s`, tiers of `worker.core.retry`) that
 dead-letter back to the requests queue through the default exchange (docs/adr/0006). Every argument
 here is fixed: a queue redeclared with other arguments fails with PRECONDITION_FAILED, so
 tunables belong in broker policies.
@@ -14,7 +14,7 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
-from worker.retry import DELAY_TIERS, delay_tier
+from worker.core.retry import DELAY_TIERS, delay_tier
 
 # The broker's own poison backstop: far above the worker's ledger-counted poison limit, so
 # crashes and connection cuts never park a healthy message (RabbitMQ 3.10 counts every return).

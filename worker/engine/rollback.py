@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from worker.core.steps import Step, rollback_plan
+from worker.engine.execution import Actions, RequestContext
 from worker.errors import NotFoundError, PlatformError
-from worker.execution import Actions, RequestContext
-from worker.steps import Step, rollback_plan
 
 log = structlog.get_logger()
 

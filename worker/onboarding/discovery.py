@@ -1,7 +1,7 @@
 """From a database's tables to an onboarding manifest: type mapping, delta column, requests (pure).
 
-``dataflow-worker discover`` reads the tables (``worker.introspect`` does the I/O) and this module
-decides everything else:
+``dataflow-worker discover`` reads the tables (``worker.onboarding.introspect`` does the I/O) and
+this module decides everything else:
 
 * each SQL type maps to an XDM type (``map_type``): integers with their ``meta_xdm_type`` width,
   numeric/decimal to number, floats to number (double), dates and timestamps to strings with a

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from worker.broker.publisher import Outgoing, Publisher
 from worker.errors import BrokerError
-from worker.publisher import Outgoing, Publisher
 
 # Header on the copies the worker makes of a request (a delayed retry, a hand-back): such a copy
 # finding its request finished is acked silently instead of republishing the terminal event.

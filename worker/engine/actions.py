@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from worker.core.steps import Step
+from worker.engine.execution import REQUEST_CREATED_AT, RequestContext
 from worker.errors import RejectedError
-from worker.execution import REQUEST_CREATED_AT, RequestContext
 from worker.platform import PlatformClient, bodies
-from worker.steps import Step
 
 _KINDS: dict[Step, bodies.Kind] = {
     Step.SOURCE_CONNECTION: "source",

@@ -21,18 +21,18 @@ from messages.base import FieldViolation
 from messages.codec import InvalidMessageError, canonical_content, content_hash, decode
 from messages.envelope import Event
 from messages.models import DataflowRequested
-from worker import outcomes
-from worker.breaker import Breaker
-from worker.consumer import Delivery, Settle
-from worker.delay import COPY_HEADER, Delay, copy_headers
+from worker.broker.consumer import Delivery, Settle
+from worker.broker.delay import COPY_HEADER, Delay, copy_headers
+from worker.broker.reporter import Reporter
+from worker.core import outcomes
+from worker.core.retry import RetryPolicy
+from worker.engine.breaker import Breaker
+from worker.engine.execution import Actions, Lease, RequestContext
+from worker.engine.follow import FOLLOW_HEADER, follow
+from worker.engine.request_run import RequestRun
 from worker.errors import BrokerError, LedgerError
-from worker.execution import Actions, Lease, RequestContext
-from worker.follow import FOLLOW_HEADER, follow
 from worker.ledger import Ledger, RequestRecord
-from worker.metrics import Metrics
-from worker.reporter import Reporter
-from worker.request_run import RequestRun
-from worker.retry import RetryPolicy
+from worker.observability.metrics import Metrics
 
 log = structlog.get_logger()
 

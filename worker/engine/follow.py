@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from worker import outcomes
-from worker.consumer import Delivery, Settle
-from worker.delay import COPY_HEADER, copy_headers
+from worker.broker.consumer import Delivery, Settle
+from worker.broker.delay import COPY_HEADER, copy_headers
+from worker.core import outcomes
+from worker.core.runs import first_run, run_completed
+from worker.engine.execution import RequestContext
 from worker.errors import BrokerError, LedgerError, PlatformError
-from worker.execution import RequestContext
-from worker.runs import first_run, run_completed
 
 if TYPE_CHECKING:
-    from worker.engine import Engine
+    from worker.engine.engine import Engine
 
 log = structlog.get_logger()
 

@@ -22,7 +22,8 @@ from typing import Any
 import kombu
 import structlog
 
-from worker import broker, topology
+from worker.broker import connection as broker
+from worker.broker import topology
 from worker.errors import BrokerError
 
 log = structlog.get_logger()
