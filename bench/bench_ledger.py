@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from messages import STEPS as ALL_STEPS
+from tests import ledger_ops as ops
 from worker.ledger import Ledger, open_ledger
 
 STEPS = tuple(step for step in ALL_STEPS if step != "field_group")  # explicit mapping mode
@@ -21,9 +22,11 @@ def run_dataflow(ledger: Ledger, request_id: str) -> None:
     claim = ledger.claim(request_id, "hash", '{"name":"bench"}', "evt", "bench", 60.0)
     assert claim.fence is not None
     for step in STEPS:
-        attempts = ledger.record_intent(request_id, claim.fence, step, f"bench ({step})")
-        ledger.complete_step(request_id, claim.fence, step, "id-" + step, "created", attempts, 0.1)
-    ledger.finish(request_id, claim.fence, "created", b'{"type":"DataflowCreated"}')
+        attempts = ops.record_intent(ledger, request_id, claim.fence, step, f"bench ({step})")
+        ops.complete_step(
+            ledger, request_id, claim.fence, step, "id-" + step, "created", attempts, 0.1
+        )
+    ops.finish(ledger, request_id, claim.fence, "created", b'{"type":"DataflowCreated"}')
 
 
 def measure(label: str, ledger: Ledger) -> None:

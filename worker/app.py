@@ -1,13 +1,17 @@
-"""A running worker assembled from Settings: consumer, engine, ledger, client, health, breaker.
+"""A running worker assembled from Settings: one event loop runs the broker link and every request.
 
-`Worker` can run in-process (tests, the demo: `start()`, `run_until_idle(timeout)`, `stop()`) or
-under `dataflow-worker run`. Components that tests want to share (the Platform client, the ledger,
-the metrics registry) can be passed in; everything else is built from the settings.
+`Worker` runs in-process (tests, the demo: `start()`, `run_until_idle(timeout)`, `stop()`) or
+under `dataflow-worker run`. Its event loop lives in a thread of its own ("dataflow-loop"); the
+ledger's writer, the health server and the helper that opens broker connections have theirs.
+Components that tests want to share (the Platform client, the ledger, the metrics registry) can
+be passed in; everything else is built from the settings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import random
 import socket
 import threading
 import time
@@ -17,19 +21,21 @@ from dataclasses import dataclass
 import structlog
 from prometheus_client import CollectorRegistry
 
-from worker.broker import connection as broker
-from worker.broker.consumer import Consumer
-from worker.broker.delay import BrokerDelay, Delay, TimerDelay
-from worker.broker.publisher import Publisher
+from worker.broker.depths import QueueDepths
+from worker.broker.link import BrokerLink, Token
 from worker.broker.reporter import Reporter
 from worker.broker.topology import Topology
 from worker.config import Settings
 from worker.core import outcomes
+from worker.core.delivery import REQUEUE, Delivery
 from worker.core.retry import RetryPolicy
 from worker.engine.actions import PlatformActions
 from worker.engine.breaker import Breaker
 from worker.engine.engine import Engine, EngineConfig
-from worker.errors import DataflowError, LedgerError
+from worker.engine.runner import Tools
+from worker.engine.telemetry import Telemetry
+from worker.engine.upkeep import Upkeep
+from worker.errors import LedgerError
 from worker.ledger import Ledger, open_ledger
 from worker.observability.health import HealthServer
 from worker.observability.metrics import Metrics
@@ -37,9 +43,8 @@ from worker.platform import PlatformClient, open_platform_client
 
 log = structlog.get_logger()
 
-_PROBE_FIRST_SECONDS = 1.0
-_PROBE_MAX_SECONDS = 30.0
-_PRUNE_EVERY_SECONDS = 3600.0
+_INTERRUPT_GRACE_SECONDS = 3.0
+_START_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,11 @@ class Parts:
     host: str | None = None
 
 
+def lease_seconds(settings: Settings) -> float:
+    """How long a request's lease lasts; it is renewed every third of that while it runs."""
+    return settings.lease_seconds
+
+
 class Worker:
     """One worker process's machinery; `start` it, then `stop` it (or use it as a context)."""
 
@@ -60,59 +70,26 @@ class Worker:
         self.settings = settings
         self.topology = Topology(settings.topology_prefix)
         self.metrics = Metrics(given.registry or CollectorRegistry())
-        self._owns_platform = given.platform is None
+        self._given_platform = given.platform
         self._owns_ledger = given.ledger is None
-        self.platform = given.platform or open_platform_client(settings, metrics=self.metrics)
-        self.ledger = given.ledger or open_ledger(settings.state_url)
-        host = given.host or socket.gethostname()
-        source = outcomes.event_source(host)
-        self.publisher = Publisher(settings.broker_url, self.topology)
-        self.delay: Delay = (
-            TimerDelay(self.publisher)
-            if broker.uses_memory(settings.broker_url)
-            else BrokerDelay(self.publisher)
+        self.ledger = given.ledger or open_ledger(
+            settings.state_url, connections=settings.concurrency + 2
         )
+        self.host = given.host or socket.gethostname()
         self.breaker = Breaker(on_change=self._circuit_changed)
-        self._probe_wakeup = threading.Event()
-        self._closed = threading.Event()
-        stopping = threading.Event()  # one stop signal: the consumer sets it, steps check it
-        self.engine = Engine(
-            config=EngineConfig(
-                owner=f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-                source=source,
-                default_sandbox=settings.sandbox,
-                # A step (a look-up and a create) starts with at least half the lease left, so
-                # half must outlast two HTTP timeouts: no two workers ever run the same step.
-                # A crashed worker's requests resume once its lease expires.
-                lease_seconds=2 * (2 * settings.http_timeout_seconds + 5.0),
-                poison_deliveries=settings.poison_deliveries,
-                follow_runs=settings.follow_runs,
-                follow_first_wait_seconds=settings.follow_first_wait_seconds,
-                policy=RetryPolicy(
-                    max_attempts=settings.retry_max_attempts,
-                    max_seconds=settings.retry_max_seconds,
-                ),
-            ),
-            ledger=self.ledger,
-            actions=PlatformActions(self.platform),
-            reporter=Reporter(
-                self.publisher, source=outcomes.event_source(host), metrics=self.metrics
-            ),
-            delay=self.delay,
-            breaker=self.breaker,
-            metrics=self.metrics,
-            stopping=stopping,
-        )
-        self.consumer = Consumer(
-            settings.broker_url,
-            self.topology,
-            concurrency=settings.concurrency,
-            handler=self.engine.handle,
-            on_connection=self._connection_changed,
-            on_reconnect=self.metrics.broker_reconnects_total.inc,
-            stopping=stopping,
-            on_tick=self.publisher.heartbeat,
-        )
+        self.depths = QueueDepths(settings.broker_url, self.topology)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._stopped = threading.Event()
+        self._closed = False
+        self._start_error: BaseException | None = None
+        self._link: BrokerLink | None = None
+        self._engine: Engine | None = None
+        self._upkeep: Upkeep | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stop_request: asyncio.Event | None = None
+        self._drain_seconds = settings.drain_seconds
         self._health = (
             HealthServer(
                 settings.metrics_addr,
@@ -123,51 +100,49 @@ class Worker:
             if health
             else None
         )
-        self._prober: threading.Thread | None = None
 
-    # -- life cycle ----------------------------------------------------------------------
+    # -- life cycle (called from any thread) ---------------------------------------------
 
     def start(self) -> None:
-        """Declare the topology, start the health server and the consumer."""
+        """Start the event loop, connect to the broker and begin consuming."""
         if self._health is not None:
             self._health.start()
-        self.publisher.start()
-        self.consumer.start()
-        self._prober = threading.Thread(target=self._probe_loop, name="dataflow-probe", daemon=True)
-        self._prober.start()
-        threading.Thread(target=self._prune_loop, name="dataflow-prune", daemon=True).start()
-        log.info("worker_started", concurrency=self.settings.concurrency)
+        self._thread = threading.Thread(target=self._serve, name="dataflow-loop", daemon=True)
+        self._thread.start()
+        self._started.wait(_START_TIMEOUT_SECONDS)
+        if self._start_error is not None:
+            raise self._start_error
+        log.info(
+            "worker_started",
+            concurrency=self.settings.concurrency,
+            platform_url=self.settings.platform_url,
+            org_id=self.settings.org_id,
+            sandbox=self.settings.sandbox,
+            broker=_without_password(self.settings.broker_url),
+            ledger=_without_password(self.settings.state_url),
+            topology_prefix=self.settings.topology_prefix,
+        )
 
     def stop(self, drain_seconds: float | None = None) -> None:
         """Stop taking work, drain in-flight requests, close everything this worker opened."""
-        drain = self.settings.drain_seconds if drain_seconds is None else drain_seconds
-        log.info("worker_stopping", in_flight=self.consumer.in_flight, drain_seconds=drain)
-        self._closed.set()
-        self._probe_wakeup.set()
-        self.consumer.stop(drain)
-        self.delay.close()
-        self.publisher.close()
+        if self._closed:
+            return
+        self._closed = True
+        if drain_seconds is not None:
+            self._drain_seconds = drain_seconds
+        log.info("worker_stopping", in_flight=self.in_flight, drain_seconds=self._drain_seconds)
+        loop, stop = self._loop, self._stop_request
+        if loop is not None and stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(self._drain_seconds + 15)
+        self.depths.close()
         if self._health is not None:
             self._health.stop()
-        if self._owns_platform:
-            self.platform.close()
         if self._owns_ledger:
             self.ledger.close()
         self.metrics.ready.set(0)
         log.info("worker_stopped")
-
-    def run_until_idle(self, timeout: float) -> bool:
-        """Wait until the queues are empty and nothing is in flight; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.idle():
-                return True
-            time.sleep(0.05)
-        return False
-
-    def idle(self) -> bool:
-        """True when nothing is queued, delayed in this process or in flight."""
-        return self.consumer.idle() and self.delay.pending() == 0 and not self.breaker.is_open
 
     def __enter__(self) -> Worker:
         self.start()
@@ -176,16 +151,49 @@ class Worker:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    @property
+    def in_flight(self) -> int:
+        """Deliveries taken and not yet settled."""
+        return len(self._tasks)
+
+    def run_until_idle(self, timeout: float) -> bool:
+        """Wait until the queues are empty and nothing is in flight; False on timeout."""
+        deadline = time.monotonic() + timeout
+        since: float | None = None
+        while time.monotonic() < deadline:
+            if self.idle():
+                since = since or time.monotonic()
+                if time.monotonic() - since >= 0.5:
+                    return True
+            else:
+                since = None
+            time.sleep(0.05)
+        return False
+
+    def idle(self) -> bool:
+        """True when nothing is queued, delayed in this process or in flight."""
+        link = self._link
+        if self.in_flight or self.breaker.is_open or link is None:
+            return False
+        if link.delayed_in_process:
+            return False
+        return self.depths.waiting() == 0 and not self.in_flight and link.connected
+
     # -- health --------------------------------------------------------------------------
 
     def liveness(self) -> dict[str, bool]:
-        """The process and its broker thread are alive."""
-        return {"running": not self._closed.is_set(), "consumer_loop": self.consumer.alive}
+        """The process and its event loop are alive."""
+        thread = self._thread
+        return {
+            "running": not self._closed,
+            "event_loop": thread is None or thread.is_alive(),
+        }
 
     def readiness(self) -> dict[str, bool]:
         """The worker can take work: broker connected, ledger reachable, circuit closed."""
+        link = self._link
         return {
-            "broker": self.consumer.connected,
+            "broker": link is not None and link.connected,
             "ledger": self._ledger_reachable(),
             "circuit": not self.breaker.is_open,
         }
@@ -205,52 +213,119 @@ class Worker:
     def _connection_changed(self, connected: bool) -> None:
         self.metrics.ready.set(1 if connected and not self.breaker.is_open else 0)
 
-    # -- circuit breaker -----------------------------------------------------------------
-
     def _circuit_changed(self, is_open: bool, reason: str) -> None:
         self.metrics.circuit_open.set(1 if is_open else 0)
-        self.metrics.ready.set(0 if is_open else int(self.consumer.connected))
+        link = self._link
+        self.metrics.ready.set(0 if is_open else int(link is not None and link.connected))
         if is_open:
             log.warning("circuit_opened", reason=reason)
-            self.consumer.pause()
-            self._probe_wakeup.set()
         else:
             log.info("circuit_closed")
-            self.consumer.resume()
+        loop = self._loop
+        if loop is not None and self._upkeep is not None:
+            loop.call_soon_threadsafe(self._upkeep.circuit_changed, is_open)
 
-    def _probe_loop(self) -> None:
-        while not self._closed.is_set():
-            self._probe_wakeup.wait()
-            self._probe_wakeup.clear()
-            wait = _PROBE_FIRST_SECONDS
-            while self.breaker.is_open and not self._closed.wait(wait):
-                if self._probe():
-                    self.breaker.close()
-                wait = min(wait * 2, _PROBE_MAX_SECONDS)
+    # -- the event loop ------------------------------------------------------------------
 
-    def _prune_loop(self) -> None:
-        """Hourly, delete ledger records finished more than DATAFLOW_PRUNE_AFTER_DAYS ago."""
-        while not self._closed.is_set():
-            self.prune_finished()
-            self._closed.wait(_PRUNE_EVERY_SECONDS)
-
-    def prune_finished(self) -> int:
-        """Delete finished records older than the configured age; a failure is only logged."""
-        older_than = time.time() - self.settings.prune_after_days * 86400
+    def _serve(self) -> None:
         try:
-            removed = self.ledger.prune(older_than)
-        except LedgerError as error:
-            log.warning("ledger_prune_failed", error=str(error))
-            return 0
-        if removed:
-            log.info("ledger_pruned", removed=removed)
-        return removed
+            asyncio.run(self._main())
+        except BaseException as error:  # the loop died: say why, and let start() raise it
+            self._start_error = self._start_error or error
+            log.exception("event_loop_failed")
+        finally:
+            self._started.set()
+            self._stopped.set()
 
-    def _probe(self) -> bool:
-        """A token fetch and one uncached Platform read: does the Platform answer us again?"""
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_request = asyncio.Event()
+        settings = self.settings
+        platform = self._given_platform or open_platform_client(settings, metrics=self.metrics)
+        telemetry = Telemetry(self.metrics)
+        link = BrokerLink(
+            settings.broker_url,
+            self.topology,
+            prefetch=settings.concurrency,
+            on_delivery=self._on_delivery,
+            on_connection=self._connection_changed,
+        )
+        tools = Tools(
+            ledger=self.ledger,
+            actions=PlatformActions(platform),
+            reporter=Reporter(link, source=outcomes.event_source(self.host), metrics=self.metrics),
+            breaker=self.breaker,
+            telemetry=telemetry,
+            jitter=random.random,
+        )
+        self._engine = Engine(config=self._engine_config(), tools=tools)
+        self._link = link
+        self._upkeep = Upkeep(settings, platform, self.ledger, self.breaker, link)
         try:
-            next(iter(self.platform.flows.items(self.settings.sandbox, "flowSpecs")), None)
-        except DataflowError as error:
-            log.info("probe_failed", error=str(error))
-            return False
-        return True
+            await link.start(wait=False)
+            await self._upkeep.start()
+            self._started.set()
+            await self._stop_request.wait()
+            await self._drain(link)
+        finally:
+            await self._upkeep.stop()
+            await link.close()
+            if self._given_platform is None:
+                await platform.aclose()
+
+    def _engine_config(self) -> EngineConfig:
+        settings = self.settings
+        return EngineConfig(
+            owner=f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            default_sandbox=settings.sandbox,
+            lease_seconds=lease_seconds(settings),
+            poison_deliveries=settings.poison_deliveries,
+            follow_runs=settings.follow_runs,
+            follow_first_wait_seconds=settings.follow_first_wait_seconds,
+            policy=RetryPolicy(
+                max_attempts=settings.retry_max_attempts,
+                max_seconds=settings.retry_max_seconds,
+            ),
+        )
+
+    def _on_delivery(self, delivery: Delivery, token: Token) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(self._settle(delivery, token))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _settle(self, delivery: Delivery, token: Token) -> None:
+        assert self._engine is not None
+        assert self._link is not None
+        try:
+            settle = await self._engine.handle(delivery)
+        except Exception:  # a bug must not lose the message: it comes back, counted as poison
+            log.exception("delivery_handler_crashed", message_id=delivery.message_id)
+            settle = REQUEUE
+        await self._link.settle(token, delivery, settle)
+
+    async def _drain(self, link: BrokerLink) -> None:
+        """Stop consuming; let requests finish, then ask them to hand back; then give up."""
+        assert self._engine is not None
+        link.pause()
+        drain = self._drain_seconds
+        finish_by = max(drain - min(_INTERRUPT_GRACE_SECONDS, drain / 2), 0.0)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=finish_by)
+        self._engine.interrupt()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=max(drain - finish_by, 0.1))
+        for task in set(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
+
+def _without_password(url: str) -> str:
+    """A URL as it may be logged: any password replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url

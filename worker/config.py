@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     poison_deliveries: int = Field(default=5, ge=2)
     prune_after_days: float = Field(default=30, gt=0)
     follow_first_wait_seconds: float = Field(default=16, gt=0)
+    lease_seconds: float = Field(default=15, ge=3)
 
     @field_validator("log_format", "log_level", mode="before")
     @classmethod

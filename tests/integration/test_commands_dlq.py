@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from messages import content_hash, decode, encode, new_event, validate_request
+from tests import ledger_ops as ops
 from tests.integration.harness import delete_topology, unique
 from tests.integration.samples import sample_request
 from worker.broker.publisher import Outgoing, Publisher
@@ -59,12 +60,14 @@ def parked(rabbitmq_url: str, prefix: str, tmp_path: Path) -> dict[str, Any]:
     with open_ledger(state_url) as ledger:
         claim = ledger.claim("crm-1", content_hash(request), "{}", "e-1", "w", 60)
         assert claim.fence is not None
-        ledger.record_intent("crm-1", claim.fence, "source_connection", "crm (source) [crm-1]")
-        ledger.complete_step("crm-1", claim.fence, "source_connection", "src-1", "created", 1, 0.1)
-        ledger.record_intent("crm-1", claim.fence, "target_connection", "crm (target) [crm-1]")
+        ops.record_intent(ledger, "crm-1", claim.fence, "source_connection", "crm (source) [crm-1]")
+        ops.complete_step(
+            ledger, "crm-1", claim.fence, "source_connection", "src-1", "created", 1, 0.1
+        )
+        ops.record_intent(ledger, "crm-1", claim.fence, "target_connection", "crm (target) [crm-1]")
         error = {"kind": "rejected", "message": "dataset deleted", "status": 400}
-        ledger.fail_step("crm-1", claim.fence, "target_connection", error, 1)
-        ledger.finish("crm-1", claim.fence, "failed", b"{}", error)
+        ops.fail_step(ledger, "crm-1", claim.fence, "target_connection", error, 1)
+        ops.finish(ledger, "crm-1", claim.fence, "failed", b"{}", error)
     publisher = Publisher(rabbitmq_url, Topology(prefix))
     publisher.start()
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests import ledger_ops as ops
 from worker.cli import cli
 from worker.ledger import open_ledger
 
@@ -21,18 +22,20 @@ def state_url(tmp_path: Path) -> str:
     with open_ledger(url) as ledger:
         claim = ledger.claim("crm-1", "a" * 64, "{}", "e-1", "w1", 60, now=1000.0)
         assert claim.fence is not None
-        ledger.record_intent("crm-1", claim.fence, "flow_spec", now=1000.5)
-        ledger.complete_step("crm-1", claim.fence, "flow_spec", "spec-1", "found", 1, 0.2)
+        ops.record_intent(ledger, "crm-1", claim.fence, "flow_spec", now=1000.5)
+        ops.complete_step(ledger, "crm-1", claim.fence, "flow_spec", "spec-1", "found", 1, 0.2)
         error = {"kind": "retryable", "message": "service unavailable", "status": 503}
-        ledger.record_intent("crm-1", claim.fence, "source_connection", "crm 1 (source) [crm-1]")
-        ledger.schedule_retry("crm-1", claim.fence, 1060.0, error, now=1001.0)
+        ops.record_intent(
+            ledger, "crm-1", claim.fence, "source_connection", "crm 1 (source) [crm-1]"
+        )
+        ops.schedule_retry(ledger, "crm-1", claim.fence, 1060.0, error, now=1001.0)
 
         claim = ledger.claim("crm-2", "b" * 64, "{}", "e-2", "w1", 60, now=1000.0)
         assert claim.fence is not None
-        ledger.record_intent("crm-2", claim.fence, "flow_spec")
+        ops.record_intent(ledger, "crm-2", claim.fence, "flow_spec")
         rejected = {"kind": "rejected", "message": "no such base connection", "status": 400}
-        ledger.fail_step("crm-2", claim.fence, "flow_spec", rejected, 1)
-        ledger.finish("crm-2", claim.fence, "failed", b"{}", rejected)
+        ops.fail_step(ledger, "crm-2", claim.fence, "flow_spec", rejected, 1)
+        ops.finish(ledger, "crm-2", claim.fence, "failed", b"{}", rejected)
     return url
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests import ledger_ops as ops
 from tests.integration.worker_support import postgres_schema
 from worker.errors import LeaseLostError, LedgerError
 from worker.ledger import (
@@ -95,7 +96,7 @@ def test_other_content_under_the_same_id_is_a_conflict_that_changes_nothing(
 
 def test_a_duplicate_of_a_finished_request_gets_its_terminal_event(ledger: Ledger) -> None:
     fence = claim(ledger).fence
-    ledger.finish("r-1", fence, "created", b'{"id":"evt-created"}', now=T0 + 5)
+    ops.finish(ledger, "r-1", fence, "created", b'{"id":"evt-created"}', now=T0 + 5)
     duplicate = claim(ledger, "w2", now=T0 + 6)
     assert duplicate.outcome == "finished"
     assert duplicate.record.terminal_event == b'{"id":"evt-created"}'
@@ -106,18 +107,20 @@ def test_an_expired_lease_is_taken_over_and_the_old_fence_can_no_longer_write(
     ledger: Ledger,
 ) -> None:
     old = claim(ledger).fence
-    ledger.record_intent("r-1", old, "source_connection", "crm (source) [r-1]", now=T0 + 1)
+    ops.record_intent(ledger, "r-1", old, "source_connection", "crm (source) [r-1]", now=T0 + 1)
     takeover = claim(ledger, "w2", now=T0 + LEASE + 1)
     assert (takeover.outcome, takeover.fence) == ("acquired", old + 1)
     assert takeover.record.step("source_connection").name == "crm (source) [r-1]"
     stale_writes: list[Callable[[], object]] = [
-        lambda: ledger.record_intent("r-1", old, "target_schema", "x"),
-        lambda: ledger.complete_step("r-1", old, "source_connection", "s-1", "created", 1, 0.1),
-        lambda: ledger.fail_step("r-1", old, "source_connection", {"kind": "rejected"}),
-        lambda: ledger.schedule_retry("r-1", old, T0 + 99, {"kind": "retries_exhausted"}),
-        lambda: ledger.finish("r-1", old, "created", b"event"),
-        lambda: ledger.renew_lease("r-1", old, LEASE),
-        lambda: ledger.release("r-1", old, settled=True),
+        lambda: ops.record_intent(ledger, "r-1", old, "target_schema", "x"),
+        lambda: ops.complete_step(
+            ledger, "r-1", old, "source_connection", "s-1", "created", 1, 0.1
+        ),
+        lambda: ops.fail_step(ledger, "r-1", old, "source_connection", {"kind": "rejected"}),
+        lambda: ops.schedule_retry(ledger, "r-1", old, T0 + 99, {"kind": "retries_exhausted"}),
+        lambda: ops.finish(ledger, "r-1", old, "created", b"event"),
+        lambda: ops.renew_lease(ledger, "r-1", old, LEASE),
+        lambda: ops.release(ledger, "r-1", old, settled=True),
     ]
     for write in stale_writes:
         with pytest.raises(LeaseLostError):
@@ -130,13 +133,13 @@ def test_an_expired_lease_is_taken_over_and_the_old_fence_can_no_longer_write(
 def test_a_takeover_by_another_worker_fences_out_the_first_one(state_url: str) -> None:
     with open_ledger(state_url) as first, open_ledger(state_url) as second:
         old = claim(first).fence
-        first.record_intent("r-1", old, "source_connection", "crm (source) [r-1]", now=T0 + 1)
+        ops.record_intent(first, "r-1", old, "source_connection", "crm (source) [r-1]", now=T0 + 1)
         new = claim(second, "w2", now=T0 + LEASE + 1).fence
         with pytest.raises(LeaseLostError):
-            first.complete_step("r-1", old, "source_connection", "s-1", "created", 1, 0.1)
+            ops.complete_step(first, "r-1", old, "source_connection", "s-1", "created", 1, 0.1)
         with pytest.raises(LeaseLostError):
-            first.finish("r-1", old, "created", b"event")
-        second.complete_step("r-1", new, "source_connection", "s-2", "found", 1, 0.1)
+            ops.finish(first, "r-1", old, "created", b"event")
+        ops.complete_step(second, "r-1", new, "source_connection", "s-2", "found", 1, 0.1)
         stored = first.get("r-1")
     assert stored is not None
     assert (stored.status, stored.lease_owner, stored.fence) == ("running", "w2", new)
@@ -145,18 +148,18 @@ def test_a_takeover_by_another_worker_fences_out_the_first_one(state_url: str) -
 
 def test_a_released_lease_can_no_longer_write(ledger: Ledger) -> None:
     fence = claim(ledger).fence
-    ledger.schedule_retry("r-1", fence, T0 + 8, {"kind": "retries_exhausted"}, now=T0 + 1)
+    ops.schedule_retry(ledger, "r-1", fence, T0 + 8, {"kind": "retries_exhausted"}, now=T0 + 1)
     with pytest.raises(LeaseLostError):
-        ledger.record_intent("r-1", fence, "dataflow")
+        ops.record_intent(ledger, "r-1", fence, "dataflow")
 
 
 def test_a_step_records_its_intent_attempts_and_result(ledger: Ledger) -> None:
     fence = claim(ledger).fence
-    assert ledger.record_intent("r-1", fence, "dataflow", "crm (flow) [r-1]") == 1
-    assert ledger.record_intent("r-1", fence, "dataflow") == 2
-    ledger.complete_step("r-1", fence, "dataflow", "flow-1", "found", 2, 1.5)
+    assert ops.record_intent(ledger, "r-1", fence, "dataflow", "crm (flow) [r-1]") == 1
+    assert ops.record_intent(ledger, "r-1", fence, "dataflow") == 2
+    ops.complete_step(ledger, "r-1", fence, "dataflow", "flow-1", "found", 2, 1.5)
     error = {"kind": "rejected", "message": "bad", "status": 400, "code": "X-1"}
-    ledger.fail_step("r-1", fence, "mapping_set", error, 1)
+    ops.fail_step(ledger, "r-1", fence, "mapping_set", error, 1)
     stored = ledger.get("r-1")
     assert stored is not None
     assert stored.steps == {
@@ -171,16 +174,16 @@ def test_deliveries_without_a_clean_settle_build_up_the_poison_count(ledger: Led
     claim(ledger, "w2", now=T0 + LEASE)  # the first worker crashed
     third = claim(ledger, "w3", now=T0 + 2 * LEASE)  # and so did the second
     assert (third.record.deliveries, third.record.unsettled_deliveries) == (3, 3)
-    ledger.schedule_retry("r-1", third.fence, T0 + 100, {"kind": "x"}, now=T0 + 61)
+    ops.schedule_retry(ledger, "r-1", third.fence, T0 + 100, {"kind": "x"}, now=T0 + 61)
     retried = claim(ledger, "w3", now=T0 + 100)
     assert (retried.record.deliveries, retried.record.unsettled_deliveries) == (4, 1)
 
 
 def test_a_renewed_lease_keeps_others_out_and_a_release_lets_them_in(ledger: Ledger) -> None:
     fence = claim(ledger).fence
-    ledger.renew_lease("r-1", fence, LEASE, now=T0 + 20)
+    ops.renew_lease(ledger, "r-1", fence, LEASE, now=T0 + 20)
     assert claim(ledger, "w2", now=T0 + 40).outcome == "busy"
-    ledger.release("r-1", fence, settled=False, now=T0 + 41)
+    ops.release(ledger, "r-1", fence, settled=False, now=T0 + 41)
     again = claim(ledger, "w2", now=T0 + 42)
     assert (again.outcome, again.record.unsettled_deliveries) == ("acquired", 2)
 
@@ -204,9 +207,9 @@ def test_many_threads_claiming_at_once_give_exactly_one_acquired(ledger: Ledger)
 
 def test_a_failed_request_reopened_for_replay_can_be_claimed_again(ledger: Ledger) -> None:
     fence = claim(ledger).fence
-    ledger.complete_step("r-1", fence, "source_connection", "s-1", "created", 1, 0.2)
-    ledger.fail_step("r-1", fence, "dataflow", {"kind": "rejected"}, 3)
-    ledger.finish("r-1", fence, "failed", b"failed-event", {"kind": "rejected"}, now=T0 + 3)
+    ops.complete_step(ledger, "r-1", fence, "source_connection", "s-1", "created", 1, 0.2)
+    ops.fail_step(ledger, "r-1", fence, "dataflow", {"kind": "rejected"}, 3)
+    ops.finish(ledger, "r-1", fence, "failed", b"failed-event", {"kind": "rejected"}, now=T0 + 3)
     reopened = ledger.reopen_for_replay("r-1", now=T0 + 10)
     assert (reopened.status, reopened.terminal_event) == ("pending", None)
     assert reopened.step("source_connection").resource_id == "s-1"
@@ -228,7 +231,7 @@ def test_prune_deletes_only_finished_records_older_than_the_cutoff(ledger: Ledge
         rid = f"old-{index}"
         fence = ledger.claim(rid, "h", "{}", "e", "w", LEASE, T0).fence
         assert fence is not None
-        ledger.finish(rid, fence, "created", b"e", now=finished_at)
+        ops.finish(ledger, rid, fence, "created", b"e", now=finished_at)
     ledger.claim("running", "h", "{}", "e", "w", LEASE, T0)
     assert ledger.prune(older_than=T0 + 10) == 1
     assert ledger.get("old-0") is None
@@ -245,24 +248,24 @@ def test_list_gives_the_most_recent_first_optionally_by_status(ledger: Ledger) -
 
 def test_runs_are_appended_to_a_finished_request(ledger: Ledger) -> None:
     fence = claim(ledger).fence
-    ledger.finish("r-1", fence, "created", b"e")
+    ops.finish(ledger, "r-1", fence, "created", b"e")
     ledger.record_run("r-1", {"run_id": "run-1", "status": "success"})
     assert ledger.get("r-1").runs == ({"run_id": "run-1", "status": "success"},)  # type: ignore[union-attr]
 
 
 def test_a_run_recorded_while_the_lease_is_held_survives_later_writes(ledger: Ledger) -> None:
     fence = claim(ledger).fence
-    ledger.record_intent("r-1", fence, "dataflow", "crm (flow) [r-1]")
+    ops.record_intent(ledger, "r-1", fence, "dataflow", "crm (flow) [r-1]")
     ledger.record_run("r-1", {"run_id": "run-1"})
-    ledger.complete_step("r-1", fence, "dataflow", "flow-1", "created", 1, 0.1)
-    ledger.finish("r-1", fence, "created", b"e")
+    ops.complete_step(ledger, "r-1", fence, "dataflow", "flow-1", "created", 1, 0.1)
+    ops.finish(ledger, "r-1", fence, "created", b"e")
     assert ledger.get("r-1").runs == ({"run_id": "run-1"},)  # type: ignore[union-attr]
 
 
 def test_what_was_written_is_there_after_reopening(state_url: str) -> None:
     with open_ledger(state_url) as first:
         fence = claim(first).fence
-        first.complete_step("r-1", fence, "dataflow", "flow-1", "created", 1, 0.5)
+        ops.complete_step(first, "r-1", fence, "dataflow", "flow-1", "created", 1, 0.5)
     with open_ledger(state_url) as second:
         stored = second.get("r-1")
     assert stored is not None
@@ -363,8 +366,8 @@ def test_writes_from_many_threads_all_land_and_a_stale_one_fails_alone(state_url
 
         def write(request_id: str, fence: int) -> None:
             try:
-                ledger.complete_step(
-                    request_id, fence, "dataflow", f"f-{request_id}", "created", 1, 0
+                ops.complete_step(
+                    ledger, request_id, fence, "dataflow", f"f-{request_id}", "created", 1, 0
                 )
             except LeaseLostError as error:
                 errors.append(error)
@@ -388,8 +391,8 @@ def test_a_completion_can_start_the_next_step_in_the_same_write(state_url: str) 
     with open_ledger(state_url) as ledger:
         fence = claim(ledger).fence
         then = ("target_schema", "crm (schema) [r-1]")
-        attempts = ledger.complete_step(
-            "r-1", fence, "source_connection", "s-1", "created", 1, 0.1, then=then
+        attempts = ops.complete_step(
+            ledger, "r-1", fence, "source_connection", "s-1", "created", 1, 0.1, then=then
         )
         stored = ledger.get("r-1")
     assert attempts == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from emulator.testing import running_emulator
+from tests import ledger_ops as ops
 from tests.integration.worker_support import running_worker, sqlite_url, worker_settings
 from worker.ledger import open_ledger
 
@@ -19,7 +20,7 @@ def _finished_record(state_url: str, request_id: str, finished_at: float) -> Non
     with open_ledger(state_url) as ledger:
         claim = ledger.claim(request_id, "hash", "{}", "event", "test", 60, now=finished_at)
         assert claim.fence is not None
-        ledger.finish(request_id, claim.fence, "created", b"{}", now=finished_at)
+        ops.finish(ledger, request_id, claim.fence, "created", b"{}", now=finished_at)
 
 
 def test_records_finished_before_the_prune_age_are_deleted_and_newer_ones_kept(

@@ -25,7 +25,7 @@ import kombu
 
 from worker.broker import connection as broker
 from worker.broker.topology import Topology
-from worker.core.outcomes import ERROR_HEADER, REASON_HEADER, REQUEST_HEADER
+from worker.core.delivery import ERROR_HEADER, REASON_HEADER, REQUEST_HEADER
 
 _BROWSE_LIMIT = 100_000  # a bound, so that a lot filling up while browsed cannot loop forever
 

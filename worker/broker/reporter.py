@@ -1,78 +1,100 @@
-"""Events and parked messages out: builds envelopes, publishes with confirms, counts them.
+"""Events out: builds CloudEvents envelopes and publishes them to ``<prefix>.events``, pipelined.
 
-Every method returns only after the broker confirmed what it published, or raises `BrokerError`.
+``publish`` returns a future that resolves once the broker confirmed the event; the engine awaits
+every event a delivery owes before it settles the delivery. Events are published once each; a
+failed confirm is counted (``dataflow_events_unconfirmed_total``) and the delivery is requeued, so
+the event is published again from the ledger.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
 from messages.codec import encode, new_event
 from messages.envelope import Payload
-from worker.broker.consumer import Delivery
-from worker.broker.delay import copy_headers
-from worker.broker.publisher import Outgoing, Publisher
-from worker.core import outcomes
-from worker.errors import BrokerError
+from worker.broker.publisher import Outgoing
+from worker.broker.topology import EVENT_KEYS, Topology
 from worker.observability.metrics import Metrics
 
 log = structlog.get_logger()
 
 
-class Reporter:
-    """Publishes the worker's events and parks messages in `<prefix>.dead`."""
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """An event ready to publish: its body and the AMQP properties it is sent with."""
 
-    def __init__(self, publisher: Publisher, *, source: str, metrics: Metrics) -> None:
-        self._publisher = publisher
+    body: bytes
+    type: str
+    id: str
+    request_id: str | None
+
+
+class Publishing(Protocol):
+    """What the reporter needs of the broker link."""
+
+    @property
+    def topology(self) -> Topology:
+        """The topology events go to."""
+
+    def publish(self, message: Outgoing) -> asyncio.Future[None]:
+        """Publish; the future resolves on the broker's confirm."""
+
+
+class Reporter:
+    """Publishes the worker's events with the worker's CloudEvents ``source``."""
+
+    def __init__(self, link: Publishing, *, source: str, metrics: Metrics) -> None:
+        self._link = link
         self._source = source
         self._metrics = metrics
 
     def encode(
         self, payload: Payload, *, event_id: str | None = None, time: datetime | None = None
-    ) -> bytes:
-        """The encoded event of `payload` (to store before publishing)."""
-        return encode(new_event(payload, source=self._source, id=event_id, time=time))
+    ) -> Encoded:
+        """The encoded event of ``payload`` (to store before publishing)."""
+        event = new_event(payload, source=self._source, id=event_id, time=time)
+        return Encoded(encode(event), event.type, event.id, getattr(payload, "request_id", None))
 
-    def event(self, payload: Payload, *, event_id: str | None = None) -> bytes:
-        """Build, publish and return one event."""
-        body = self.encode(payload, event_id=event_id)
-        self.republish(body)
-        return body
+    def event(self, payload: Payload, *, event_id: str | None = None) -> asyncio.Future[None]:
+        """Build and publish one event."""
+        return self.send(self.encode(payload, event_id=event_id))
 
-    def republish(self, body: bytes) -> None:
-        """Publish an encoded event as it is (same id, source and time)."""
+    def send(self, event: Encoded) -> asyncio.Future[None]:
+        """Publish an encoded event."""
+        return self.publish(event.body, event.type, event.id, event.request_id)
+
+    def republish(self, body: bytes) -> asyncio.Future[None]:
+        """Publish an encoded event again as it is (same id, source and time)."""
         envelope = json.loads(body)
-        event_type = str(envelope["type"])
         data = envelope.get("data") or {}
         request_id = data.get("request_id") if isinstance(data, dict) else None
-        try:
-            self._publisher.publish_event(
-                body, event_type=event_type, event_id=str(envelope["id"]), request_id=request_id
-            )
-        except BrokerError:
-            self._metrics.events_unconfirmed_total.labels(type=event_type).inc()
-            raise
-        self._metrics.events_published_total.labels(type=event_type).inc()
-        log.debug("event_published", type=event_type, event_id=envelope["id"])
+        return self.publish(body, str(envelope["type"]), str(envelope["id"]), request_id)
 
-    def park(self, delivery: Delivery, kind: str, message: str, request_id: str | None) -> None:
-        """Send a copy of the delivered message to the parking lot, the reason in its headers."""
-        names = self._publisher.topology
-        headers = copy_headers(delivery.headers, **outcomes.park_headers(kind, message, request_id))
-        self._publisher.publish(
+    def publish(
+        self, body: bytes, event_type: str, event_id: str, request_id: str | None
+    ) -> asyncio.Future[None]:
+        """Publish an encoded event with the AMQP properties of the contract."""
+        future = self._link.publish(
             Outgoing(
-                body=delivery.body,
-                exchange="",
-                routing_key=names.dead_queue,
-                message_id=delivery.message_id,
-                type="DataflowRequested",
+                body=body,
+                exchange=self._link.topology.events_exchange,
+                routing_key=EVENT_KEYS[event_type],
+                message_id=event_id,
+                type=event_type,
                 correlation_id=request_id,
-                headers=headers,
-                mandatory=True,
             )
         )
-        self._metrics.dead_lettered_total.labels(reason=kind).inc()
-        log.info("message_parked", reason=kind)
+        future.add_done_callback(lambda done: self._count(done, event_type))
+        return future
+
+    def _count(self, future: asyncio.Future[None], event_type: str) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self._metrics.events_unconfirmed_total.labels(type=event_type).inc()
+            return
+        self._metrics.events_published_total.labels(type=event_type).inc()

@@ -16,11 +16,6 @@ from worker.errors import PlatformError
 
 _NAMESPACE = uuid.UUID("5b8f3c2e-8f64-4f0c-9a53-2d0f1e6a7c41")
 
-REASON_HEADER = "x-dataflow-reason"
-ERROR_HEADER = "x-dataflow-error"
-REQUEST_HEADER = "x-dataflow-request-id"
-_HEADER_TEXT = 1000
-
 
 def event_source(host: str) -> str:
     """The CloudEvents `source` of everything this worker publishes."""
@@ -39,9 +34,14 @@ def step_event_id(first_event_id: str, step: str, resource_id: str) -> str:
 
 def error_info(kind: str, error: BaseException) -> dict[str, Any]:
     """The ledger's `last_error` for an error: kind, message, status, code."""
+    return {"kind": kind, **failure_info(error)}
+
+
+def failure_info(error: BaseException) -> dict[str, Any]:
+    """What an error says, for the ledger and the event: message, and status and code if any."""
     if isinstance(error, PlatformError):
-        return {"kind": kind, "message": error.message, "status": error.status, "code": error.code}
-    return {"kind": kind, "message": str(error) or type(error).__name__}
+        return {"message": error.message, "status": error.status, "code": error.code}
+    return {"message": str(error) or type(error).__name__}
 
 
 def failure_error(info: Mapping[str, Any]) -> FailureError:
@@ -114,11 +114,3 @@ def created(
         attempts=attempts,
         duration_seconds=max(seconds, 0.0),
     )
-
-
-def park_headers(kind: str, message: str, request_id: str | None) -> dict[str, Any]:
-    """The headers of a message sent to the parking lot: why, and for which request."""
-    headers: dict[str, Any] = {REASON_HEADER: kind, ERROR_HEADER: message[:_HEADER_TEXT]}
-    if request_id is not None:
-        headers[REQUEST_HEADER] = request_id[:_HEADER_TEXT]
-    return headers

@@ -57,7 +57,7 @@ def compute_backoff(attempts: int, *, factor: float, jitter: float, max_backoff:
 
 
 def decide(
-    error: BaseException,
+    error: object,
     *,
     attempts: int,
     elapsed_seconds: float,

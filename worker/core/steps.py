@@ -1,9 +1,11 @@
 """Step names, their dependencies and order, and what to do next: pure.
 
 A request is executed as a fixed plan of steps (contract 2.2). The flow spec and the connector are
-checked first, then each resource is created once its inputs exist. The plan depends only on the
-request's mapping mode, so a resumed request replays the same plan and skips the steps the ledger
-records as done.
+checked first, then each resource is created once its inputs exist, independent ones side by side:
+the source connection beside the chain schema (after the field group in ``auto`` mode), dataset,
+target connection; the mapping set once the schema exists; the flow last. The plan depends only
+on the request's mapping mode, so a resumed request replays the same plan and skips the steps the
+ledger records as done.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ DEPENDENCIES: Mapping[Step, tuple[Step, ...]] = {
     Step.FLOW_SPEC: (),
     Step.SOURCE_CONNECTION: (Step.FLOW_SPEC,),
     Step.FIELD_GROUP: (Step.FLOW_SPEC,),
-    Step.TARGET_SCHEMA: (Step.FLOW_SPEC,),
+    Step.TARGET_SCHEMA: (Step.FLOW_SPEC, Step.FIELD_GROUP),
     Step.TARGET_DATASET: (Step.TARGET_SCHEMA,),
     Step.TARGET_CONNECTION: (Step.TARGET_SCHEMA, Step.TARGET_DATASET),
-    Step.MAPPING_SET: (Step.TARGET_SCHEMA, Step.SOURCE_CONNECTION),
+    Step.MAPPING_SET: (Step.TARGET_SCHEMA,),
     Step.DATAFLOW: (
         Step.FLOW_SPEC,
         Step.SOURCE_CONNECTION,

@@ -1,17 +1,53 @@
 """What each step does on the Platform: the bodies of `worker.platform.bodies`, sent by the client.
 
 This is the only module that knows which client call and which body belong to which step; the
-execution engine sees the `Actions` protocol only, so its tests can use a fake Platform.
+engine sees the `Actions` protocol only, so its tests can use a fake Platform.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from messages.models import DataflowRequested
 from worker.core.steps import Step
-from worker.engine.execution import REQUEST_CREATED_AT, RequestContext
 from worker.errors import RejectedError
 from worker.platform import PlatformClient, bodies
+
+
+@dataclass
+class RequestContext:
+    """What the actions of one request share: the request, its sandbox, what exists so far.
+
+    ``created_at``: when the ledger first saw the request (epoch seconds); nothing the request
+    created is older, which bounds the search for an unnamed resource (mapping sets).
+    """
+
+    request: DataflowRequested
+    sandbox: str
+    created_at: float = 0.0
+    resources: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Actions(Protocol):
+    """What each step does on the Platform (`PlatformActions` is the real one)."""
+
+    async def reuse(self, step: Step, context: RequestContext) -> str:
+        """Look up and check a resource the step does not create (flow spec, supplied ids)."""
+
+    async def create(self, step: Step, context: RequestContext, name: str | None) -> str:
+        """Create the step's resource; return its id."""
+
+    async def find(self, step: Step, context: RequestContext, name: str | None) -> str | None:
+        """The id of the step's resource named `name` (unnamed: matched by content), or None."""
+
+    async def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
+        """Delete the step's resource."""
+
+    async def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
+        """Every run of a flow (for `follow_runs`)."""
+
 
 _KINDS: dict[Step, bodies.Kind] = {
     Step.SOURCE_CONNECTION: "source",
@@ -22,12 +58,12 @@ _KINDS: dict[Step, bodies.Kind] = {
 }
 
 
-def step_name(step: Step, context: RequestContext) -> str | None:
+def step_name(step: Step, request: DataflowRequested) -> str | None:
     """The name (title for schemas) the step's resource gets; None for unnamed resources."""
     if step is Step.TARGET_SCHEMA:
-        return bodies.schema_title(context.request)
+        return bodies.schema_title(request)
     kind = _KINDS.get(step)
-    return bodies.resource_name(context.request, kind) if kind is not None else None
+    return bodies.resource_name(request, kind) if kind is not None else None
 
 
 class PlatformActions:
@@ -36,28 +72,24 @@ class PlatformActions:
     def __init__(self, client: PlatformClient) -> None:
         self._client = client
 
-    def name(self, step: Step, context: RequestContext) -> str | None:
-        """The name the step's resource gets."""
-        return step_name(step, context)
-
-    def reuse(self, step: Step, context: RequestContext) -> str:
+    async def reuse(self, step: Step, context: RequestContext) -> str:
         """Check the flow spec and connector, or a supplied schema or dataset; return its id."""
         request, sandbox = context.request, context.sandbox
         if step is Step.FLOW_SPEC:
-            spec = self._client.flow_spec(
+            spec = await self._client.flow_spec(
                 sandbox, request.flow_spec_name, request.source.connection_spec_id
             )
             context.extras["flow_spec_version"] = str(spec.get("version") or bodies.SPEC_VERSION)
             return str(spec["id"])
         if step is Step.TARGET_SCHEMA and request.target.schema_id is not None:
-            schema = self._client.get_schema(sandbox, request.target.schema_id)
+            schema = await self._client.get_schema(sandbox, request.target.schema_id)
             return str(schema.get("$id") or request.target.schema_id)
         if step is Step.TARGET_DATASET and request.target.dataset_id is not None:
-            return self._reuse_dataset(context, request.target.dataset_id)
+            return await self._reuse_dataset(context, request.target.dataset_id)
         raise ValueError(f"step {step.value} has nothing to reuse")
 
-    def _reuse_dataset(self, context: RequestContext, dataset_id: str) -> str:
-        dataset = self._client.get_dataset(context.sandbox, dataset_id)
+    async def _reuse_dataset(self, context: RequestContext, dataset_id: str) -> str:
+        dataset = await self._client.get_dataset(context.sandbox, dataset_id)
         schema_ref = dataset.get("schemaRef") or {}
         schema_id = schema_ref.get("id") if isinstance(schema_ref, dict) else None
         wanted = context.resources.get(Step.TARGET_SCHEMA.value)
@@ -69,34 +101,38 @@ class PlatformActions:
             )
         return dataset_id
 
-    def create(self, step: Step, context: RequestContext, name: str | None) -> str:
+    async def create(self, step: Step, context: RequestContext, name: str | None) -> str:
         """Create the step's resource from its body; return its id."""
         request, sandbox, made = context.request, context.sandbox, context.resources
         client = self._client
         if step is Step.SOURCE_CONNECTION:
-            return client.create_source_connection(sandbox, bodies.source_connection_body(request))
+            return await client.create_source_connection(
+                sandbox, bodies.source_connection_body(request)
+            )
         if step is Step.FIELD_GROUP:
-            tenant = client.tenant_id(sandbox)
-            return client.create_field_group(sandbox, bodies.field_group_body(request, tenant))
+            tenant = await client.tenant_id(sandbox)
+            return await client.create_field_group(
+                sandbox, bodies.field_group_body(request, tenant)
+            )
         if step is Step.TARGET_SCHEMA:
             body = bodies.schema_body(request, made.get(Step.FIELD_GROUP.value))
-            return client.create_schema(sandbox, body)
+            return await client.create_schema(sandbox, body)
         schema_id = made.get(Step.TARGET_SCHEMA.value, "")
         if step is Step.TARGET_DATASET:
-            return client.create_dataset(sandbox, bodies.dataset_body(request, schema_id))
+            return await client.create_dataset(sandbox, bodies.dataset_body(request, schema_id))
         if step is Step.TARGET_CONNECTION:
             dataset_id = made[Step.TARGET_DATASET.value]
             body = bodies.target_connection_body(request, schema_id, dataset_id)
-            return client.create_target_connection(sandbox, body)
+            return await client.create_target_connection(sandbox, body)
         if step is Step.MAPPING_SET:
-            tenant_id = client.tenant_id(sandbox) if request.mapping_mode == "auto" else None
-            ref = client.create_mapping_set(
+            tenant_id = await client.tenant_id(sandbox) if request.mapping_mode == "auto" else None
+            ref = await client.create_mapping_set(
                 sandbox, bodies.mapping_set_body(request, schema_id, tenant_id)
             )
             context.extras["mapping_version"] = ref.version
             return ref.id
         if step is Step.DATAFLOW:
-            return client.create_flow(sandbox, self._flow_body(context))
+            return await client.create_flow(sandbox, self._flow_body(context))
         raise ValueError(f"step {step.value} creates nothing")
 
     def _flow_body(self, context: RequestContext) -> dict[str, Any]:
@@ -112,10 +148,10 @@ class PlatformActions:
             flow_spec_version=str(context.extras.get("flow_spec_version", bodies.SPEC_VERSION)),
         )
 
-    def find(self, step: Step, context: RequestContext, name: str | None) -> str | None:
+    async def find(self, step: Step, context: RequestContext, name: str | None) -> str | None:
         """The id of the step's resource called `name` (mapping sets: by content), or None."""
         if step is Step.MAPPING_SET:
-            return self._find_mapping_set(context)
+            return await self._find_mapping_set(context)
         if name is None:
             return None
         sandbox, client = context.sandbox, self._client
@@ -128,34 +164,34 @@ class PlatformActions:
             Step.DATAFLOW: client.find_flow,
         }
         finder = finders.get(step)
-        found = finder(sandbox, name) if finder is not None else None
+        found = await finder(sandbox, name) if finder is not None else None
         if found is None:
             return None
         resource_id = found.get("$id") or found.get("id")
         return str(resource_id) if resource_id else None
 
-    def _find_mapping_set(self, context: RequestContext) -> str | None:
+    async def _find_mapping_set(self, context: RequestContext) -> str | None:
         """The set made since the request was first seen, into its schema (shared: same pairs)."""
         request, sandbox, client = context.request, context.sandbox, self._client
-        since = context.extras.get(REQUEST_CREATED_AT)
+        since = context.created_at or None
         schema_id = context.resources.get(Step.TARGET_SCHEMA.value)
         if since is None or schema_id is None:
             return None
         pairs = None
         if request.target.schema_id is not None:  # a supplied schema may be shared: match pairs
-            tenant_id = client.tenant_id(sandbox) if request.mapping_mode == "auto" else None
+            tenant_id = await client.tenant_id(sandbox) if request.mapping_mode == "auto" else None
             pairs = bodies.mapping_pairs(request, tenant_id)
-        found = client.find_mapping_set(sandbox, schema_id, pairs, since=float(since))
+        found = await client.find_mapping_set(sandbox, schema_id, pairs, since=float(since))
         if found is None:
             return None
         context.extras["mapping_version"] = int(found.get("version") or 0)
         return str(found["id"])
 
-    def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
+    async def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
         """Every run of a flow."""
-        return self._client.runs(context.sandbox, flow_id)
+        return await self._client.runs(context.sandbox, flow_id)
 
-    def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
+    async def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
         """Delete the step's resource (mapping sets cannot be deleted)."""
         sandbox, client = context.sandbox, self._client
         deleters = {
@@ -169,4 +205,4 @@ class PlatformActions:
         deleter = deleters.get(step)
         if deleter is None:
             raise ValueError(f"step {step.value} cannot be deleted")
-        deleter(sandbox, resource_id)
+        await deleter(sandbox, resource_id)

@@ -34,9 +34,10 @@ __all__ = [
 ]
 
 
-def open_ledger(state_url: str, *, clock: Clock = time.time) -> Ledger:
+def open_ledger(state_url: str, *, clock: Clock = time.time, connections: int = 8) -> Ledger:
     """Open the ledger at ``state_url`` (``sqlite:///PATH`` or ``postgresql://...``), upgraded.
 
+    ``connections``: the PostgreSQL pool's size (the worker sizes it from its concurrency).
     The drivers are imported here so that using one variant never loads the other.
     """
     if state_url.startswith("sqlite:"):
@@ -46,6 +47,6 @@ def open_ledger(state_url: str, *, clock: Clock = time.time) -> Ledger:
     if state_url.startswith(("postgresql://", "postgres://")):
         from worker.ledger.postgres import PostgresLedger
 
-        return PostgresLedger(state_url, clock=clock)
+        return PostgresLedger(state_url, clock=clock, pool_size=connections)
     scheme = state_url.split(":", 1)[0]
     raise LedgerError(f"unsupported ledger URL scheme {scheme!r}: use sqlite:/// or postgresql://")

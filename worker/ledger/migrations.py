@@ -41,6 +41,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE ledger_requests ADD COLUMN runs TEXT NOT NULL DEFAULT '[]'",
         "CREATE INDEX ledger_requests_status ON ledger_requests (status, finished_at)",
     ),
+    # 3: the operation in progress (create, or the rollback of a failed create), so a rollback
+    # is a transition the ledger knows and a crash in the middle of one resumes it.
+    ("ALTER TABLE ledger_requests ADD COLUMN operation TEXT NOT NULL DEFAULT 'create'",),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -1,22 +1,24 @@
-"""The PostgreSQL ledger, for many workers on many hosts: row locks, a small connection pool.
+"""The PostgreSQL ledger, for many workers on many hosts: row locks and a pool sized to the work.
 
 Claims are ``INSERT ... ON CONFLICT DO NOTHING`` then ``SELECT ... FOR UPDATE`` in one
 transaction; ``synchronous_commit`` is forced on for the ledger's sessions, whatever the server
-default. Every ``psycopg`` error is translated into ``LedgerError`` here, in
-:meth:`PostgresLedger._connection`.
+default. Connections come from a ``psycopg_pool.ConnectionPool`` of ``pool_size`` (the worker
+sizes it from its concurrency); each operation runs in one of as many threads, so the worker's
+event loop never waits on the database. Waiting longer than ``acquire_timeout`` for a connection
+is a retryable ``LedgerError``. Every ``psycopg`` error is translated here, in :meth:`_execute`.
 """
 
 from __future__ import annotations
 
 import functools
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import psycopg
+import psycopg_pool
 
 from worker.errors import LedgerError
 from worker.ledger.cursor import Cursor
@@ -26,6 +28,8 @@ from worker.ledger.sql import Clock, SqlLedger, T
 TYPES = {"real": "DOUBLE PRECISION", "blob": "BYTEA"}
 MIGRATION_LOCK = 0x64617461666C6F77  # "dataflow": serialises schema upgrades across workers
 CONNECT_TIMEOUT_SECONDS = 10
+DEFAULT_POOL_SIZE = 8
+ACQUIRE_TIMEOUT_SECONDS = 10.0
 
 
 @functools.lru_cache(maxsize=64)
@@ -53,6 +57,10 @@ class _Cursor:
         return self._cursor.fetchall()
 
 
+def _configure(connection: psycopg.Connection[Any]) -> None:
+    connection.execute("SET synchronous_commit TO on")
+
+
 class PostgresLedger(SqlLedger):
     """The ledger in a PostgreSQL database (the schema of the URL's ``search_path``)."""
 
@@ -63,93 +71,100 @@ class PostgresLedger(SqlLedger):
         url: str,
         *,
         clock: Clock = time.time,
-        pool_size: int = 8,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        acquire_timeout: float = ACQUIRE_TIMEOUT_SECONDS,
         schema_version: int = LATEST_VERSION,
     ) -> None:
         """Connect, and create or upgrade the schema under an advisory lock."""
         super().__init__(clock)
-        self._url = url
-        self._idle: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(pool_size)
-        self._open: set[psycopg.Connection[Any]] = set()
-        self._open_lock = threading.Lock()
+        self._closed = threading.Event()
+        self._pool = psycopg_pool.ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(pool_size, 1),
+            timeout=acquire_timeout,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            configure=_configure,
+            open=False,
+            name="dataflow-ledger",
+        )
+        self._threads = ThreadPoolExecutor(max(pool_size, 1), thread_name_prefix="dataflow-pg")
         try:
-            with self._transaction() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
-                migrate(cursor, TYPES, schema_version)
+            self._migrate(url, schema_version)
+            try:
+                self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS + 2)
+            except psycopg_pool.PoolTimeout as error:
+                raise LedgerError(f"ledger database unreachable: {_first_line(error)}") from None
         except BaseException:
             self.close()
             raise
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        connection = psycopg.connect(
-            self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
-        )
-        connection.execute("SET synchronous_commit TO on")
-        with self._open_lock:
-            self._open.add(connection)
-        return connection
-
-    def _discard(self, connection: psycopg.Connection[Any]) -> None:
-        with self._open_lock:
-            self._open.discard(connection)
-        connection.close()
-
-    @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        self._slots.acquire()
-        connection: psycopg.Connection[Any] | None = None
+    @staticmethod
+    def _migrate(url: str, schema_version: int) -> None:
+        """Create or upgrade the schema on a connection of its own (its error is the clearest)."""
         try:
-            try:
-                connection = self._idle.get_nowait()
-            except queue.Empty:
-                connection = self._connect()
-            yield connection
+            with psycopg.connect(
+                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            ) as connection:
+                _configure(connection)
+                with connection.transaction():
+                    cursor = _Cursor(connection.cursor())
+                    cursor.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+                    migrate(cursor, TYPES, schema_version)
         except psycopg.Error as error:
-            if connection is not None and not connection.closed:
-                self._discard(connection)  # its state is unknown: never reuse it
-            connection = None
-            raise LedgerError(f"ledger database error: {error}".strip()) from error
-        finally:
-            if connection is not None:
-                if connection.closed or connection.broken:
-                    self._discard(connection)
-                else:
-                    self._idle.put(connection)
-            self._slots.release()
+            raise LedgerError(f"ledger database error: {_first_line(error)}") from error
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
-        with self._connection() as connection, connection.transaction():
-            yield _Cursor(connection.cursor())
+    def _execute(self, work: Callable[[Cursor], T], *, write: bool, single: bool = False) -> T:
+        """Run ``work`` on a pooled connection (in a transaction for a multi-statement write)."""
+        try:
+            with self._pool.connection() as connection:
+                if write and not single:
+                    with connection.transaction():
+                        return work(_Cursor(connection.cursor()))
+                return work(_Cursor(connection.cursor()))
+        except psycopg_pool.PoolTimeout as error:
+            raise LedgerError(f"ledger database busy: {_first_line(error)}") from None
+        except psycopg.Error as error:
+            raise LedgerError(f"ledger database error: {_first_line(error)}") from error
 
-    @contextmanager
-    def _autocommit(self) -> Iterator[Cursor]:
-        with self._connection() as connection:
-            yield _Cursor(connection.cursor())
+    def _submit(
+        self,
+        work: Callable[[Cursor], T],
+        *,
+        write: bool,
+        single: bool = False,
+        then: Callable[[T], None] | None = None,
+    ) -> Future[T]:
+        def run() -> T:
+            result = self._execute(work, write=write, single=single)
+            if then is not None:
+                then(result)
+            return result
 
-    def _write(self, work: Callable[[Cursor], T]) -> T:
-        with self._transaction() as cursor:
-            return work(cursor)
-
-    def _statement(self, work: Callable[[Cursor], T]) -> T:
-        with self._autocommit() as cursor:  # one statement: its own transaction, one round trip
-            return work(cursor)
-
-    def _read(self, work: Callable[[Cursor], T]) -> T:
-        with self._autocommit() as cursor:
-            return work(cursor)
+        if self._closed.is_set():
+            future: Future[T] = Future()
+            future.set_exception(LedgerError("the ledger is closed"))
+            return future
+        return self._threads.submit(run)
 
     def setting(self, name: str) -> str:
         """The session's value of a server setting (``synchronous_commit``), to check durability."""
-        with self._autocommit() as cursor:
+
+        def read(cursor: Cursor) -> str:
             cursor.execute("SELECT current_setting(?)", (name,))
             value: str = cursor.fetchone()[0]
             return value
 
+        return self._run(read, write=False)
+
     def close(self) -> None:
-        """Close every connection of the pool."""
-        with self._open_lock:
-            connections, self._open = list(self._open), set()
-        for connection in connections:
-            connection.close()
+        """Finish queued operations, then close every connection of the pool."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._threads.shutdown(wait=True)
+        self._pool.close()
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

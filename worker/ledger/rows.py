@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from worker.ledger.base import RequestRecord, StepRecord
+from worker.core.record import RequestRecord, StepRecord
 
 COLUMNS: tuple[str, ...] = (
     "request_id",
@@ -27,6 +27,7 @@ COLUMNS: tuple[str, ...] = (
     "lease_expires_at",
     "fence",
     "runs",
+    "operation",
 )
 """Every column, in the order of :func:`to_row`."""
 
@@ -84,8 +85,9 @@ def to_row(record: RequestRecord) -> tuple[Any, ...]:
         record.first_event_id,
         *mutable[:7],
         record.created_at,
-        *mutable[7:],
+        *mutable[7:-1],
         encode_runs(record.runs),
+        mutable[-1],
     )
 
 
@@ -104,6 +106,7 @@ def mutable_values(record: RequestRecord) -> tuple[Any, ...]:
         record.lease_owner,
         record.lease_expires_at,
         record.fence,
+        record.operation,
     )
 
 
@@ -131,4 +134,5 @@ def from_row(row: Sequence[Any], columns: Sequence[str] = COLUMNS) -> RequestRec
         lease_expires_at=values["lease_expires_at"],
         fence=values["fence"],
         runs=tuple(json.loads(values["runs"])),
+        operation=values["operation"],
     )

@@ -8,9 +8,10 @@ Fast path: while a worker holds a lease, nobody else writes the record (a takeov
 fence first), so the ledger keeps the records whose leases it handed out and writes them with one
 ``UPDATE ... WHERE fence = ?`` statement, no read; zero rows updated means the lease was lost.
 
-Every operation is a function of a cursor handed to :meth:`SqlLedger._write` (one transaction),
-:meth:`SqlLedger._statement` (one statement, its own transaction) or :meth:`SqlLedger._read`; a
-variant decides how to run it (SQLite commits the writes of many threads together).
+Every operation is a function of a cursor handed to :meth:`SqlLedger._submit` as a write (one
+transaction), a single statement (its own transaction) or a read; a variant decides where and how
+to run it and returns a future (SQLite's writer thread commits the writes of many callers
+together; PostgreSQL runs each on a pooled connection in a thread of its own).
 """
 
 # ruff: noqa: S608  -- statements are built only from this package's constant table and column
@@ -23,18 +24,20 @@ import builtins
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any, ClassVar, TypeVar
 
+from worker.core import changes as transitions
+from worker.core.changes import Change, apply_all
 from worker.errors import LeaseLostError
-from worker.ledger import transitions
 from worker.ledger.base import (
     FINISHED,
     Claim,
     Ledger,
+    LedgerStateError,
     RequestRecord,
     RequestStatus,
-    StepOutcome,
     UnknownRequestError,
 )
 from worker.ledger.cursor import Cursor
@@ -49,7 +52,6 @@ from worker.ledger.rows import (
 )
 
 Clock = Callable[[], float]
-Change = Callable[[RequestRecord], RequestRecord]
 T = TypeVar("T")
 
 _TABLE = "ledger_requests"
@@ -121,19 +123,23 @@ class SqlLedger(Ledger):
         self._held = HeldLeases()
 
     @abc.abstractmethod
-    def _write(self, work: Callable[[Cursor], T]) -> T:
-        """Run ``work`` in a write transaction; return its result once committed.
+    def _submit(
+        self,
+        work: Callable[[Cursor], T],
+        *,
+        write: bool,
+        single: bool = False,
+        then: Callable[[T], None] | None = None,
+    ) -> Future[T]:
+        """Run ``work`` (in a write transaction, or as a read) and resolve the future with it.
 
-        When ``work`` raises, what it wrote is rolled back and the error raised here.
+        ``single``: ``work`` is one statement, which needs no transaction of its own. ``then``
+        runs with the result once it is committed, before the future resolves. When ``work``
+        raises, what it wrote is rolled back and the future holds the error.
         """
 
-    @abc.abstractmethod
-    def _read(self, work: Callable[[Cursor], T]) -> T:
-        """Run ``work``, which only reads, and return its result."""
-
-    def _statement(self, work: Callable[[Cursor], T]) -> T:
-        """Run ``work``, a single write statement; a variant may skip the explicit transaction."""
-        return self._write(work)
+    def _run(self, work: Callable[[Cursor], T], *, write: bool, single: bool = False) -> T:
+        return self._submit(work, write=write, single=single).result()
 
     def _now(self, now: float | None) -> float:
         return self._clock() if now is None else now
@@ -152,33 +158,40 @@ class SqlLedger(Ledger):
         # The content is never rewritten after the claim; holding it would only cost memory.
         self._held.put(transitions.replace(record, request_json=""))
 
-    def _fenced(self, request_id: str, fence: int, change: Change) -> RequestRecord:
+    def apply_future(
+        self,
+        request_id: str,
+        fence: int,
+        changes: Sequence[Change],
+        now: float | None = None,
+    ) -> Future[RequestRecord]:
+        """One write: the held record's fenced UPDATE, or a locked read-change-write."""
+        at = self._now(now)
         held = self._held.get(request_id, fence)
         if held is None:
 
             def load_and_update(cursor: Cursor) -> RequestRecord:
                 record = self._load(cursor, request_id)
-                transitions.check_fence(record, fence)
-                changed = change(record)
+                if not transitions.fence_matches(record, fence):
+                    raise _lease_lost(request_id, fence, record)
+                changed = apply_all(record, changes, at)
                 self._update(cursor, changed)
                 return changed
 
-            changed = self._write(load_and_update)
-        else:
-            changed = change(held)
-            values = (*mutable_values(changed), request_id, fence)
+            return self._submit(load_and_update, write=True, then=self._held.put)
+        changed = apply_all(held, changes, at)
+        values = (*mutable_values(changed), request_id, fence)
 
-            def update(cursor: Cursor) -> int:
-                cursor.execute(self._fenced_update_sql, values)
-                return int(cursor.rowcount)
-
-            if self._statement(update) != 1:
+        def update(cursor: Cursor) -> RequestRecord:
+            cursor.execute(self._fenced_update_sql, values)
+            if cursor.rowcount != 1:
                 self._held.drop(request_id, fence)
                 raise LeaseLostError(f"request {request_id}: lease lost (fence {fence})")
-        self._held.put(changed)
-        return changed
+            return changed
 
-    def claim(
+        return self._submit(update, write=True, single=True, then=self._held.put)
+
+    def claim_future(
         self,
         request_id: str,
         content_hash: str,
@@ -187,23 +200,18 @@ class SqlLedger(Ledger):
         owner: str,
         lease_seconds: float,
         now: float | None = None,
-    ) -> Claim:
-        """Insert, or lock and decide, in one transaction (see :meth:`Ledger.claim`)."""
+    ) -> Future[Claim]:
+        """Insert, or lock and decide, in one transaction (see :meth:`Ledger.claim_future`)."""
         at = self._now(now)
         fresh = transitions.new_record(
             request_id, content_hash, request_json, event_id, owner, lease_seconds, at
         )
         row = to_row(fresh)
 
-        def insert(cursor: Cursor) -> bool:
+        def insert_or_decide(cursor: Cursor) -> Claim:
             cursor.execute(self._insert_sql, row)
-            return bool(cursor.rowcount == 1)
-
-        if self._statement(insert):
-            self._hold(fresh)
-            return Claim("acquired", fresh, fresh.fence)
-
-        def decide(cursor: Cursor) -> Claim:
+            if cursor.rowcount == 1:
+                return Claim("acquired", fresh, fresh.fence)
             record = self._load(cursor, request_id, full=True)
             outcome, after = transitions.decide_claim(
                 record, content_hash, owner, lease_seconds, at
@@ -213,118 +221,15 @@ class SqlLedger(Ledger):
             self._update(cursor, after)
             return Claim(outcome, after, after.fence)
 
-        decided = self._write(decide)
-        if decided.fence is not None:
-            self._hold(decided.record)
-        return decided
+        def hold(claim: Claim) -> None:
+            if claim.fence is not None:
+                self._hold(claim.record)
 
-    def record_intent(
-        self,
-        request_id: str,
-        fence: int,
-        step: str,
-        name: str | None = None,
-        *,
-        now: float | None = None,
-    ) -> int:
-        """Mark the step started with its intended name; return its attempts so far."""
-        at = self._now(now)
-        record = self._fenced(
-            request_id, fence, lambda r: transitions.with_intent(r, step, name, at)
-        )
-        return record.step(step).attempts
+        return self._submit(insert_or_decide, write=True, then=hold)
 
-    def complete_step(
-        self,
-        request_id: str,
-        fence: int,
-        step: str,
-        resource_id: str,
-        outcome: StepOutcome,
-        attempts: int,
-        duration: float,
-        *,
-        then: tuple[str, str | None] | None = None,
-        now: float | None = None,
-    ) -> int | None:
-        """Mark the step done with its resource, and start the next one when ``then`` names it."""
-        at = self._now(now)
-
-        def change(record: RequestRecord) -> RequestRecord:
-            done = transitions.with_step_done(
-                record, step, resource_id, outcome, attempts, duration, at
-            )
-            return done if then is None else transitions.with_intent(done, *then, at)
-
-        changed = self._fenced(request_id, fence, change)
-        return None if then is None else changed.step(then[0]).attempts
-
-    def fail_step(
-        self,
-        request_id: str,
-        fence: int,
-        step: str,
-        error: Mapping[str, Any],
-        attempts: int | None = None,
-        *,
-        now: float | None = None,
-    ) -> None:
-        """Mark the step failed with the error."""
-        at = self._now(now)
-        self._fenced(
-            request_id, fence, lambda r: transitions.with_step_failed(r, step, error, attempts, at)
-        )
-
-    def schedule_retry(
-        self,
-        request_id: str,
-        fence: int,
-        next_retry_at: float,
-        error: Mapping[str, Any],
-        *,
-        now: float | None = None,
-    ) -> None:
-        """Wait for a delayed retry; the lease is released."""
-        at = self._now(now)
-        self._fenced(
-            request_id, fence, lambda r: transitions.with_retry(r, next_retry_at, error, at)
-        )
-
-    def finish(
-        self,
-        request_id: str,
-        fence: int,
-        status: Literal["created", "failed"],
-        terminal_event: bytes,
-        error: Mapping[str, Any] | None = None,
-        *,
-        now: float | None = None,
-    ) -> None:
-        """End the request with its terminal event."""
-        at = self._now(now)
-        self._fenced(
-            request_id,
-            fence,
-            lambda r: transitions.with_finish(r, status, terminal_event, error, at),
-        )
-
-    def renew_lease(
-        self, request_id: str, fence: int, lease_seconds: float, *, now: float | None = None
-    ) -> None:
-        """Extend the lease."""
-        at = self._now(now)
-        self._fenced(request_id, fence, lambda r: transitions.with_lease(r, lease_seconds, at))
-
-    def release(
-        self, request_id: str, fence: int, settled: bool, *, now: float | None = None
-    ) -> None:
-        """Give the lease up."""
-        at = self._now(now)
-        self._fenced(request_id, fence, lambda r: transitions.with_release(r, settled, at))
-
-    def record_run(
-        self, request_id: str, run: Mapping[str, Any], *, now: float | None = None
-    ) -> None:
+    def record_run_future(
+        self, request_id: str, run: Mapping[str, Any], now: float | None = None
+    ) -> Future[None]:
         """Append a followed run; not fenced, and the only write of the ``runs`` column."""
         at = self._now(now)
 
@@ -332,28 +237,32 @@ class SqlLedger(Ledger):
             record = transitions.with_run(self._load(cursor, request_id), run, at)
             cursor.execute(self._runs_sql, (encode_runs(record.runs), at, request_id))
 
-        self._write(append)
+        return self._submit(append, write=True)
+
+    def get_future(self, request_id: str) -> Future[RequestRecord | None]:
+        """The record, or ``None``."""
+
+        def select(cursor: Cursor) -> RequestRecord | None:
+            cursor.execute(self._select_sql, (request_id,))
+            row = cursor.fetchone()
+            return None if row is None else from_row(row)
+
+        return self._submit(select, write=False)
 
     def reopen_for_replay(self, request_id: str, *, now: float | None = None) -> RequestRecord:
         """Make a failed request pending again, keeping what its done steps created."""
         at = self._now(now)
 
         def reopen(cursor: Cursor) -> RequestRecord:
-            reopened = transitions.reopened(self._load(cursor, request_id, full=True), at)
+            record = self._load(cursor, request_id, full=True)
+            try:
+                reopened = transitions.reopened(record, at)
+            except ValueError as error:
+                raise LedgerStateError(str(error)) from None
             self._update(cursor, reopened)
             return reopened
 
-        return self._write(reopen)
-
-    def get(self, request_id: str) -> RequestRecord | None:
-        """The record, or ``None``."""
-
-        def select(cursor: Cursor) -> Any:
-            cursor.execute(self._select_sql, (request_id,))
-            return cursor.fetchone()
-
-        row = self._read(select)
-        return None if row is None else from_row(row)
+        return self._run(reopen, write=True)
 
     def summary(self) -> dict[str, int]:
         """Records per status."""
@@ -362,7 +271,7 @@ class SqlLedger(Ledger):
             cursor.execute(f"SELECT status, COUNT(*) FROM {_TABLE} GROUP BY status")
             return {str(status): int(count) for status, count in cursor.fetchall()}
 
-        return self._read(count)
+        return self._run(count, write=False)
 
     def list(
         self, status: RequestStatus | None = None, limit: int = 100
@@ -375,7 +284,7 @@ class SqlLedger(Ledger):
             cursor.execute(sql, params)
             return cursor.fetchall()
 
-        return [from_row(row) for row in self._read(select)]
+        return [from_row(row) for row in self._run(select, write=False)]
 
     def prune(self, older_than: float) -> int:
         """Delete finished records older than the cutoff."""
@@ -387,4 +296,11 @@ class SqlLedger(Ledger):
             )
             return int(cursor.rowcount)
 
-        return self._write(delete)
+        return self._run(delete, write=True)
+
+
+def _lease_lost(request_id: str, fence: int, record: RequestRecord) -> LeaseLostError:
+    released = "" if record.lease_owner else ", released"
+    return LeaseLostError(
+        f"request {request_id}: lease lost (fence {fence}, ledger has {record.fence}{released})"
+    )

@@ -19,8 +19,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
-from typing import Any, cast
+from typing import Any
 
 from worker.errors import LedgerError
 from worker.ledger.cursor import Cursor
@@ -41,18 +42,36 @@ def sqlite_path(state_url: str) -> str:
 
 
 class _Job:
-    """One operation handed to the writer thread; ``done`` is released once it has an outcome."""
+    """One operation handed to the writer thread; its future resolves once it has an outcome."""
 
-    __slots__ = ("done", "error", "result", "single", "work", "write")
+    __slots__ = ("error", "future", "result", "single", "then", "work", "write")
 
-    def __init__(self, work: Callable[[Cursor], Any], write: bool, single: bool = False) -> None:
+    def __init__(
+        self,
+        work: Callable[[Cursor], Any],
+        write: bool,
+        single: bool,
+        then: Callable[[Any], None] | None,
+    ) -> None:
         self.work = work
         self.write = write
         self.single = single  # one statement: SQLite undoes a failed one itself, no savepoint
+        self.then = then
         self.result: Any = None
         self.error: BaseException | None = None
-        self.done = threading.Lock()
-        self.done.acquire()
+        self.future: Future[Any] = Future()
+
+    def resolve(self) -> None:
+        """Hand the outcome to whoever waits (``then`` first, on success)."""
+        if self.error is None and self.then is not None:
+            try:
+                self.then(self.result)
+            except Exception as error:  # a bug in a hook must still resolve the future
+                self.error = error
+        if self.error is not None:
+            self.future.set_exception(self.error)
+        else:
+            self.future.set_result(self.result)
 
 
 def _failure(context: str, error: sqlite3.Error) -> LedgerError:
@@ -84,7 +103,7 @@ class SqliteLedger(SqlLedger):
             with self._guard(f"cannot prepare the ledger at {path}"):
                 self._configure()
             self._writer.start()
-            self._write(lambda cursor: migrate(cursor, TYPES, schema_version))
+            self._run(lambda cursor: migrate(cursor, TYPES, schema_version), write=True)
         except BaseException:
             self.close()
             raise
@@ -107,25 +126,22 @@ class SqliteLedger(SqlLedger):
 
     # -- what the callers' threads do ----------------------------------------------------
 
-    def _submit(self, work: Callable[[Cursor], T], write: bool, single: bool = False) -> T:
-        job = _Job(work, write, single)
+    def _submit(
+        self,
+        work: Callable[[Cursor], T],
+        *,
+        write: bool,
+        single: bool = False,
+        then: Callable[[T], None] | None = None,
+    ) -> Future[T]:
+        job = _Job(work, write, single, then)
         with self._open_lock:
             if self._closed:
-                raise LedgerError("the ledger is closed")
-            self._jobs.put(job)
-        job.done.acquire()
-        if job.error is not None:
-            raise job.error
-        return cast(T, job.result)
-
-    def _write(self, work: Callable[[Cursor], T]) -> T:
-        return self._submit(work, write=True)
-
-    def _statement(self, work: Callable[[Cursor], T]) -> T:
-        return self._submit(work, write=True, single=True)
-
-    def _read(self, work: Callable[[Cursor], T]) -> T:
-        return self._submit(work, write=False)
+                job.error = LedgerError("the ledger is closed")
+                job.resolve()
+            else:
+                self._jobs.put(job)
+        return job.future
 
     def pragma(self, name: str) -> str | int:
         """The value of a PRAGMA (``journal_mode``, ``synchronous``), to check durability."""
@@ -135,7 +151,7 @@ class SqliteLedger(SqlLedger):
             value: str | int = cursor.fetchone()[0]
             return value
 
-        return self._read(read)
+        return self._run(read, write=False)
 
     def close(self) -> None:
         """Finish the queued operations, stop the writer thread and close the connection."""
@@ -183,12 +199,12 @@ class SqliteLedger(SqlLedger):
                     job.error = _failure("ledger read failed", error)
                 except Exception as error:
                     job.error = error
-                job.done.release()
+                job.resolve()
             if writes:
                 self._commit_together(cursor, writes)
         finally:
             for job in writes:
-                job.done.release()
+                job.resolve()
 
     def _undo(self, cursor: sqlite3.Cursor, job: _Job) -> None:
         """Roll back what a failed operation wrote; the others of the batch stay."""

@@ -1,4 +1,4 @@
-"""Tests of the ledger's pure rules: claim outcomes, fencing, step changes, replay, rows."""
+"""The pure rules of a request's record: claim outcomes, fencing, changes, replay, rows."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.errors import LeaseLostError
-from worker.ledger import LedgerStateError, RequestRecord, StepRecord
-from worker.ledger import transitions as t
+from worker.core import changes as t
+from worker.core.record import RequestRecord, StepRecord
 from worker.ledger.rows import (
     COLUMNS,
     MUTABLE_COLUMNS,
@@ -73,28 +72,27 @@ def test_a_claim_on_an_existing_record_follows_hash_status_and_lease(
         (leased(fence=1, lease_owner=None), 1),
     ],
 )
-def test_a_write_with_a_stale_or_released_fence_raises_lease_lost(
+def test_a_write_with_a_stale_or_released_fence_does_not_match(
     record: RequestRecord, fence: int
 ) -> None:
-    with pytest.raises(LeaseLostError, match="lease lost"):
-        t.check_fence(record, fence)
+    assert not t.fence_matches(record, fence)
 
 
-def test_a_write_with_the_current_fence_passes() -> None:
-    t.check_fence(leased(fence=3), 3)
+def test_a_write_with_the_current_fence_matches() -> None:
+    assert t.fence_matches(leased(fence=3), 3)
 
 
 def test_an_intent_keeps_the_name_and_counts_an_attempt_per_start() -> None:
-    once = t.with_intent(leased(), "flow", "crm (flow) [r-1]", T0 + 1)
-    twice = t.with_intent(once, "flow", None, T0 + 2)
+    once = t.StartSteps((("flow", "crm (flow) [r-1]"),)).apply(leased(), T0 + 1)
+    twice = t.StartSteps((("flow", None),)).apply(once, T0 + 2)
     assert twice.step("flow") == StepRecord(state="started", name="crm (flow) [r-1]", attempts=2)
     assert twice.updated_at == T0 + 2
 
 
 def test_retry_and_finish_release_the_lease_and_settle_the_delivery() -> None:
     error = {"kind": "retries_exhausted", "message": "503"}
-    waiting = t.with_retry(leased(), T0 + 8, error, T0 + 1)
-    finished = t.with_finish(leased(), "failed", b"event", error, T0 + 2)
+    waiting = t.ScheduleRetry(T0 + 8, error).apply(leased(), T0 + 1)
+    finished = t.Finish("failed", b"event", error).apply(leased(), T0 + 2)
     for record in (waiting, finished):
         assert (record.lease_owner, record.lease_expires_at) == (None, None)
         assert record.unsettled_deliveries == 0
@@ -111,7 +109,7 @@ def test_retry_and_finish_release_the_lease_and_settle_the_delivery() -> None:
 def test_a_release_resets_the_poison_counter_only_when_settled(
     settled: bool, unsettled: int
 ) -> None:
-    released = t.with_release(leased(), settled, T0 + 1)
+    released = t.Release(settled).apply(leased(), T0 + 1)
     assert (released.status, released.lease_owner) == ("pending", None)
     assert released.unsettled_deliveries == unsettled
 
@@ -127,7 +125,7 @@ def test_a_replay_resets_the_failed_step_and_keeps_the_done_ones() -> None:
         lease_owner=None,
     )
     reopened = t.reopened(record, T0 + 10)
-    assert reopened.status == "pending"
+    assert (reopened.status, reopened.operation) == ("pending", "create")
     assert reopened.steps == {
         "source_connection": done,
         "dataflow": StepRecord(name="crm (flow) [r-1]"),
@@ -137,15 +135,41 @@ def test_a_replay_resets_the_failed_step_and_keeps_the_done_ones() -> None:
 
 @pytest.mark.parametrize("status", ["pending", "running", "waiting_retry", "created"])
 def test_only_a_failed_request_can_be_replayed(status: str) -> None:
-    with pytest.raises(LedgerStateError, match="only failed"):
+    with pytest.raises(ValueError, match="only failed"):
         t.reopened(leased(status=status), T0)
+
+
+def test_a_replay_after_a_rollback_makes_the_deleted_steps_pending_again() -> None:
+    deleted = StepRecord(state="deleted", resource_id="src-1", name="crm (source) [r-1]")
+    kept = StepRecord(state="done", resource_id="map-1", outcome="created")
+    record = leased(
+        status="failed",
+        operation="rollback",
+        steps={"source_connection": deleted, "mapping_set": kept},
+        lease_owner=None,
+    )
+    reopened = t.reopened(record, T0 + 1)
+    assert reopened.operation == "create"
+    assert reopened.steps["source_connection"] == StepRecord(name="crm (source) [r-1]")
+    assert reopened.steps["mapping_set"] == kept
+
+
+def test_a_rollback_records_its_reason_and_each_deletion() -> None:
+    done = StepRecord(state="done", resource_id="src-1", outcome="created")
+    record = leased(steps={"source_connection": done})
+    rolling = t.BeginRollback({"kind": "rejected", "message": "400"}).apply(record, T0 + 1)
+    deleted = t.StepDeleted("source_connection").apply(rolling, T0 + 2)
+    assert rolling.operation == "rollback"
+    assert rolling.last_error == {"kind": "rejected", "message": "400"}
+    assert deleted.step("source_connection").state == "deleted"
+    assert deleted.done() == {}
 
 
 steps = st.dictionaries(
     st.sampled_from(["source_connection", "target_schema", "mapping_set", "dataflow"]),
     st.builds(
         StepRecord,
-        state=st.sampled_from(["pending", "started", "done", "failed"]),
+        state=st.sampled_from(["pending", "started", "done", "failed", "deleted"]),
         resource_id=st.none() | st.text(max_size=20),
         name=st.none() | st.text(max_size=40),
         attempts=st.integers(0, 50),
@@ -170,7 +194,13 @@ def test_a_record_survives_the_trip_to_a_row_and_back(
     event: bytes | None,
     runs: list[dict[str, str]],
 ) -> None:
-    record = leased(steps=steps, last_error=error, terminal_event=event, runs=tuple(runs))
+    record = leased(
+        steps=steps,
+        last_error=error,
+        terminal_event=event,
+        runs=tuple(runs),
+        operation="rollback" if error else "create",
+    )
     row = to_row(record)
     assert from_row(row) == record
     by_column = dict(zip(COLUMNS, row, strict=True))
@@ -227,18 +257,18 @@ def test_only_the_latest_claim_can_write_and_a_finished_request_stays_finished(
             record = after
             continue
         accepted = record.lease_owner is not None and argument == record.fence
-        try:
-            t.check_fence(record, argument)
-        except LeaseLostError:
+        if not t.fence_matches(record, argument):
             assert not accepted
             continue
         assert accepted
         assert argument == latest_fence
+        change: t.Change
         if operation == "write":
-            record = t.with_intent(record, "dataflow", None, now)
+            change = t.StartSteps((("dataflow", None),))
         elif operation == "retry":
-            record = t.with_retry(record, now + 5, {"kind": "x"}, now)
+            change = t.ScheduleRetry(now + 5, {"kind": "x"})
         else:
-            record = t.with_finish(record, "created", b"e", None, now)
+            change = t.Finish("created", b"e", None)
+        record = change.apply(record, now)
     assert record.fence == latest_fence
     assert record.deliveries == latest_fence

@@ -1,0 +1,79 @@
+"""What becomes of a delivery before its request runs: unreadable, refused, duplicate, busy (pure).
+
+The engine decodes the message and claims its request in the ledger; these functions turn each
+outcome that does not run the request into the machine's effects (:mod:`worker.core.machine`):
+an unreadable message gives one ``DataflowFailed`` and is parked; a conflicting duplicate fails
+alone; a duplicate of a finished request republishes its terminal event; a request leased by
+another worker is handed back until the lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from messages.codec import InvalidMessageError
+from worker.core import outcomes
+from worker.core.delivery import ACK, COPY_HEADER, delay, park
+from worker.core.machine import Done, Effect, Emit, Republish
+from worker.core.record import RequestRecord
+
+BUSY_MAX_SECONDS = 8.0
+
+
+def invalid(error: InvalidMessageError, seed: str) -> list[Effect]:
+    """An unreadable message: one ``invalid_message`` failure (id derived from ``seed``), parked."""
+    payload = outcomes.invalid_failed(error)
+    return [
+        Emit(payload, outcomes.derived_id("invalid", seed)),
+        Done(park("invalid_message", str(error), error.request_id), finished="failed"),
+    ]
+
+
+def circuit_open(seconds: float) -> list[Effect]:
+    """The worker takes no work while its circuit is open: the message waits, uncounted."""
+    return [Done(delay(seconds, "circuit_open"))]
+
+
+def conflict(request_id: str, event_id: str) -> list[Effect]:
+    """Another request holds this id with other content: this message fails alone."""
+    message = f"request_id {request_id!r} is already used by a request with other content"
+    payload = outcomes.failed(
+        request_id,
+        step=None,
+        info={"kind": "conflict", "message": message},
+        attempts=0,
+        created={},
+    )
+    return [
+        Emit(payload, outcomes.derived_id("conflict", event_id)),
+        Done(park("conflict", message, request_id), finished="conflict"),
+    ]
+
+
+def busy(record: RequestRecord, now: float) -> list[Effect]:
+    """Another delivery holds the lease: come back when it should have run out (1-8 s)."""
+    left = (record.lease_expires_at or 0.0) - now
+    return [Done(delay(min(max(left, 1.0), BUSY_MAX_SECONDS), "busy"))]
+
+
+def duplicate(
+    record: RequestRecord,
+    headers: Mapping[str, Any],
+    event_id: str,
+    redelivered: bool,
+) -> list[Effect]:
+    """The request already ended: republish its terminal event, unless this is our own copy."""
+    if headers.get(COPY_HEADER):
+        return [Done(ACK)]
+    effects: list[Effect] = []
+    if record.terminal_event is not None:
+        effects.append(Republish(record.terminal_event))
+    if record.status == "failed" and redelivered and event_id == record.first_event_id:
+        # A crash may have come between the terminal event and the parked copy.
+        error = record.last_error or {"kind": "retries_exhausted", "message": ""}
+        kind, message = str(error.get("kind")), str(error.get("message"))
+        effects.append(Done(park(kind, message, record.request_id), finished="duplicate"))
+        return effects
+    effects.append(Done(ACK, finished="duplicate"))
+    return effects
