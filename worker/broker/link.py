@@ -194,9 +194,11 @@ class BrokerLink:
         tag = message.delivery_tag
         self._messages[tag] = message
         body = message.body
+        headers = dict(message.headers or {})
+        headers.pop(PUBLISH_ID_HEADER, None)
         delivery = Delivery(
             body=body if isinstance(body, bytes) else str(body).encode(),
-            headers=dict(message.headers or {}),
+            headers=headers,
             message_id=message.properties.get("message_id"),
             redelivered=bool(message.delivery_info.get("redelivered")),
         )

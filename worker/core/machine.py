@@ -372,8 +372,9 @@ class Machine:
     def _record_failure(self, state: State, step: Step, failure: Failure, now: float) -> Decision:
         """Remember the failure; once no branch runs any more, decide what it means."""
         first = state.failure
-        # The first failure decides, unless a later one says the credentials are refused.
-        if first is None or (failure.kind == "authentication" and first[1].kind != failure.kind):
+        # The first failure decides, unless a later one says more: refused credentials, or an
+        # open circuit (both hand the request back instead of retrying it).
+        if first is None or _weight(failure) > _weight(first[1]):
             state = _replace(state, failure=(step, failure))
         if state.running:
             return state, []
@@ -578,6 +579,12 @@ def current_step(record: RequestRecord, plan: Sequence[Step]) -> Step | None:
 def poison(message: str) -> dict[str, Any]:
     """The error of a request delivered too often without finishing."""
     return {"kind": "poison", "message": message}
+
+
+def _weight(failure: Failure) -> int:
+    if failure.kind == "authentication":
+        return 2
+    return 1 if failure.retryable and failure.breaker_open else 0
 
 
 def _replace(state: State, **changes: Any) -> State:

@@ -98,7 +98,9 @@ class Engine:
         self, delivery: Delivery, event: Event, request: DataflowRequested
     ) -> Settle:
         tools, config = self._tools, self.config
-        if tools.breaker.is_open or self._stopping:
+        if self._stopping:  # draining: another worker takes it at once
+            return REQUEUE
+        if tools.breaker.is_open:
             return await self._carry_out(admission.circuit_open(config.handback_seconds))
         try:
             claim = await tools.ledger.aclaim(

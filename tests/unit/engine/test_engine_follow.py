@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.unit.engine_fakes import delivery, from_message, request, rig
-from worker.broker.consumer import Settle
+from tests.unit.engine.fakes import delivery, request, rig
+from worker.core.delivery import FOLLOW_HEADER, ROUND_HEADER
+from worker.core.follow import wait_seconds
 from worker.core.runs import first_run, run_completed, run_status
-from worker.engine.follow import FOLLOW_HEADER, ROUND_HEADER, wait_seconds
 
 
 def _run(run_id: str, status: str, started: int = 1_800_000_000_000) -> dict[str, Any]:
@@ -78,16 +78,16 @@ def test_follow_rounds_wait_longer_each_time_up_to_a_cap(round_: int, seconds: f
 
 def test_a_followed_request_reports_its_first_run_once_it_finished(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
-        settle = r.engine.handle(delivery(request(follow_runs=True)))
+        settle = r.handle(delivery(request(follow_runs=True)))
         created = r.events()[-1]
         [first_copy] = r.delayed()
-        r.engine.handle(from_message(first_copy))  # no run yet: wait another round
+        r.handle(first_copy)  # no run yet: wait another round
         [second_copy] = r.delayed()
         r.actions.flow_runs = [_run("run-1", "success")]
-        last = r.engine.handle(from_message(second_copy))
+        last = r.handle(second_copy)
         [completed] = r.events()
         record = r.ledger.get("crm-1")
-    assert (settle, last) == (Settle.ACK, Settle.ACK)
+    assert (settle, last) == ("ack", "ack")
     assert first_copy.headers[FOLLOW_HEADER] == created["data"]["flow_id"]
     assert second_copy.headers[ROUND_HEADER] == 2
     assert completed["type"] == "DataflowRunCompleted"
@@ -99,5 +99,5 @@ def test_a_followed_request_reports_its_first_run_once_it_finished(tmp_path: Pat
 
 def test_a_request_that_does_not_follow_runs_leaves_no_copy_behind(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
-        r.engine.handle(delivery(request()))
+        r.handle(delivery(request()))
         assert r.delayed() == []

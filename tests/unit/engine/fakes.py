@@ -1,12 +1,16 @@
-"""Test doubles for the engine: a Platform in a dict, and an engine wired to kombu's memory://.
+"""Test doubles for the engine: a Platform in a dict, and a broker link that keeps what it is sent.
 
-The ledger is the real SQLite one and the publisher the real one on kombu's in-process transport,
-so the engine's tests exercise everything but the network.
+The ledger is the real SQLite one; the engine runs on an event loop of the rig's own, so tests
+read like the blocking code they exercise (``r.handle(delivery)``). What the broker link would do
+with a settle (store a delayed copy or a parked copy, then ack) is done here on lists, so tests
+can take the copies and deliver them again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,26 +18,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kombu import Connection, Exchange, Queue
 from prometheus_client import CollectorRegistry
 
 from messages import DataflowRequested, encode, new_event
 from tests.integration.samples import sample_request
-from worker.broker.consumer import Delivery
-from worker.broker.delay import BrokerDelay
-from worker.broker.publisher import Publisher
+from worker.broker.publisher import Outgoing
 from worker.broker.reporter import Reporter
 from worker.broker.topology import Topology
+from worker.core.delivery import Delivery, copy_headers
 from worker.core.retry import RetryPolicy
 from worker.core.steps import Step
+from worker.engine.actions import RequestContext
 from worker.engine.breaker import Breaker
 from worker.engine.engine import Engine, EngineConfig
-from worker.engine.execution import RequestContext
+from worker.engine.runner import Tools
+from worker.engine.telemetry import Telemetry
 from worker.errors import NotFoundError, OutcomeUnknownError, PlatformError
 from worker.ledger import Ledger, open_ledger
 from worker.observability.metrics import Metrics
-
-MEMORY = "memory://"
 
 
 @dataclass
@@ -41,7 +43,7 @@ class FakeActions:
     """The Platform as a dict: creates, finds by name, deletes; scripted failures per step."""
 
     made: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> name -> id
-    failures: dict[Step, list[PlatformError]] = field(default_factory=dict)
+    failures: dict[Step, list[BaseException]] = field(default_factory=dict)
     applied_then_lost: set[Step] = field(default_factory=set)
     calls: list[tuple[str, str]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
@@ -49,20 +51,14 @@ class FakeActions:
     flow_runs: list[dict[str, Any]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
-    def name(self, step: Step, context: RequestContext) -> str | None:
-        """Names like the contract's; mapping sets have none."""
-        if step is Step.MAPPING_SET:
-            return None
-        return f"{context.request.name} ({step.value}) [{context.request.request_id}]"
-
-    def reuse(self, step: Step, context: RequestContext) -> str:
+    async def reuse(self, step: Step, context: RequestContext) -> str:
         """The flow spec, or a supplied id."""
         self.calls.append(("reuse", step.value))
         if self.reuse_failure is not None:
             raise self.reuse_failure
         return "flow-spec-1" if step is Step.FLOW_SPEC else f"supplied-{step.value}"
 
-    def create(self, step: Step, context: RequestContext, name: str | None) -> str:
+    async def create(self, step: Step, context: RequestContext, name: str | None) -> str:
         """Create, or raise the next scripted failure."""
         self.calls.append(("create", step.value))
         scripted = self.failures.get(step)
@@ -75,12 +71,15 @@ class FakeActions:
             raise OutcomeUnknownError("connection dropped after the body was sent")
         return resource_id
 
-    def find(self, step: Step, context: RequestContext, name: str | None) -> str | None:
-        """The id of the resource called `name`."""
+    async def find(self, step: Step, context: RequestContext, name: str | None) -> str | None:
+        """The id of the resource called `name` (mapping sets: the only one made)."""
         self.calls.append(("find", step.value))
-        return self.made.get(step.value, {}).get(name) if name is not None else None
+        made = self.made.get(step.value, {})
+        if name is None:
+            return next(iter(made.values()), None)
+        return made.get(name)
 
-    def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
+    async def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
         """Forget a resource."""
         self.calls.append(("delete", step.value))
         names = self.made.get(step.value, {})
@@ -91,7 +90,7 @@ class FakeActions:
                 return
         raise NotFoundError("gone", status=404)
 
-    def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
+    async def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
         """The scripted runs of the flow."""
         self.calls.append(("runs", flow_id))
         return list(self.flow_runs)
@@ -111,6 +110,21 @@ class Clock:
         return self.now
 
 
+class KeptLink:
+    """The broker link's publishing side, keeping every message (each confirmed at once)."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.sent: list[Outgoing] = []
+
+    def publish(self, message: Outgoing) -> asyncio.Future[None]:
+        """Keep the message; confirmed."""
+        self.sent.append(message)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+
 @dataclass
 class Rig:
     """An engine and everything around it, with helpers to read what it published."""
@@ -122,35 +136,39 @@ class Rig:
     metrics: Metrics
     topology: Topology
     clock: Clock
-    connection: Connection
+    link: KeptLink
+    loop: asyncio.AbstractEventLoop
+    copies: list[Delivery] = field(default_factory=list)
+    parked_copies: list[Delivery] = field(default_factory=list)
+
+    def handle(self, delivery: Delivery) -> str:
+        """Run one delivery; do what the link would with its settle; return ack or requeue."""
+        settle = self.loop.run_until_complete(self.engine.handle(delivery))
+        copy = Delivery(
+            body=delivery.body,
+            headers=copy_headers(delivery.headers, settle.headers),
+            message_id=delivery.message_id,
+        )
+        if settle.action == "delay":
+            self.copies.append(copy)
+        elif settle.action == "park":
+            self.parked_copies.append(copy)
+        return "requeue" if settle.action == "requeue" else "ack"
 
     def events(self) -> list[dict[str, Any]]:
-        """Every event published so far (drained from the test's bound queue)."""
-        return [_json(m) for m in self._take(f"{self.topology.prefix}.test-events")]
+        """Every event published since the last call."""
+        sent, self.link.sent = self.link.sent, []
+        return [json.loads(m.body) for m in sent if m.exchange == self.topology.events_exchange]
 
-    def parked(self) -> list[Any]:
-        """Every message in the parking lot."""
-        return self._take(self.topology.dead_queue)
+    def parked(self) -> list[Delivery]:
+        """Every message sent to the parking lot since the last call."""
+        parked, self.parked_copies = self.parked_copies, []
+        return parked
 
-    def delayed(self) -> list[Any]:
-        """Every copy waiting in any delay tier."""
-        copies: list[Any] = []
-        for tier in self.topology.tiers:
-            copies.extend(self._take(self.topology.retry_queue(tier)))
+    def delayed(self) -> list[Delivery]:
+        """Every copy waiting to come back, taken."""
+        copies, self.copies = self.copies, []
         return copies
-
-    def _take(self, queue: str) -> list[Any]:
-        channel = self.connection.default_channel
-        taken = []
-        while (message := channel.basic_get(queue, no_ack=True)) is not None:
-            taken.append(message)
-        return taken
-
-
-def _json(message: Any) -> dict[str, Any]:
-    import json
-
-    return dict(json.loads(message.body))
 
 
 def request(request_id: str = "crm-1", **changes: Any) -> DataflowRequested:
@@ -159,60 +177,41 @@ def request(request_id: str = "crm-1", **changes: Any) -> DataflowRequested:
 
 
 def delivery(payload: DataflowRequested, *, event_id: str | None = None, **fields: Any) -> Delivery:
-    """A delivery of one request, as the consumer hands it over."""
+    """A delivery of one request, as the broker link hands it over."""
     event = new_event(payload, source="urn:test", id=event_id)
     return Delivery(body=encode(event), message_id=event.id, **fields)
-
-
-def from_message(message: Any) -> Delivery:
-    """A delivery of a message taken from a queue (a delayed copy)."""
-    body = message.body if isinstance(message.body, bytes) else message.body.encode()
-    return Delivery(
-        body=body,
-        headers=dict(message.headers or {}),
-        message_id=message.properties.get("message_id"),
-    )
 
 
 @contextmanager
 def rig(
     tmp_path: Path, *, threshold: int = 3, max_attempts: int = 3, **config: Any
 ) -> Iterator[Rig]:
-    """An engine on a SQLite ledger and kombu's memory transport, with a fake Platform."""
+    """An engine on a SQLite ledger, with a fake Platform and a link that keeps messages."""
     topology = Topology(f"u{uuid.uuid4().hex[:8]}")
     ledger = open_ledger(f"sqlite:///{tmp_path / 'state.db'}")
-    publisher = Publisher(MEMORY, topology)
-    publisher.start()
-    connection = Connection(MEMORY)
-    events = Queue(
-        f"{topology.prefix}.test-events",
-        exchange=Exchange(topology.events_exchange, type="topic"),
-        routing_key="#",
-    )
-    events.bind(connection.default_channel).declare()
     clock = Clock()
     metrics = Metrics(CollectorRegistry())
     breaker = Breaker(threshold=threshold)
     actions = FakeActions()
-    engine = Engine(
-        config=EngineConfig(
-            owner="test-worker",
-            source="urn:dataflow-worker:test",
-            policy=RetryPolicy(max_attempts=max_attempts),
-            **config,
-        ),
+    link = KeptLink(topology)
+    tools = Tools(
         ledger=ledger,
         actions=actions,
-        reporter=Reporter(publisher, source="urn:dataflow-worker:test", metrics=metrics),
-        delay=BrokerDelay(publisher),
+        reporter=Reporter(link, source="urn:dataflow-worker:test", metrics=metrics),
         breaker=breaker,
-        metrics=metrics,
+        telemetry=Telemetry(metrics, clock),
         clock=clock,
         jitter=lambda: 0.5,
     )
+    engine = Engine(
+        config=EngineConfig(
+            owner="test-worker", policy=RetryPolicy(max_attempts=max_attempts), **config
+        ),
+        tools=tools,
+    )
+    loop = asyncio.new_event_loop()
     try:
-        yield Rig(engine, ledger, actions, breaker, metrics, topology, clock, connection)
+        yield Rig(engine, ledger, actions, breaker, metrics, topology, clock, link, loop)
     finally:
-        publisher.close()
-        connection.release()
+        loop.close()
         ledger.close()

@@ -8,10 +8,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.engine_fakes import delivery, from_message, request, rig
-from worker.broker.consumer import Settle
-from worker.broker.delay import COPY_HEADER
-from worker.core.steps import Step
+from tests import ledger_ops as ops
+from tests.unit.engine.fakes import delivery, request, rig
+from worker.core.delivery import COPY_HEADER
+from worker.core.steps import DEPENDENCIES, Step
+from worker.engine.actions import step_name
 from worker.errors import RejectedError, RetryableError
 
 ALL_STEPS = [
@@ -27,15 +28,21 @@ ALL_STEPS = [
 
 def test_a_request_runs_every_step_once_and_ends_in_dataflow_created(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
-        settle = r.engine.handle(delivery(request()))
+        settle = r.handle(delivery(request()))
         events = r.events()
         record = r.ledger.get("crm-1")
-    assert settle is Settle.ACK
+    assert settle == "ack"
     assert [e["type"] for e in events] == ["StepCompleted"] * 7 + ["DataflowCreated"]
-    assert [e["data"]["step"] for e in events[:-1]] == ALL_STEPS
+    order = [e["data"]["step"] for e in events[:-1]]
+    assert sorted(order) == sorted(ALL_STEPS)
+    for step, needs in DEPENDENCIES.items():  # a step completes after what it needs
+        if step.value in order:
+            assert all(
+                order.index(d.value) < order.index(step.value) for d in needs if d.value in order
+            )
     assert [e["data"]["outcome"] for e in events[:-1]] == ["reused"] + ["created"] * 6
     created = events[-1]["data"]
-    assert created["flow_id"] == r.actions.made["dataflow"]["crm crm-1 (dataflow) [crm-1]"]
+    assert created["flow_id"] == r.actions.made["dataflow"]["crm crm-1 (flow) [crm-1]"]
     assert created["flow_spec_id"] == "flow-spec-1"
     assert created["attempts"] == 7
     assert record is not None
@@ -47,7 +54,7 @@ def test_every_event_carries_the_worker_source_and_the_request_as_subject(
     tmp_path: Path,
 ) -> None:
     with rig(tmp_path) as r:
-        r.engine.handle(delivery(request()))
+        r.handle(delivery(request()))
         events = r.events()
     assert {e["source"] for e in events} == {"urn:dataflow-worker:test"}
     assert {e["subject"] for e in events} == {"crm-1"}
@@ -59,13 +66,13 @@ def test_a_retryable_error_schedules_a_delayed_copy_and_the_copy_finishes_the_re
 ) -> None:
     with rig(tmp_path) as r:
         r.actions.failures[Step.TARGET_DATASET] = [RetryableError("503", status=503)]
-        first = r.engine.handle(delivery(request()))
+        first = r.handle(delivery(request()))
         waiting = r.ledger.get("crm-1")
         [copy] = r.delayed()
         r.clock.now += 60
-        second = r.engine.handle(from_message(copy))
+        second = r.handle(copy)
         events = r.events()
-    assert (first, second) == (Settle.ACK, Settle.ACK)
+    assert (first, second) == ("ack", "ack")
     assert waiting is not None
     assert waiting.status == "waiting_retry"
     assert copy.headers[COPY_HEADER] == "retry"
@@ -83,12 +90,12 @@ def test_a_copy_that_arrives_before_its_time_is_delayed_again_without_running(
     with rig(tmp_path) as r:
         throttled = RetryableError("429", status=429, retry_after_seconds=30)
         r.actions.failures[Step.TARGET_DATASET] = [throttled]
-        r.engine.handle(delivery(request()))
+        r.handle(delivery(request()))
         [copy] = r.delayed()
         calls = len(r.actions.calls)
-        settle = r.engine.handle(from_message(copy))
+        settle = r.handle(copy)
         [again] = r.delayed()
-    assert settle is Settle.ACK
+    assert settle == "ack"
     assert len(r.actions.calls) == calls
     assert again.headers[COPY_HEADER] == "early"
 
@@ -100,11 +107,11 @@ def test_a_rejection_fails_at_once_and_parks_the_message_with_the_reason(
         r.actions.failures[Step.TARGET_CONNECTION] = [
             RejectedError("bad dataset", status=400, code="FLOW-1425-400")
         ]
-        settle = r.engine.handle(delivery(request()))
+        settle = r.handle(delivery(request()))
         events = r.events()
         [parked] = r.parked()
         record = r.ledger.get("crm-1")
-    assert settle is Settle.ACK
+    assert settle == "ack"
     failed = events[-1]
     assert failed["type"] == "DataflowFailed"
     assert failed["data"]["step"] == "target_connection"
@@ -119,6 +126,7 @@ def test_a_rejection_fails_at_once_and_parks_the_message_with_the_reason(
         "source_connection",
         "target_schema",
         "target_dataset",
+        "mapping_set",  # made beside the dataset and target connection, once the schema existed
     }
     assert failed["data"]["rolled_back"] == []
     assert parked.headers["x-dataflow-reason"] == "rejected"
@@ -133,24 +141,25 @@ def test_the_last_allowed_attempt_fails_as_retries_exhausted(tmp_path: Path) -> 
             RetryableError("503", status=503),
             RetryableError("503", status=503),
         ]
-        r.engine.handle(delivery(request()))
+        r.handle(delivery(request()))
         [copy] = r.delayed()
         r.clock.now += 60
-        r.engine.handle(from_message(copy))
+        r.handle(copy)
         events = r.events()
     failed = events[-1]["data"]
     assert failed["error"]["kind"] == "retries_exhausted"
     assert failed["step"] == "source_connection"
-    assert failed["attempts"] == 3  # flow_spec once, source_connection twice
+    # source_connection twice; the flow spec, schema, dataset, target and mapping set once each
+    assert failed["attempts"] == 7
 
 
 def test_a_create_whose_answer_was_lost_is_adopted_by_name_as_found(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
         r.actions.applied_then_lost.add(Step.TARGET_SCHEMA)
-        settle = r.engine.handle(delivery(request()))
+        settle = r.handle(delivery(request()))
         events = r.events()
     schema = next(e for e in events if e["data"].get("step") == "target_schema")
-    assert settle is Settle.ACK
+    assert settle == "ack"
     assert schema["data"]["outcome"] == "found"
     assert len(r.actions.made["target_schema"]) == 1
     assert events[-1]["type"] == "DataflowCreated"
@@ -166,18 +175,18 @@ def test_a_step_started_before_a_crash_looks_up_its_resource_and_does_not_create
         now = r.clock.now
         claim = r.ledger.claim("crm-1", _hash(), _json(), message.message_id or "", "x", 5, now)
         assert claim.fence is not None
-        r.ledger.record_intent("crm-1", claim.fence, "flow_spec", now=now)
-        r.ledger.complete_step(
-            "crm-1", claim.fence, "flow_spec", "flow-spec-1", "reused", 1, 0.1, now=now
+        ops.record_intent(r.ledger, "crm-1", claim.fence, "flow_spec", now=now)
+        ops.complete_step(
+            r.ledger, "crm-1", claim.fence, "flow_spec", "flow-spec-1", "reused", 1, 0.1, now=now
         )
-        name = "crm crm-1 (source_connection) [crm-1]"
-        r.ledger.record_intent("crm-1", claim.fence, "source_connection", name, now=now)
+        name = step_name(Step.SOURCE_CONNECTION, request())
+        ops.record_intent(r.ledger, "crm-1", claim.fence, "source_connection", name, now=now)
         r.actions.made["source_connection"] = {name: "source-before-crash"}
         r.clock.now += 3600
-        settle = r.engine.handle(message)
+        settle = r.handle(message)
         events = r.events()
     source = next(e for e in events if e["data"].get("step") == "source_connection")
-    assert settle is Settle.ACK
+    assert settle == "ack"
     assert (source["data"]["outcome"], source["data"]["resource_id"]) == (
         "found",
         "source-before-crash",
@@ -216,14 +225,14 @@ def test_every_request_reaches_exactly_one_terminal_event_and_named_resources_ar
                 r.actions.failures.setdefault(step, []).append(RejectedError("no", status=400))
             elif fault == "lost":
                 r.actions.applied_then_lost.add(step)
-        r.engine.handle(delivery(request()))
+        r.handle(delivery(request()))
         for _ in range(30):
             copies = r.delayed()
             if not copies:
                 break
             r.clock.now += 3600
             for copy in copies:
-                r.engine.handle(from_message(copy))
+                r.handle(copy)
         events = r.events()
     terminal = [e["type"] for e in events if e["type"] != "StepCompleted"]
     assert terminal in (["DataflowCreated"], ["DataflowFailed"])

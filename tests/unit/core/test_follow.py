@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.engine.follow import MAX_WAIT_SECONDS, wait_seconds
+from worker.core.follow import MAX_WAIT_SECONDS, wait_seconds
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.engine_fakes import delivery, request, rig
-from worker.broker.consumer import Delivery, Settle
-from worker.broker.delay import COPY_HEADER
+from tests.unit.engine.fakes import delivery, request, rig
+from worker.core.delivery import COPY_HEADER, Delivery
 from worker.core.steps import Step
 from worker.errors import AuthenticationError, PlatformError, RejectedError, RetryableError
 
@@ -39,10 +38,10 @@ def test_an_unreadable_message_gives_one_invalid_message_failure_and_is_parked(
     tmp_path: Path, body: bytes, request_id: str | None
 ) -> None:
     with rig(tmp_path) as r:
-        settle = r.engine.handle(Delivery(body=body, message_id="m-1"))
+        settle = r.handle(Delivery(body=body, message_id="m-1"))
         [failed] = r.events()
         [parked] = r.parked()
-    assert settle is Settle.ACK
+    assert settle == "ack"
     assert failed["data"]["error"]["kind"] == "invalid_message"
     assert failed["data"]["error"]["fields"]
     assert failed["data"]["request_id"] == request_id
@@ -54,8 +53,8 @@ def test_the_same_invalid_message_delivered_twice_gives_the_same_failure_event_i
     tmp_path: Path,
 ) -> None:
     with rig(tmp_path) as r:
-        r.engine.handle(Delivery(body=b"nope", message_id="m-1"))
-        r.engine.handle(Delivery(body=b"nope", message_id="m-1", redelivered=True))
+        r.handle(Delivery(body=b"nope", message_id="m-1"))
+        r.handle(Delivery(body=b"nope", message_id="m-1", redelivered=True))
         first, second = r.events()
     assert first["id"] == second["id"]
 
@@ -65,11 +64,11 @@ def test_refused_credentials_open_the_circuit_and_hand_the_request_back_uncounte
 ) -> None:
     with rig(tmp_path) as r:
         r.actions.reuse_failure = AuthenticationError("IMS refused", status=401)
-        settle = r.engine.handle(delivery(request()))
+        settle = r.handle(delivery(request()))
         events = r.events()
         [copy] = r.delayed()
         record = r.ledger.get("crm-1")
-    assert settle is Settle.ACK
+    assert settle == "ack"
     assert r.breaker.is_open
     assert [e["type"] for e in events] == []
     assert copy.headers[COPY_HEADER] == "authentication"
@@ -83,24 +82,27 @@ def test_while_the_circuit_is_open_messages_are_handed_back_before_the_ledger_se
 ) -> None:
     with rig(tmp_path) as r:
         r.breaker.trip("authentication")
-        settle = r.engine.handle(delivery(request()))
+        settle = r.handle(delivery(request()))
         [copy] = r.delayed()
         record = r.ledger.get("crm-1")
-    assert settle is Settle.ACK
+    assert settle == "ack"
     assert copy.headers[COPY_HEADER] == "circuit_open"
     assert record is None
 
 
 def test_a_sustained_outage_opens_the_circuit_instead_of_burning_retries(tmp_path: Path) -> None:
     with rig(tmp_path, threshold=2) as r:
-        outage: list[PlatformError] = [RetryableError("503", status=503) for _ in range(5)]
-        r.actions.failures[Step.SOURCE_CONNECTION] = outage
-        r.engine.handle(delivery(request("crm-1")))
-        r.engine.handle(delivery(request("crm-2")))
+        for step in (Step.SOURCE_CONNECTION, Step.TARGET_SCHEMA):  # every call fails
+            r.actions.failures[step] = [RetryableError("503", status=503) for _ in range(5)]
+        r.handle(delivery(request("crm-1")))
+        r.handle(delivery(request("crm-2")))
         copies = r.delayed()
         failed = [e for e in r.events() if e["type"] == "DataflowFailed"]
     assert r.breaker.is_open
-    assert sorted(c.headers[COPY_HEADER] for c in copies) == ["platform_unavailable", "retry"]
+    assert sorted(c.headers[COPY_HEADER] for c in copies) == [
+        "circuit_open",
+        "platform_unavailable",
+    ]
     assert failed == []
 
 
@@ -109,7 +111,7 @@ def test_rollback_deletes_what_the_request_made_newest_first_and_reports_the_map
 ) -> None:
     with rig(tmp_path) as r:
         r.actions.failures[Step.DATAFLOW] = [RejectedError("no", status=400)]
-        r.engine.handle(delivery(request(on_failure="rollback")))
+        r.handle(delivery(request(on_failure="rollback")))
         failed = r.events()[-1]["data"]
     assert failed["rolled_back"] == [
         "target_connection",
@@ -125,10 +127,10 @@ def test_rollback_never_deletes_a_dataset_the_request_supplied(tmp_path: Path) -
     target = {"schema_id": "s-given", "dataset_id": "d-given"}
     with rig(tmp_path) as r:
         r.actions.failures[Step.TARGET_CONNECTION] = [RejectedError("no", status=400)]
-        r.engine.handle(delivery(request(on_failure="rollback", target=target)))
+        r.handle(delivery(request(on_failure="rollback", target=target)))
         failed = r.events()[-1]["data"]
     assert failed["rolled_back"] == ["source_connection"]
-    assert failed["created"] == {}
+    assert list(failed["created"]) == ["mapping_set"]  # mapping sets cannot be deleted
     assert ("delete", "target_dataset") not in r.actions.calls
 
 
@@ -150,7 +152,7 @@ def test_no_unreadable_message_crashes_the_engine_and_each_gives_one_failure(
     tmp_path: Path, body: bytes
 ) -> None:
     with tempfile.TemporaryDirectory(dir=tmp_path) as directory, rig(Path(directory)) as r:
-        settle = r.engine.handle(Delivery(body=body, message_id="m-1"))
+        settle = r.handle(Delivery(body=body, message_id="m-1"))
         events = r.events()
-    assert settle is Settle.ACK
+    assert settle == "ack"
     assert [e["data"]["error"]["kind"] for e in events] == ["invalid_message"]
