@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from worker.errors import ConfigurationError
 
@@ -72,6 +72,22 @@ class Settings(BaseSettings):
             )
 
 
+class _GivenSettings(Settings):
+    """Settings from an explicit mapping only: neither the process environment nor ``.env``."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given to the constructor."""
+        return (init_settings,)
+
+
 def _file_overrides(environ: Mapping[str, str]) -> dict[str, str]:
     """Read every ``DATAFLOW_<NAME>_FILE`` into the value of ``<name>``."""
     values: dict[str, str] = {}
@@ -87,7 +103,11 @@ def _file_overrides(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build the settings from the environment, ``*_FILE`` files and explicit overrides."""
+    """Build the settings from the environment, ``*_FILE`` files and explicit overrides.
+
+    Given a mapping, the settings come from it (and ``overrides``) alone: the process environment
+    and any ``.env`` file are not read, so tests and embedded uses are isolated from the shell.
+    """
     explicit: dict[str, str] = {}
     if environ is None:
         environ = os.environ
@@ -99,7 +119,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         }
     try:
         values = {**explicit, **_file_overrides(environ), **overrides}
-        return Settings(**values)
+        return Settings(**values) if environ is os.environ else _GivenSettings(**values)
     except ValidationError as error:
         first = error.errors()[0]
         name = PREFIX + ".".join(str(part) for part in first["loc"]).upper()

@@ -74,3 +74,58 @@ def test_a_request_refused_at_target_connection_is_replayed_from_there_reusing_w
         assert done["data"][key] == created_before[step], step
     assert set(emulator.counts().values()) == {1}
     assert parked() == []
+
+
+REFUSE_FLOWS = {"errors": {"400": 1.0}, "paths": "^/data/foundation/flowservice/flows"}
+
+
+def test_a_rolled_back_request_replayed_after_the_cause_is_fixed_creates_everything_anew(
+    scenario: Scenario,
+) -> None:
+    emulator = scenario.emulator()
+    base = emulator.create_base_connection()
+    emulator.set_faults(REFUSE_FLOWS)
+    scenario.worker(emulator)
+    request = sample_request("rollback-replay", base, on_failure="rollback")
+    [request_id] = scenario.publish([request])
+    [failed] = scenario.events.wait_for_terminal([request_id], timeout=60)[request_id]
+    assert failed["data"]["step"] == "dataflow"
+    assert failed["data"]["rolled_back"] == [
+        "target_connection",
+        "target_dataset",
+        "target_schema",
+        "source_connection",
+    ]
+    assert emulator.counts()["sourceConnections"] == 0
+    env = {
+        "DATAFLOW_BROKER_URL": scenario.broker_url,
+        "DATAFLOW_TOPOLOGY_PREFIX": scenario.prefix,
+        "DATAFLOW_STATE_URL": scenario.state_url,
+    }
+    wait_until(
+        lambda: (
+            CliRunner().invoke(cli, ["dlq", "list", "--json"], env=env).output.strip()
+            not in ("", "[]")
+        ),
+        timeout=20,
+        what="the rolled-back request in the parking lot",
+    )
+
+    emulator.set_faults({})  # the cause is removed
+    result = CliRunner().invoke(cli, ["dlq", "replay", request_id], env=env)
+    assert result.exit_code == 0, result.output
+
+    def created() -> bool:
+        scenario.events.drain(0)
+        return bool(scenario.events.of_type("DataflowCreated"))
+
+    wait_until(created, timeout=60, what="the replayed request's DataflowCreated")
+    [done] = scenario.events.of_type("DataflowCreated")
+    resources = emulator.resources()
+    flow = next(f for f in resources["flows"] if f["id"] == done["data"]["flow_id"])
+    source_ids = {item["id"] for item in resources["sourceConnections"]}
+    target_ids = {item["id"] for item in resources["targetConnections"]}
+    assert done["data"]["source_connection_id"] in source_ids
+    assert done["data"]["target_connection_id"] in target_ids
+    assert flow is not None
+    assert emulator.counts()["flows"] == 1

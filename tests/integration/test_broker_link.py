@@ -1,4 +1,4 @@
-"""The broker link on a real RabbitMQ: pipelined confirms, deliveries, settles, a lost connection."""
+"""The broker link on a real RabbitMQ: pipelined confirms, deliveries, settles, lost connections."""
 
 from __future__ import annotations
 
@@ -91,7 +91,9 @@ def settles_to_empty(url: str, queue: str) -> bool:
     return False
 
 
-def test_many_publishes_are_confirmed_together_and_delivered(rabbitmq_url: str, prefix: str) -> None:
+def test_many_publishes_are_confirmed_together_and_delivered(
+    rabbitmq_url: str, prefix: str
+) -> None:
     async def scenario() -> None:
         async with link(rabbitmq_url, prefix, prefetch=50) as (broker, inbox):
             futures = [
@@ -181,7 +183,8 @@ def test_after_a_lost_connection_the_link_reconnects_and_the_unsettled_message_r
             await inbox.wait_for(1)
             delivery, stale = inbox.items[0]
             wire = broker._consumer_wire
-            assert wire is not None and wire.connection is not None
+            assert wire is not None
+            assert wire.connection is not None
             wire.connection.connection.sock.close()  # the network drops the connection
             await inbox.wait_for(2, timeout=30)
             await broker.settle(stale, delivery, ACK)  # a tag of the old connection: dropped

@@ -43,3 +43,22 @@ def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
 def test_run_requires_credentials() -> None:
     with pytest.raises(ConfigurationError, match="DATAFLOW_CLIENT_ID"):
         load_settings({}).require_credentials()
+
+
+def test_settings_given_as_a_mapping_read_nothing_else(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATAFLOW_CONCURRENCY", "3")
+    monkeypatch.setenv("DATAFLOW_SANDBOX", "from-the-shell")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("DATAFLOW_LOG_LEVEL=debug\nDATAFLOW_TOPOLOGY_PREFIX=dotenv\n")
+    settings = load_settings({"DATAFLOW_CONCURRENCY": "4"})
+    assert settings.concurrency == 4
+    assert (settings.sandbox, settings.log_level, settings.topology_prefix) == (
+        "prod",
+        "info",
+        "dataflow",
+    )
+    from_the_environment = load_settings()
+    assert (from_the_environment.concurrency, from_the_environment.sandbox) == (3, "from-the-shell")
+    assert from_the_environment.topology_prefix == "dotenv"
