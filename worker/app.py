@@ -34,7 +34,7 @@ from worker.engine.breaker import Breaker
 from worker.engine.engine import Engine, EngineConfig
 from worker.engine.runner import Tools
 from worker.engine.telemetry import Telemetry
-from worker.engine.upkeep import Upkeep
+from worker.engine.upkeep import Upkeep, prune_finished
 from worker.errors import LedgerError
 from worker.ledger import Ledger, open_ledger
 from worker.observability.health import HealthServer
@@ -179,6 +179,10 @@ class Worker:
             return False
         return self.depths.waiting() == 0 and not self.in_flight and link.connected
 
+    def prune_finished(self) -> int:
+        """Delete ledger records finished longer ago than the configured age, now."""
+        return prune_finished(self.ledger, self.settings)
+
     # -- health --------------------------------------------------------------------------
 
     def liveness(self) -> dict[str, bool]:
@@ -241,7 +245,11 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         self._stop_request = asyncio.Event()
         settings = self.settings
-        platform = self._given_platform or open_platform_client(settings, metrics=self.metrics)
+        from worker.platform.threaded import ThreadedPlatform
+
+        platform = ThreadedPlatform(
+            self._given_platform or open_platform_client(settings, metrics=self.metrics)
+        )
         telemetry = Telemetry(self.metrics)
         link = BrokerLink(
             settings.broker_url,
@@ -249,6 +257,7 @@ class Worker:
             prefetch=settings.concurrency,
             on_delivery=self._on_delivery,
             on_connection=self._connection_changed,
+            on_reconnect=self.metrics.broker_reconnects_total.inc,
         )
         tools = Tools(
             ledger=self.ledger,
@@ -271,7 +280,7 @@ class Worker:
             await self._upkeep.stop()
             await link.close()
             if self._given_platform is None:
-                await platform.aclose()
+                await platform.aclose()  # type: ignore[attr-defined]
 
     def _engine_config(self) -> EngineConfig:
         settings = self.settings

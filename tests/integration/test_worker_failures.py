@@ -169,6 +169,7 @@ def test_a_refused_target_connection_fails_as_rejected_and_is_parked(
         "source_connection",
         "target_schema",
         "target_dataset",
+        "mapping_set",  # made beside the dataset and target connection, once the schema existed
     }
     [parked] = take_all(rabbitmq_url, f"{prefix}.dead")
     assert parked.headers["x-dataflow-reason"] == "rejected"

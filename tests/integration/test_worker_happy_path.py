@@ -21,6 +21,7 @@ from tests.integration.worker_support import (
     worker_settings,
 )
 from worker.broker.topology import EVENT_KEYS
+from worker.core.steps import DEPENDENCIES, plan
 
 pytestmark = pytest.mark.integration
 
@@ -69,15 +70,12 @@ def test_a_request_creates_one_resource_of_each_kind_and_reports_every_step(
     assert created["type"] == "DataflowCreated"
     assert created["source"].startswith("urn:dataflow-worker:")
     steps = [e["data"]["step"] for e in events.of_type("StepCompleted")]
-    assert steps == [
-        "flow_spec",
-        "source_connection",
-        "target_schema",
-        "target_dataset",
-        "target_connection",
-        "mapping_set",
-        "dataflow",
-    ]
+    assert sorted(steps) == sorted(s.value for s in plan(auto_mapping=False))
+    for step, needs in DEPENDENCIES.items():  # each step completes after what it needs
+        if step.value in steps:
+            assert all(
+                steps.index(d.value) < steps.index(step.value) for d in needs if d.value in steps
+            )
     resources = emulator.resources()
     assert {kind: len(resources[kind]) for kind in KINDS} == dict.fromkeys(KINDS, 1)
     assert created["data"]["flow_id"] == resources["flows"][0]["id"]

@@ -43,10 +43,10 @@ def test_records_finished_before_the_prune_age_are_deleted_and_newer_ones_kept(
             assert worker.prune_finished() == 0
 
 
-def test_liveness_reports_the_broker_thread_and_fails_once_it_has_ended(tmp_path: Path) -> None:
+def test_liveness_reports_the_event_loop_and_fails_once_it_has_ended(tmp_path: Path) -> None:
     with running_emulator() as emulator:
         prefix = f"live{uuid.uuid4().hex[:8]}"
         settings = worker_settings("memory://", emulator, sqlite_url(tmp_path), prefix)
         with running_worker(settings) as worker:
-            assert worker.liveness() == {"running": True, "consumer_loop": True}
-        assert worker.liveness()["consumer_loop"] is False
+            assert worker.liveness() == {"running": True, "event_loop": True}
+        assert worker.liveness()["event_loop"] is False

@@ -18,7 +18,7 @@ from tests.integration.worker_support import (
     sqlite_url,
     worker_settings,
 )
-from worker.broker.delay import TimerDelay
+from worker.core.steps import Step
 
 pytestmark = pytest.mark.integration
 
@@ -40,13 +40,12 @@ def test_on_the_memory_transport_retried_requests_finish_before_the_worker_is_id
             )
             seen.bind(connection.default_channel).declare()
             with running_worker(settings) as worker, request_publisher("memory://", prefix) as p:
-                assert isinstance(worker.delay, TimerDelay)
                 for request_id in ids:
                     publish_request(p, sample_request(request_id, base))
                 assert worker.run_until_idle(60)
                 retried = sum(
-                    worker.metrics.retries_scheduled_total.labels(step=s)._value.get()
-                    for s in ("source_connection", "target_schema", "target_dataset")
+                    worker.metrics.retries_scheduled_total.labels(step=s.value)._value.get()
+                    for s in Step
                 )
             channel = connection.default_channel
             events = []

@@ -112,12 +112,14 @@ class BrokerLink:
         prefetch: int,
         on_delivery: DeliveryHandler,
         on_connection: Callable[[bool], None] | None = None,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self._url = url
         self._names = names
         self._prefetch = prefetch
         self._on_delivery = on_delivery
         self._on_connection = on_connection or (lambda _up: None)
+        self._on_reconnect = on_reconnect or (lambda: None)
         self._memory = broker.uses_memory(url)
         self._consumer_wire: Wire | None = None
         self._publisher_wire: Wire | None = None
@@ -342,6 +344,7 @@ class BrokerLink:
                 log.warning("broker_connect_failed", error=str(error))
             if self._closing:
                 return
+            self._on_reconnect()
             await asyncio.sleep(wait)
             wait = min(wait * 2, _RECONNECT_MAX_SECONDS)
 

@@ -144,3 +144,7 @@ class Wire:
                 connection.release()
             except Exception as error:  # closing a broken connection may fail; it is gone anyway
                 log.debug("broker_close_failed", error=str(error))
+        if self._sock is not None:  # py-amqp leaves the socket of a failed connection open
+            with suppress(OSError):
+                self._sock.close()
+            self._sock = None

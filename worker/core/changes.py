@@ -18,6 +18,7 @@ from worker.core.record import (
     StepOutcome,
     StepRecord,
 )
+from worker.core.steps import DEPENDENCIES
 
 _Record = TypeVar("_Record", RequestRecord, StepRecord)
 _FIELDS: dict[type, frozenset[str]] = {
@@ -296,15 +297,19 @@ def reopened(record: RequestRecord, now: float) -> RequestRecord:
     """A failed request made ready to be re-driven from the step that failed.
 
     Failed steps, and steps whose resources a rollback deleted, go back to pending (keeping the
-    name, so the re-driven step looks its resource up before creating); done steps are kept.
-    Raises ``ValueError`` unless the request failed.
+    name, so the re-driven step looks its resource up before creating); so does a step built on
+    a deleted one (a mapping set into a deleted schema: mapping sets cannot be deleted, and the
+    old one stays behind); other done steps are kept. Raises ``ValueError`` unless the request
+    failed.
     """
     if record.status != "failed":
         raise ValueError(
             f"request {record.request_id} is {record.status}; only failed requests are replayed"
         )
+    redo = {name for name, step in record.steps.items() if step.state in ("failed", "deleted")}
+    redo |= _built_on(redo, record)
     steps = {
-        name: StepRecord(name=step.name) if step.state in ("failed", "deleted") else step
+        name: StepRecord(name=step.name) if name in redo else step
         for name, step in record.steps.items()
     }
     operation: Operation = "create"
@@ -319,6 +324,22 @@ def reopened(record: RequestRecord, now: float) -> RequestRecord:
         unsettled_deliveries=0,
         updated_at=now,
     )
+
+
+def _built_on(deleted: set[str], record: RequestRecord) -> set[str]:
+    """The steps whose resources were made from a deleted one, directly or through others."""
+    gone = {name for name in deleted if record.step(name).state == "deleted"}
+    built: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for step, needs in DEPENDENCIES.items():
+            if step.value in built or step.value not in record.steps:
+                continue
+            if any(need.value in gone | built for need in needs):
+                built.add(step.value)
+                changed = True
+    return built
 
 
 def with_run(record: RequestRecord, run: Mapping[str, Any], now: float) -> RequestRecord:

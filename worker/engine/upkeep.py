@@ -28,6 +28,19 @@ PROBE_MAX_SECONDS = 30.0
 PRUNE_EVERY_SECONDS = 3600.0
 
 
+def prune_finished(ledger: Ledger, settings: Settings) -> int:
+    """Delete finished records older than ``DATAFLOW_PRUNE_AFTER_DAYS``; a failure is logged."""
+    older_than = time.time() - settings.prune_after_days * 86400
+    try:
+        removed = ledger.prune(older_than)
+    except LedgerError as error:
+        log.warning("ledger_prune_failed", error=str(error))
+        return 0
+    if removed:
+        log.info("ledger_pruned", removed=removed)
+    return removed
+
+
 class Consuming(Protocol):
     """What upkeep needs of the broker link."""
 
@@ -106,16 +119,8 @@ class Upkeep:
             await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
     async def prune_finished(self) -> int:
-        """Delete finished records older than the configured age; a failure is only logged."""
-        older_than = time.time() - self._settings.prune_after_days * 86400
-        try:
-            removed = await asyncio.to_thread(self._ledger.prune, older_than)
-        except LedgerError as error:
-            log.warning("ledger_prune_failed", error=str(error))
-            return 0
-        if removed:
-            log.info("ledger_pruned", removed=removed)
-        return removed
+        """Delete finished records older than the configured age (in a helper thread)."""
+        return await asyncio.to_thread(prune_finished, self._ledger, self._settings)
 
     async def _warm_up(self) -> None:
         """Fetch a token and the default flow spec once, so the first request need not."""

@@ -151,7 +151,23 @@ def test_a_replay_after_a_rollback_makes_the_deleted_steps_pending_again() -> No
     reopened = t.reopened(record, T0 + 1)
     assert reopened.operation == "create"
     assert reopened.steps["source_connection"] == StepRecord(name="crm (source) [r-1]")
-    assert reopened.steps["mapping_set"] == kept
+    assert reopened.steps["mapping_set"] == kept  # it was not made from a deleted resource
+
+
+def test_a_replay_after_a_rollback_makes_again_what_was_built_on_a_deleted_resource() -> None:
+    schema = StepRecord(state="deleted", resource_id="schema-1", name="crm (schema) [r-1]")
+    mapping = StepRecord(state="done", resource_id="map-1", outcome="created")  # into schema-1
+    spec = StepRecord(state="done", resource_id="spec-1", outcome="reused")
+    record = leased(
+        status="failed",
+        operation="rollback",
+        steps={"flow_spec": spec, "target_schema": schema, "mapping_set": mapping},
+        lease_owner=None,
+    )
+    reopened = t.reopened(record, T0 + 1)
+    assert reopened.steps["mapping_set"] == StepRecord()
+    assert reopened.steps["target_schema"] == StepRecord(name="crm (schema) [r-1]")
+    assert reopened.steps["flow_spec"] == spec
 
 
 def test_a_rollback_records_its_reason_and_each_deletion() -> None:
