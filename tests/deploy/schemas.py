@@ -21,7 +21,7 @@ from tests.deploy.support import DEPLOY
 
 CRD_DIRECTORY = DEPLOY / "schemas"
 OLDEST_KUBERNETES = "1.30.0"
-"""The oldest Kubernetes the manifests are checked against (KEDA 2.20 needs 1.30 or newer)."""
+"""The oldest Kubernetes release the manifests are checked against (docs/deployment.md)."""
 
 
 def kubernetes_versions() -> list[str]:

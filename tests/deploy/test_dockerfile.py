@@ -9,6 +9,8 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from tests.deploy.support import (
     EVERY_ADDRESS,
     K8S,
@@ -18,6 +20,8 @@ from tests.deploy.support import (
     kustomize,
     require_tool,
 )
+
+pytestmark = pytest.mark.integration  # runs hadolint and kubectl
 
 DOCKERFILE = ROOT / "Dockerfile"
 Instruction = tuple[str, str]

@@ -14,6 +14,8 @@ import yaml
 from deploy import generate
 from tests.deploy.support import DEPLOY, K8S, ROOT, find, kustomize, require_tool
 
+pytestmark = pytest.mark.integration  # runs kubectl and promtool
+
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "dataflow-worker.json"
 

@@ -20,6 +20,8 @@ from tests.deploy.support import (
 )
 from worker.broker.topology import Topology
 
+pytestmark = pytest.mark.integration  # runs kubectl kustomize
+
 WORKER_LABELS = {
     "app.kubernetes.io/name": "dataflow-worker",
     "app.kubernetes.io/component": "worker",

@@ -10,6 +10,8 @@ import pytest
 from tests.deploy.schemas import kubernetes_versions, validation_errors
 from tests.deploy.support import EMULATOR_OVERLAY, K8S, find, kustomize
 
+pytestmark = pytest.mark.integration  # runs kubectl kustomize
+
 BUILDS = {"deploy/k8s": K8S, "deploy/k8s/emulator": EMULATOR_OVERLAY}
 
 

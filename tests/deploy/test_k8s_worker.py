@@ -20,6 +20,8 @@ from tests.deploy.support import (
 from worker.config import PREFIX, load_settings
 from worker.observability.health import parse_address
 
+pytestmark = pytest.mark.integration  # runs kubectl kustomize
+
 SECRET_NAME = "dataflow-worker"
 DRAIN_EXIT_SECONDS = 5
 """How long after DATAFLOW_DRAIN_SECONDS the worker may still take to exit (the consumer join)."""
