@@ -9,14 +9,13 @@ password.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.integration.cli_support import run_cli
 from tests.integration.harness import free_port
 from tests.integration.samples import sample_request
 
@@ -24,22 +23,6 @@ pytestmark = pytest.mark.integration
 
 SECRET = "hunter2-not-this-one"
 CHECK_BROKER = "check DATAFLOW_BROKER_URL"
-
-
-def run_command(
-    args: list[str], env: dict[str, str], cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    """``python -m worker ARGS`` with these settings (and nothing else of ours) in ``cwd``."""
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("DATAFLOW_")}
-    return subprocess.run(
-        [sys.executable, "-m", "worker", *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 def assert_one_line_exit_2(result: subprocess.CompletedProcess[str], *expected: str) -> None:
@@ -91,7 +74,7 @@ COMMANDS = {
 def test_an_unknown_broker_url_scheme_is_one_line_and_exit_2(
     workdir: Path, command: str, url: str
 ) -> None:
-    result = run_command(COMMANDS[command], settings_for(workdir, url), workdir)
+    result = run_cli(COMMANDS[command], settings_for(workdir, url), workdir)
     scheme = url.split(":", 1)[0]
     assert_one_line_exit_2(result, f"DATAFLOW_BROKER_URL: unsupported scheme '{scheme}'", "amqp://")
 
@@ -102,7 +85,7 @@ def test_a_wrong_broker_password_is_one_line_exit_2_and_says_what_to_check(
 ) -> None:
     url = rabbitmq_url.replace("guest:guest@", f"guest:{SECRET}@")
     assert url != rabbitmq_url
-    result = run_command(COMMANDS[command], settings_for(workdir, url), workdir)
+    result = run_cli(COMMANDS[command], settings_for(workdir, url), workdir)
     assert_one_line_exit_2(result, "ACCESS_REFUSED", "user name or password", CHECK_BROKER)
 
 
@@ -112,7 +95,7 @@ def test_a_missing_vhost_is_one_line_exit_2_and_says_what_to_check(
 ) -> None:
     vhost = f"no-such-vhost-{uuid.uuid4().hex[:8]}"
     url = rabbitmq_url.rstrip("/") + "/" + vhost
-    result = run_command(COMMANDS[command], settings_for(workdir, url), workdir)
+    result = run_cli(COMMANDS[command], settings_for(workdir, url), workdir)
     assert_one_line_exit_2(result, f"vhost {vhost} not found", "no such virtual host", CHECK_BROKER)
 
 
@@ -121,7 +104,7 @@ def test_a_refused_connection_is_one_line_exit_2_and_says_what_to_check(
     workdir: Path, command: str
 ) -> None:
     url = f"amqp://guest:{SECRET}@127.0.0.1:{free_port()}//"  # nothing listens there
-    result = run_command(COMMANDS[command], settings_for(workdir, url), workdir)
+    result = run_cli(COMMANDS[command], settings_for(workdir, url), workdir)
     assert_one_line_exit_2(result, "Connection refused", "is the broker running?", CHECK_BROKER)
 
 
@@ -137,5 +120,5 @@ def test_an_unsupported_ledger_url_is_one_line_and_exit_2(
     workdir: Path, command: list[str], state_url: str, message: str
 ) -> None:
     env = settings_for(workdir, "amqp://guest:guest@127.0.0.1:5672//")
-    result = run_command(command, {**env, "DATAFLOW_STATE_URL": state_url}, workdir)
+    result = run_cli(command, {**env, "DATAFLOW_STATE_URL": state_url}, workdir)
     assert_one_line_exit_2(result, f"DATAFLOW_STATE_URL: {message}")

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from amqp.exceptions import AccessRefused, NotAllowed
+from amqp.exceptions import AccessRefused, NotAllowed, NotFound
 from kombu import Connection
 
 from worker.errors import BrokerConfigurationError, BrokerError
@@ -89,3 +89,21 @@ def _is_foreign(error: BaseException) -> bool:
     """True for errors raised by kombu, py-amqp or the socket layer."""
     module = type(error).__module__
     return module.startswith(("kombu", "amqp")) or isinstance(error, OSError)
+
+
+def is_missing(error: BaseException) -> bool:
+    """True for the broker's 404 NOT_FOUND: a passive declare of something that does not exist."""
+    return isinstance(error, NotFound)
+
+
+@contextmanager
+def opened(url: str, action: str) -> Iterator[Connection]:
+    """A connection for a short command (``action`` names it in errors), released afterwards."""
+    with broker_errors(action):
+        connection = connect(url)
+        connection.ensure_connection(max_retries=2, interval_start=0.2)
+    try:
+        yield connection
+    finally:
+        with broker_errors("closing the broker connection"):
+            connection.release()

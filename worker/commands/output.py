@@ -1,4 +1,4 @@
-"""How the commands print for people: consoles that work on and off a terminal, counted words.
+"""How the commands print for people: consoles that work on and off a terminal, confirmations.
 
 On a terminal, tables fit its width; off one (a pipe, a file, CI) rich would assume 80 columns
 and wrap or cut, so there the console is unbounded and every table is as wide as its content.
@@ -8,6 +8,7 @@ terminal.
 
 from __future__ import annotations
 
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -28,6 +29,7 @@ def add_id_column(table: Table, header: str) -> None:
     table.add_column(header, overflow="fold")
 
 
-def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """``1 request``, ``2 requests`` (``nouns`` for an irregular plural)."""
-    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+def confirm(question: str, *, yes: bool) -> None:
+    """Ask ``question`` unless ``yes``; anything but yes (or no input at all) aborts, exit 1."""
+    if not yes:
+        click.confirm(question, abort=True, err=True)

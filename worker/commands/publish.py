@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import click
 
-from worker.commands.output import plural
 from worker.config import load_settings
+from worker.core.text import plural
 from worker.onboarding.manifest import read_manifest
 from worker.onboarding.requests import Prepared, prepare, publish_requests, worker_source
 
