@@ -15,6 +15,7 @@ WITH_EXAMPLES = [
     ["topology", "show"],
     ["topology", "delete"],
     ["onboard"],
+    ["emulator"],
 ]
 
 
@@ -31,3 +32,9 @@ def test_each_group_lists_its_commands(group: str) -> None:
     result = CliRunner().invoke(cli, [group, "--help"])
     assert result.exit_code == 0, result.output
     assert "Commands:" in result.output
+
+
+def test_the_emulator_help_points_at_documents_users_have() -> None:
+    result = CliRunner().invoke(cli, ["emulator", "--help"])
+    assert "contract" not in result.output
+    assert "docs/emulator.md" in result.output

@@ -85,7 +85,6 @@ class Inventory:
                     channel.exchange_delete(entity.name)
             return present
 
-
     @staticmethod
     def _probe(connection: Any, name: str, kind: Literal["exchange", "queue"]) -> Entity:
         """One entity, by passive declare on a channel of its own (a 404 closes the channel)."""
