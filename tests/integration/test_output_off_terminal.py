@@ -101,9 +101,14 @@ def test_the_list_of_requests_in_a_state_shows_every_request_id_whole(
 ) -> None:
     result = run_cli(["status", "--status", state], onboarded.env, onboarded.workdir)
     assert result.returncode == 0, result.stderr
+    listed = run_cli(["status", "--status", state, "--json"], onboarded.env, onboarded.workdir)
+    rows = {row["request_id"]: row for row in json.loads(listed.stdout)}
     expected = onboarded.created if state == "created" else [onboarded.failed]
+    assert sorted(rows) == sorted(expected)
     for request_id in expected:
-        assert sum(1 for line in result.stdout.splitlines() if f"│ {request_id} │" in line) == 1
+        [line] = [line for line in result.stdout.splitlines() if f"│ {request_id} │" in line]
+        if state == "created":
+            assert f"│ {rows[request_id]['flow_id']} │" in line
 
 
 def test_dlq_list_shows_the_parked_request_id_and_its_whole_message(onboarded: Onboarded) -> None:

@@ -104,6 +104,7 @@ def list_view(records: Sequence[RequestRecord]) -> list[dict[str, Any]]:
             "request_id": record.request_id,
             "status": record.status,
             "step": current_step(record),
+            "flow_id": record.step("dataflow").resource_id if record.status == "created" else None,
             "attempts": record.attempts,
             "updated_at": iso(record.updated_at),
             "next_retry_at": iso(record.next_retry_at),
@@ -193,23 +194,31 @@ def render_summary(view: Mapping[str, Any]) -> Group:
     return Group(*parts)
 
 
+_LAST_COLUMN = {"created": "flow id", "waiting_retry": "next retry"}
+"""The last column of ``status --status``: what matters most about a request in that status."""
+
+
+def _last_cell(row: Mapping[str, Any], status: str) -> str:
+    if status == "created":
+        return str(row["flow_id"] or "-")
+    if status == "waiting_retry":
+        return str(row["next_retry_at"] or "-")
+    return _error_line(row["last_error"]) if row["last_error"] else "-"
+
+
 def render_list(rows: Sequence[Mapping[str, Any]], status: str) -> Table:
-    """The rows of ``status --status`` as one table."""
+    """The rows of ``status --status`` as one table (the flow id, next retry or last error)."""
     table = Table(title=plural(len(rows), f"{status} request"), title_justify="left")
     add_id_column(table, "request id")
-    table.add_column("step")
+    if status != "created":
+        table.add_column("step")
     table.add_column("attempts", justify="right")
     table.add_column("updated")
-    table.add_column("next retry" if status == "waiting_retry" else "last error", overflow="fold")
+    add_id_column(table, _LAST_COLUMN.get(status, "last error"))
     for row in rows:
-        last = _error_line(row["last_error"]) if row["last_error"] else "-"
-        table.add_row(
-            row["request_id"],
-            row["step"] or "-",
-            str(row["attempts"]),
-            row["updated_at"],
-            (row["next_retry_at"] or "-") if status == "waiting_retry" else last,
-        )
+        step = [] if status == "created" else [row["step"] or "-"]
+        last = _last_cell(row, status)
+        table.add_row(row["request_id"], *step, str(row["attempts"]), row["updated_at"], last)
     return table
 
 
