@@ -18,6 +18,25 @@ from worker.errors import ConfigurationError
 
 PREFIX = "DATAFLOW_"
 
+BROKER_SCHEMES = ("amqp", "amqps", "memory")
+"""URL schemes of ``DATAFLOW_BROKER_URL``: RabbitMQ (plain or TLS), or kombu's in-process broker."""
+
+LEDGER_SCHEMES = ("sqlite", "postgresql", "postgres")
+"""URL schemes of ``DATAFLOW_STATE_URL``: the two ledger variants."""
+
+
+def scheme_problem(url: str, schemes: tuple[str, ...], example: str) -> str | None:
+    """Why ``url`` cannot work (an unknown or missing scheme), or None; never repeats the URL.
+
+    The URL may carry a password, so the message names only the scheme.
+    """
+    scheme, separator, _ = url.partition(":")
+    if not separator or not scheme:
+        return f"not a URL (no scheme): use {example}"
+    if scheme.lower() not in schemes:
+        return f"unsupported scheme {scheme!r}: use {example}"
+    return None
+
 
 class Settings(BaseSettings):
     """Everything the worker and its commands can be configured with."""
@@ -52,6 +71,26 @@ class Settings(BaseSettings):
     poison_deliveries: int = Field(default=5, ge=2)
     prune_after_days: float = Field(default=30, gt=0)
     follow_first_wait_seconds: float = Field(default=16, gt=0)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str) -> str:
+        example = "amqp://USER:PASSWORD@HOST:5672/VHOST (amqps:// for TLS, memory:// in-process)"
+        problem = scheme_problem(value, BROKER_SCHEMES, example)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("state_url")
+    @classmethod
+    def _ledger_scheme(cls, value: str) -> str:
+        problem = scheme_problem(value, LEDGER_SCHEMES, "sqlite:///PATH or postgresql://...")
+        sqlite = value.lower().startswith("sqlite:")
+        if problem is None and sqlite and (value[:10] != "sqlite:///" or len(value) == 10):
+            problem = "a SQLite ledger is sqlite:///PATH (sqlite:////PATH for an absolute path)"
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
@@ -102,4 +141,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     except ValidationError as error:
         first = error.errors()[0]
         name = PREFIX + ".".join(str(part) for part in first["loc"]).upper()
-        raise ConfigurationError(f"{name}: {first['msg']}") from None
+        # A validator's own message reads better without pydantic's "Value error, " prefix.
+        cause = first.get("ctx", {}).get("error") if first["type"] == "value_error" else None
+        raise ConfigurationError(f"{name}: {cause or first['msg']}") from None

@@ -16,6 +16,9 @@
     ├── LedgerError                   the ledger cannot be read or written
     │   └── LeaseLostError            another worker holds the request's lease (fencing)
     ├── BrokerError                   the broker refused or lost a publish (unconfirmed)
+    │   └── BrokerConfigurationError  also a ConfigurationError: the settings cannot work (login
+    │                                 or vhost refused, nothing listens, unknown host); a command
+    │                                 exits 2, a running worker keeps reconnecting
     └── SourceDatabaseError           `discover` cannot reach or read the source database
 """
 
@@ -97,6 +100,10 @@ class BrokerError(DataflowError):
     """A publish was not confirmed by the broker, or the broker connection failed."""
 
     retryable = True
+
+
+class BrokerConfigurationError(BrokerError, ConfigurationError):
+    """The broker cannot be used with these settings; the message says what to check."""
 
 
 class SourceDatabaseError(DataflowError):

@@ -127,17 +127,16 @@ class ParkingLot:
         self._url = broker_url
         self._topology = topology
 
+    @property
+    def name(self) -> str:
+        """The parking lot's queue name."""
+        return self._topology.dead_queue
+
     @contextmanager
     def browse(self) -> Iterator[Browse]:
         """Hold every parked message for the duration of the block, then give the rest back."""
-        with broker.broker_errors("browsing the parking lot"):
-            connection = broker.connect(self._url)
-            connection.ensure_connection(max_retries=2, interval_start=0.2)
-        try:
+        with self._queue("browsing the parking lot") as queue:
             with broker.broker_errors("browsing the parking lot"):
-                channel = connection.channel()
-                queue = kombu.Queue(self._topology.dead_queue, durable=True).bind(channel)
-                queue.declare()
                 raw: list[Any] = []
                 while len(raw) < _BROWSE_LIMIT:
                     message = queue.get(no_ack=False)
@@ -149,6 +148,26 @@ class ParkingLot:
                 yield browse
             finally:
                 browse.give_back()
-        finally:
-            with broker.broker_errors("closing the broker connection"):
-                connection.release()
+
+    def depth(self) -> int:
+        """How many messages are parked now (those another browse holds are not counted)."""
+        action = "counting the parking lot"
+        with self._queue(action) as queue, broker.broker_errors(action):
+            _, messages, _ = queue.queue_declare(passive=True)
+            return int(messages)
+
+    def purge(self) -> int:
+        """Remove every parked message for good; return how many were removed."""
+        action = "purging the parking lot"
+        with self._queue(action) as queue, broker.broker_errors(action):
+            return int(queue.purge() or 0)
+
+    @contextmanager
+    def _queue(self, action: str) -> Iterator[Any]:
+        """The parking lot's queue (declared) on a connection of its own, closed afterwards."""
+        with broker.opened(self._url, action) as connection:
+            with broker.broker_errors(action):
+                channel = connection.channel()
+                queue = kombu.Queue(self._topology.dead_queue, durable=True).bind(channel)
+                queue.declare()
+            yield queue

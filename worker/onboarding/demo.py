@@ -28,6 +28,7 @@ from emulator.testing import Emulator
 from messages import resolve_connector
 from worker.config import Settings, load_settings
 from worker.core.steps import plan
+from worker.core.text import plural
 from worker.errors import ConfigurationError
 from worker.onboarding.manifest import ManifestItem, parse_manifest, read_manifest
 from worker.onboarding.requests import Prepared, prepare, publish_requests, worker_source
@@ -89,7 +90,7 @@ class DemoResult:
         """One line: created, failed, time, Platform calls and injected faults."""
         failed = len(self.tables) - self.created
         return (
-            f"{self.created} dataflows created, {failed} failed in {self.seconds:.1f} s; "
+            f"{plural(self.created, 'dataflow')} created, {failed} failed in {self.seconds:.1f} s; "
             f"{self.platform_calls} Platform calls, {self.faults_injected} of them answered "
             "with an injected 429 or 5xx and retried"
         )

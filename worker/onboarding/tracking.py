@@ -12,7 +12,7 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -115,12 +115,22 @@ class EventTap:
             self._queue = queue.bind(channel)
             self._queue.declare()
 
-    def events(self, deadline: float, poll_seconds: float = 0.05) -> Iterator[tuple[str, Any]]:
-        """Events as (type, data) as they arrive, until the caller stops or ``deadline`` passes."""
+    def events(
+        self,
+        deadline: float,
+        poll_seconds: float = 0.05,
+        idle: Callable[[], None] | None = None,
+    ) -> Iterator[tuple[str, Any]]:
+        """Events as (type, data) as they arrive, until the caller stops or ``deadline`` passes.
+
+        ``idle`` is called each time the queue was found empty (to show progress meanwhile).
+        """
         while time.monotonic() < deadline:
             with broker.broker_errors("following the events"):
                 message = self._queue.get(no_ack=True)
             if message is None:
+                if idle is not None:
+                    idle()
                 time.sleep(poll_seconds)
                 continue
             try:
