@@ -16,6 +16,8 @@
     ├── LedgerError                   the ledger cannot be read or written
     │   └── LeaseLostError            another worker holds the request's lease (fencing)
     ├── BrokerError                   the broker refused or lost a publish (unconfirmed)
+    │   └── BrokerCertificateError    TLS refused a certificate (also a ConfigurationError:
+    │                                 exit 2; the worker stays unready and keeps trying)
     └── SourceDatabaseError           `discover` cannot reach or read the source database
 """
 
@@ -97,6 +99,16 @@ class BrokerError(DataflowError):
     """A publish was not confirmed by the broker, or the broker connection failed."""
 
     retryable = True
+
+
+class BrokerCertificateError(BrokerError, ConfigurationError):
+    """TLS to the broker failed over a certificate: untrusted, for another host, or ours refused.
+
+    A configuration error (the CLI exits 2), and a broker error, so the worker's consumer stays
+    disconnected and unready and tries again later (a rotated certificate may fix it).
+    """
+
+    retryable = False
 
 
 class SourceDatabaseError(DataflowError):

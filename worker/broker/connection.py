@@ -11,6 +11,8 @@ from contextlib import contextmanager
 
 from kombu import Connection
 
+from worker.broker import tls
+from worker.config import BrokerTarget
 from worker.errors import BrokerError
 
 # Seconds between AMQP heartbeats; the broker thread checks them about once a second.
@@ -18,11 +20,16 @@ HEARTBEAT_SECONDS = 20
 _REFUSED_HINT = " (is the broker running? check DATAFLOW_BROKER_URL)"
 
 
-def connect(url: str, *, confirms: bool = False) -> Connection:
-    """A kombu connection (not yet opened); with publisher confirms when asked."""
+def connect(target: BrokerTarget, *, confirms: bool = False) -> Connection:
+    """A kombu connection (not yet opened); verified TLS for amqps://, confirms when asked.
+
+    Every broker connection of the worker and its commands is made here.
+    """
     options = {"confirm_publish": True} if confirms else {}
-    heartbeat = 0 if url.startswith("memory://") else HEARTBEAT_SECONDS
-    return Connection(url, heartbeat=heartbeat, transport_options=options)
+    heartbeat = 0 if uses_memory(target.url) else HEARTBEAT_SECONDS
+    return Connection(
+        target.url, heartbeat=heartbeat, transport_options=options, ssl=tls.tls_options(target)
+    )
 
 
 def uses_memory(url: str) -> bool:
@@ -52,6 +59,8 @@ def broker_errors(action: str) -> Iterator[None]:
     except TimeoutError as error:
         raise BrokerError(f"{action}: timed out waiting for the broker") from error
     except Exception as error:  # kombu and amqp errors share no common base worth naming
+        if (refused := tls.certificate_cause(error)) is not None:
+            raise tls.refusal(action, refused) from error
         if _is_foreign(error):
             hint = _REFUSED_HINT if "Connection refused" in str(error) else ""
             raise BrokerError(f"{action}: {type(error).__name__}: {error}{hint}") from error

@@ -25,6 +25,7 @@ import kombu
 
 from worker.broker import connection as broker
 from worker.broker.topology import Topology
+from worker.config import BrokerTarget
 from worker.core.outcomes import ERROR_HEADER, REASON_HEADER, REQUEST_HEADER
 
 _BROWSE_LIMIT = 100_000  # a bound, so that a lot filling up while browsed cannot loop forever
@@ -121,17 +122,17 @@ class Browse:
 
 
 class ParkingLot:
-    """The parking lot of one topology, on a broker URL."""
+    """The parking lot of one topology, on a broker."""
 
-    def __init__(self, broker_url: str, topology: Topology) -> None:
-        self._url = broker_url
+    def __init__(self, target: BrokerTarget, topology: Topology) -> None:
+        self._target = target
         self._topology = topology
 
     @contextmanager
     def browse(self) -> Iterator[Browse]:
         """Hold every parked message for the duration of the block, then give the rest back."""
         with broker.broker_errors("browsing the parking lot"):
-            connection = broker.connect(self._url)
+            connection = broker.connect(self._target)
             connection.ensure_connection(max_retries=2, interval_start=0.2)
         try:
             with broker.broker_errors("browsing the parking lot"):

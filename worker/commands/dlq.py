@@ -156,7 +156,7 @@ def list_parked(as_json: bool) -> None:
     content are unchanged. Reads DATAFLOW_BROKER_URL and DATAFLOW_TOPOLOGY_PREFIX.
     """
     settings = load_settings()
-    with ParkingLot(settings.broker_url, Topology(settings.topology_prefix)).browse() as browse:
+    with ParkingLot(settings.broker(), Topology(settings.topology_prefix)).browse() as browse:
         rows = parked_view(browse.messages)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -181,7 +181,8 @@ def replay_parked(request_ids: tuple[str, ...], replay_all: bool) -> None:
 
     settings = load_settings()
     topology = Topology(settings.topology_prefix)
-    publisher = Publisher(settings.broker_url, topology)
+    target = settings.broker()
+    publisher = Publisher(target, topology)
 
     def republish(prepared: Prepared) -> None:
         publisher.publish_request(
@@ -192,7 +193,7 @@ def replay_parked(request_ids: tuple[str, ...], replay_all: bool) -> None:
         publisher.start()
         with open_existing_ledger(settings.state_url) as ledger:
             results = replay(
-                ParkingLot(settings.broker_url, topology),
+                ParkingLot(target, topology),
                 ledger,
                 republish,
                 request_ids=None if replay_all else list(request_ids),
