@@ -89,6 +89,7 @@ class Worker:
                 poison_deliveries=settings.poison_deliveries,
                 follow_runs=settings.follow_runs,
                 follow_first_wait_seconds=settings.follow_first_wait_seconds,
+                max_message_bytes=settings.max_message_bytes,
                 policy=RetryPolicy(
                     max_attempts=settings.retry_max_attempts,
                     max_seconds=settings.retry_max_seconds,

@@ -20,9 +20,10 @@ from worker.errors import ConfigurationError
 
 PREFIX = "DATAFLOW_"
 TLS_SCHEME = "amqps"
-# The largest valid request (2000 columns with 100-character names, explicit mappings to long
-# XDM paths) encodes to about 0.9 MB; the limit leaves room above it (docs/operations.md).
-DEFAULT_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+# The largest request of 2000 columns the model accepts (names and types at their 1024-character
+# maximum, a mapping for each column) encodes to 10.06 MiB; the limit leaves room above it.
+# Database identifiers (at most 300 characters, BigQuery) make 2.7 MiB (docs/operations.md).
+DEFAULT_MAX_MESSAGE_BYTES = 12 * 1024 * 1024
 
 
 @dataclass(frozen=True)
