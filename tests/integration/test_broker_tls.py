@@ -8,9 +8,7 @@ another host name are each refused with one error line, and no request is taken.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -18,10 +16,10 @@ import pytest
 
 from emulator.testing import POSTGRES_SPEC_ID, Emulator, running_emulator
 from tests.integration.harness import (
-    REPO,
     WorkerProcess,
     collecting_events,
     free_port,
+    run_command,
     wait_until,
     worker_env,
 )
@@ -73,16 +71,8 @@ def publish_command(
     """``dataflow-worker publish`` of one request (``crm-tls``), as a process."""
     path = tmp_path / "request.json"
     path.write_text(json.dumps(sample_request("crm-tls", base)), encoding="utf-8")
-    command = [sys.executable, "-m", "worker", "publish", str(path)]
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("DATAFLOW_")}
-    return subprocess.run(
-        command,
-        env={**inherited, **env, "DATAFLOW_TOPOLOGY_PREFIX": prefix},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_command(
+        ["publish", str(path)], {**env, "DATAFLOW_TOPOLOGY_PREFIX": prefix}, timeout=60
     )
 
 
