@@ -1,8 +1,9 @@
-"""A TLS-terminating proxy on loopback in front of the machine's RabbitMQ, with test certificates.
+"""A TLS-terminating proxy on loopback in front of the machine's services, with test certificates.
 
 ``TlsProxy`` accepts TLS on a free loopback port with the certificate it is given (optionally
-requiring a client certificate from a CA) and forwards the plain bytes to the broker's AMQP
-port, so ``amqps://`` can be tested without reconfiguring RabbitMQ. ``Certificates`` makes a
+requiring a client certificate from a CA) and forwards the plain bytes to RabbitMQ's AMQP port,
+or to PostgreSQL for libpq's ``sslnegotiation=direct``, so TLS can be tested without
+reconfiguring the servers. ``Certificates`` makes a
 trusted CA, an unknown one and the certificates the tests need, as PEM files.
 """
 
@@ -63,10 +64,13 @@ class TlsProxy(CuttableProxy):
         certificate: trustme.LeafCert,
         *,
         client_ca: trustme.CA | None = None,
+        alpn: tuple[str, ...] = (),
     ) -> None:
         super().__init__(target)
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         certificate.configure_cert(self._context)
+        if alpn:  # libpq's direct TLS negotiation insists on ALPN "postgresql"
+            self._context.set_alpn_protocols(list(alpn))
         if client_ca is not None:
             client_ca.configure_trust(self._context)
             self._context.verify_mode = ssl.CERT_REQUIRED
