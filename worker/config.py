@@ -82,6 +82,12 @@ def check_broker_target(target: BrokerTarget) -> BrokerTarget:
             f"{PREFIX}BROKER_URL: a failover list is not supported with amqps://; give one URL"
         )
     for name in given:
+        if "-----BEGIN" in str(files[name]) or "\n" in str(files[name]):
+            # never echo it: with *_FILE pointing at the PEM itself this may be a private key
+            raise ConfigurationError(
+                f"{PREFIX}{name}: give the path of a PEM file, not its content "
+                f"({PREFIX}{name}_FILE names a file that holds the path)"
+            )
         path = Path(str(files[name]))
         if not (path.is_file() and os.access(path, os.R_OK)):
             raise ConfigurationError(f"{PREFIX}{name}: {path} is not a readable file")

@@ -142,3 +142,16 @@ def test_the_refusal_is_found_behind_kombus_wrapping() -> None:
 def test_a_tls_connection_cut_is_not_a_refusal() -> None:
     assert not is_refusal(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"))
     assert certificate_cause(ConnectionResetError(104, "reset")) is None
+
+
+def test_a_key_given_as_content_instead_of_a_path_is_refused_without_echoing_it(
+    pem: dict[str, str],
+) -> None:
+    environ = {
+        "DATAFLOW_BROKER_URL": TLS_URL,
+        "DATAFLOW_BROKER_CLIENT_CERT": pem["cert"],
+        "DATAFLOW_BROKER_CLIENT_KEY_FILE": pem["key"],  # the key itself, not a file naming it
+    }
+    with pytest.raises(ConfigurationError, match="give the path of a PEM file") as caught:
+        broker_of(environ)
+    assert "PRIVATE KEY" not in str(caught.value)
