@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test check lint typecheck bench schemas k8s asyncapi-check lock clean
+.PHONY: install demo test check lint typecheck audit bench schemas k8s asyncapi-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+
+audit: install  ## known vulnerabilities of the pinned dependencies (pip-audit; .ci/audit-exceptions)
+	$(BIN)/python .ci/audit.py
 
 bench: install  ## benchmarks (numbers, not pass/fail)
 	$(BIN)/python -m bench

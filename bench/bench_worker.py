@@ -39,6 +39,7 @@ from tests.integration.harness import TEST_SECRET, delete_topology, free_port, w
 from tests.integration.samples import sample_request
 from tests.integration.scenario import postgres_database
 from worker.broker.topology import EVENT_KEYS
+from worker.config import BrokerTarget
 from worker.onboarding.manifest import ManifestItem
 from worker.onboarding.requests import prepare, publish_requests
 
@@ -193,7 +194,7 @@ def measure(log_dir: Path, emulator: Emulator, latency_ms: int, state_url: str |
     try:
         calls_before = len(emulator.requests())
         cpu_before = cpu_seconds(worker.pid)
-        publish_requests(BROKER_URL, prefix, prepared)
+        publish_requests(BrokerTarget(BROKER_URL), prefix, prepared)
         finished = counter.wait(REQUESTS, timeout=600)
         cpu = cpu_seconds(worker.pid) - cpu_before
     finally:

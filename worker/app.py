@@ -29,7 +29,7 @@ from worker.core.retry import RetryPolicy
 from worker.engine.actions import PlatformActions
 from worker.engine.breaker import Breaker
 from worker.engine.engine import Engine, EngineConfig
-from worker.errors import DataflowError, LedgerError
+from worker.errors import BrokerCertificateError, DataflowError, LedgerError
 from worker.ledger import Ledger, open_ledger
 from worker.observability.health import HealthServer
 from worker.observability.metrics import Metrics
@@ -66,7 +66,8 @@ class Worker:
         self.ledger = given.ledger or open_ledger(settings.state_url)
         host = given.host or socket.gethostname()
         source = outcomes.event_source(host)
-        self.publisher = Publisher(settings.broker_url, self.topology)
+        broker_target = settings.broker()
+        self.publisher = Publisher(broker_target, self.topology)
         self.delay: Delay = (
             TimerDelay(self.publisher)
             if broker.uses_memory(settings.broker_url)
@@ -88,6 +89,7 @@ class Worker:
                 poison_deliveries=settings.poison_deliveries,
                 follow_runs=settings.follow_runs,
                 follow_first_wait_seconds=settings.follow_first_wait_seconds,
+                max_message_bytes=settings.max_message_bytes,
                 policy=RetryPolicy(
                     max_attempts=settings.retry_max_attempts,
                     max_seconds=settings.retry_max_seconds,
@@ -104,7 +106,7 @@ class Worker:
             stopping=stopping,
         )
         self.consumer = Consumer(
-            settings.broker_url,
+            broker_target,
             self.topology,
             concurrency=settings.concurrency,
             handler=self.engine.handle,
@@ -131,7 +133,12 @@ class Worker:
         """Declare the topology, start the health server and the consumer."""
         if self._health is not None:
             self._health.start()
-        self.publisher.start()
+        try:
+            self.publisher.start()
+        except BrokerCertificateError as error:
+            # Configuration, yet a rotated certificate may fix it: stay unready and keep trying
+            # (the consumer reconnects with backoff), rather than exit and take nothing either.
+            log.error("broker_certificate_refused", error=str(error))
         self.consumer.start()
         self._prober = threading.Thread(target=self._probe_loop, name="dataflow-probe", daemon=True)
         self._prober.start()

@@ -17,6 +17,7 @@ from tests.integration.samples import sample_request
 from worker.broker.publisher import Outgoing, Publisher
 from worker.broker.topology import Topology
 from worker.cli import cli
+from worker.config import BrokerTarget
 from worker.ledger import open_ledger
 
 pytestmark = pytest.mark.integration
@@ -65,7 +66,7 @@ def parked(rabbitmq_url: str, prefix: str, tmp_path: Path) -> dict[str, Any]:
         error = {"kind": "rejected", "message": "dataset deleted", "status": 400}
         ledger.fail_step("crm-1", claim.fence, "target_connection", error, 1)
         ledger.finish("crm-1", claim.fence, "failed", b"{}", error)
-    publisher = Publisher(rabbitmq_url, Topology(prefix))
+    publisher = Publisher(BrokerTarget(rabbitmq_url), Topology(prefix))
     publisher.start()
     try:
         park(

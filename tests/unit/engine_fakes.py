@@ -24,6 +24,7 @@ from worker.broker.delay import BrokerDelay
 from worker.broker.publisher import Publisher
 from worker.broker.reporter import Reporter
 from worker.broker.topology import Topology
+from worker.config import BrokerTarget
 from worker.core.retry import RetryPolicy
 from worker.core.steps import Step
 from worker.engine.breaker import Breaker
@@ -181,7 +182,7 @@ def rig(
     """An engine on a SQLite ledger and kombu's memory transport, with a fake Platform."""
     topology = Topology(f"u{uuid.uuid4().hex[:8]}")
     ledger = open_ledger(f"sqlite:///{tmp_path / 'state.db'}")
-    publisher = Publisher(MEMORY, topology)
+    publisher = Publisher(BrokerTarget(MEMORY), topology)
     publisher.start()
     connection = Connection(MEMORY)
     events = Queue(

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from amqp.exceptions import AccessRefused, NotAllowed, NotFound
 from kombu import Connection
 
+from worker.broker import tls
+from worker.config import BrokerTarget
 from worker.errors import BrokerConfigurationError, BrokerError
 
 # Seconds between AMQP heartbeats; the broker thread checks them about once a second.
@@ -20,11 +22,16 @@ HEARTBEAT_SECONDS = 20
 _CHECK = "check DATAFLOW_BROKER_URL"
 
 
-def connect(url: str, *, confirms: bool = False) -> Connection:
-    """A kombu connection (not yet opened); with publisher confirms when asked."""
+def connect(target: BrokerTarget, *, confirms: bool = False) -> Connection:
+    """A kombu connection (not yet opened); verified TLS for amqps://, confirms when asked.
+
+    Every broker connection of the worker and its commands is made here.
+    """
     options = {"confirm_publish": True} if confirms else {}
-    heartbeat = 0 if url.startswith("memory://") else HEARTBEAT_SECONDS
-    return Connection(url, heartbeat=heartbeat, transport_options=options)
+    heartbeat = 0 if uses_memory(target.url) else HEARTBEAT_SECONDS
+    return Connection(
+        target.url, heartbeat=heartbeat, transport_options=options, ssl=tls.tls_options(target)
+    )
 
 
 def uses_memory(url: str) -> bool:
@@ -54,6 +61,8 @@ def broker_errors(action: str) -> Iterator[None]:
     except TimeoutError as error:
         raise BrokerError(f"{action}: timed out waiting for the broker") from error
     except Exception as error:  # kombu and amqp errors share no common base worth naming
+        if (refused := tls.certificate_cause(error)) is not None:
+            raise tls.refusal(action, refused) from error
         if _is_foreign(error):
             message = f"{action}: {type(error).__name__}: {error}"
             hint = settings_hint(error)
@@ -97,10 +106,10 @@ def is_missing(error: BaseException) -> bool:
 
 
 @contextmanager
-def opened(url: str, action: str) -> Iterator[Connection]:
+def opened(target: BrokerTarget, action: str) -> Iterator[Connection]:
     """A connection for a short command (``action`` names it in errors), released afterwards."""
     with broker_errors(action):
-        connection = connect(url)
+        connection = connect(target)
         connection.ensure_connection(max_retries=2, interval_start=0.2)
     try:
         yield connection

@@ -24,6 +24,7 @@ import structlog
 
 from worker.broker import connection as broker
 from worker.broker import topology
+from worker.config import BrokerTarget
 from worker.errors import BrokerError
 
 log = structlog.get_logger()
@@ -62,7 +63,7 @@ class Consumer:
 
     def __init__(
         self,
-        url: str,
+        target: BrokerTarget,
         names: topology.Topology,
         *,
         concurrency: int,
@@ -72,7 +73,8 @@ class Consumer:
         stopping: threading.Event | None = None,
         on_tick: Callable[[], None] | None = None,
     ) -> None:
-        self._url = url
+        self._target = target
+        self._url = target.url
         self._names = names
         self._concurrency = concurrency
         self._handler = handler
@@ -188,7 +190,7 @@ class Consumer:
         return self.in_flight == 0 or now >= self._drain_deadline
 
     def _connect(self) -> None:
-        connection = broker.connect(self._url)
+        connection = broker.connect(self._target)
         connection.ensure_connection(max_retries=1)
         channel = connection.channel()
         topology.declare(channel, self._names, delay_queues=not broker.uses_memory(self._url))

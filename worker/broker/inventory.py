@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from worker.broker import connection as broker
 from worker.broker.topology import Topology
+from worker.config import BrokerTarget
 from worker.errors import DataflowError
 
 
@@ -48,27 +49,27 @@ def in_use(found: Sequence[Entity]) -> list[Entity]:
 
 
 @contextmanager
-def _connection(url: str, action: str) -> Iterator[Any]:
+def _connection(target: BrokerTarget, action: str) -> Iterator[Any]:
     """A connection on which every error (but the 404s `_probe` expects) becomes ours."""
-    with broker.opened(url, action) as connection, broker.broker_errors(action):
+    with broker.opened(target, action) as connection, broker.broker_errors(action):
         yield connection
 
 
 class Inventory:
-    """The topology of one prefix on a broker URL."""
+    """The topology of one prefix on a broker."""
 
-    def __init__(self, broker_url: str, topology: Topology) -> None:
-        self._url = broker_url
+    def __init__(self, target: BrokerTarget, topology: Topology) -> None:
+        self._target = target
         self._topology = topology
 
     def look(self) -> list[Entity]:
         """Every exchange and queue of the prefix, present or not, with message counts."""
-        with _connection(self._url, "reading the topology") as connection:
+        with _connection(self._target, "reading the topology") as connection:
             return [self._probe(connection, name, kind) for name, kind in entities(self._topology)]
 
     def delete(self) -> list[Entity]:
         """Delete every present queue and exchange; return what was deleted (as it was)."""
-        with _connection(self._url, "deleting the topology") as connection:
+        with _connection(self._target, "deleting the topology") as connection:
             found = [self._probe(connection, name, kind) for name, kind in entities(self._topology)]
             busy = in_use(found)
             if busy:

@@ -25,6 +25,7 @@ import kombu
 
 from worker.broker import connection as broker
 from worker.broker.topology import Topology
+from worker.config import BrokerTarget
 from worker.core.outcomes import ERROR_HEADER, REASON_HEADER, REQUEST_HEADER
 
 _BROWSE_LIMIT = 100_000  # a bound, so that a lot filling up while browsed cannot loop forever
@@ -121,10 +122,10 @@ class Browse:
 
 
 class ParkingLot:
-    """The parking lot of one topology, on a broker URL."""
+    """The parking lot of one topology, on a broker."""
 
-    def __init__(self, broker_url: str, topology: Topology) -> None:
-        self._url = broker_url
+    def __init__(self, target: BrokerTarget, topology: Topology) -> None:
+        self._target = target
         self._topology = topology
 
     @property
@@ -165,7 +166,7 @@ class ParkingLot:
     @contextmanager
     def _queue(self, action: str) -> Iterator[Any]:
         """The parking lot's queue (declared) on a connection of its own, closed afterwards."""
-        with broker.opened(self._url, action) as connection:
+        with broker.opened(self._target, action) as connection:
             with broker.broker_errors(action):
                 channel = connection.channel()
                 queue = kombu.Queue(self._topology.dead_queue, durable=True).bind(channel)

@@ -175,7 +175,7 @@ def list_parked(as_json: bool) -> None:
     content are unchanged. Reads DATAFLOW_BROKER_URL and DATAFLOW_TOPOLOGY_PREFIX.
     """
     settings = load_settings()
-    with ParkingLot(settings.broker_url, Topology(settings.topology_prefix)).browse() as browse:
+    with ParkingLot(settings.broker(), Topology(settings.topology_prefix)).browse() as browse:
         rows = parked_view(browse.messages)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -200,7 +200,8 @@ def replay_parked(request_ids: tuple[str, ...], replay_all: bool) -> None:
 
     settings = load_settings()
     topology = Topology(settings.topology_prefix)
-    publisher = Publisher(settings.broker_url, topology)
+    target = settings.broker()
+    publisher = Publisher(target, topology)
 
     def republish(prepared: Prepared) -> None:
         publisher.publish_request(
@@ -211,7 +212,7 @@ def replay_parked(request_ids: tuple[str, ...], replay_all: bool) -> None:
         publisher.start()
         with open_existing_ledger(settings.state_url) as ledger:
             results = replay(
-                ParkingLot(settings.broker_url, topology),
+                ParkingLot(target, topology),
                 ledger,
                 republish,
                 request_ids=None if replay_all else list(request_ids),
@@ -252,7 +253,7 @@ def drop_parked(request_ids: tuple[str, ...], positions: tuple[int, ...]) -> Non
     if not request_ids and not positions:
         raise click.UsageError("give REQUEST_ID... or --position N")
     settings = load_settings()
-    lot = ParkingLot(settings.broker_url, Topology(settings.topology_prefix))
+    lot = ParkingLot(settings.broker(), Topology(settings.topology_prefix))
     with lot.browse() as browse:
         chosen, missing = choose(browse.messages, request_ids, positions)
         for parked in chosen:
@@ -280,7 +281,7 @@ def purge_parked(yes: bool) -> None:
       dataflow-worker dlq purge --yes
     """
     settings = load_settings()
-    lot = ParkingLot(settings.broker_url, Topology(settings.topology_prefix))
+    lot = ParkingLot(settings.broker(), Topology(settings.topology_prefix))
     depth = lot.depth()
     if depth == 0:
         click.echo(f"the parking lot {lot.name} is empty")

@@ -100,9 +100,10 @@ def onboard(
         return
     settings = load_settings()
     topology = Topology(settings.topology_prefix)
-    tap = EventTap(settings.broker_url, topology) if wait else None
+    target = settings.broker()
+    tap = EventTap(target, topology) if wait else None
     try:
-        publish_requests(settings.broker_url, topology.prefix, prepared, _echo_published)
+        publish_requests(target, topology.prefix, prepared, _echo_published)
         rows = [TableRow(row.table, row.request_id, "published") for row in rows]
         if tap is not None:
             rows = _follow(tap, rows, prepared, tables, timeout, progress_every)

@@ -43,7 +43,7 @@ def publish(file: str, skip_invalid: bool, dry_run: bool) -> None:
             raise SystemExit(1)
         return
     settings = load_settings()
-    publish_requests(settings.broker_url, settings.topology_prefix, prepared, _echo_published)
+    publish_requests(settings.broker(), settings.topology_prefix, prepared, _echo_published)
     click.echo(f"{plural(len(prepared), 'request')} published, {len(invalid)} invalid")
     if invalid:
         raise SystemExit(1)

@@ -30,7 +30,7 @@ def _inventory(prefix: str | None) -> tuple[Inventory, str, str]:
     """The inventory of the chosen prefix, the prefix and the broker URL without its password."""
     settings = load_settings()
     chosen = prefix or settings.topology_prefix
-    return Inventory(settings.broker_url, Topology(chosen)), chosen, redact(settings.broker_url)
+    return Inventory(settings.broker(), Topology(chosen)), chosen, redact(settings.broker_url)
 
 
 def topology_table(found: Sequence[Entity], prefix: str) -> Table:

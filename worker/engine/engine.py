@@ -52,6 +52,7 @@ class EngineConfig:
     follow_runs: bool = False
     follow_first_wait_seconds: float = 16.0  # the wait before the first look at a run
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    max_message_bytes: int | None = None  # refused before parsing (invalid_message)
 
 
 class Engine:
@@ -86,7 +87,7 @@ class Engine:
         """Process one delivery; return what the broker thread does with it."""
         with structlog.contextvars.bound_contextvars(message_id=delivery.message_id):
             try:
-                event = decode(delivery.body)
+                event = decode(delivery.body, max_bytes=self.config.max_message_bytes)
             except InvalidMessageError as error:
                 self._metrics.count_received(error.event_type)
                 return self._invalid(delivery, error)

@@ -18,6 +18,7 @@ from typing import Any
 
 from worker.broker import connection as broker
 from worker.broker.topology import Topology, declare
+from worker.config import BrokerTarget
 from worker.core.steps import plan
 
 TERMINAL = ("DataflowCreated", "DataflowFailed")
@@ -102,13 +103,13 @@ def render_report(rows: Sequence[TableRow], fmt: str) -> str:
 class EventTap:
     """A temporary exclusive queue on the events exchange; declare the topology first."""
 
-    def __init__(self, broker_url: str, topology: Topology) -> None:
+    def __init__(self, target: BrokerTarget, topology: Topology) -> None:
         from kombu import Exchange, Queue
 
-        self._connection = broker.connect(broker_url)
+        self._connection = broker.connect(target)
         with broker.broker_errors("following the events"):
             channel = self._connection.channel()
-            declare(channel, topology, delay_queues=not broker.uses_memory(broker_url))
+            declare(channel, topology, delay_queues=not broker.uses_memory(target.url))
             exchange = Exchange(topology.events_exchange, type="topic", durable=True)
             name = f"{topology.prefix}.onboard.{uuid.uuid4().hex[:12]}"
             queue = Queue(name, exchange, routing_key="#", exclusive=True, auto_delete=True)
