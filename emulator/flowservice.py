@@ -182,9 +182,8 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
         routes.append(Route(f"{BASE}/{kind}", create, methods=["POST"]))
     routes.append(Route(f"{BASE}/{kind}/{{id}}", get_item, methods=["GET"]))
     if builder is not None:
-        for path in (f"{BASE}/{kind}/{{id}}", f"{BASE}/{kind}/{{id}}/"):
-            routes.append(Route(path, patch_item, methods=["PATCH"]))
-            routes.append(Route(path, delete_item, methods=["DELETE"]))
+        routes.append(Route(f"{BASE}/{kind}/{{id}}", patch_item, methods=["PATCH"]))
+        routes.append(Route(f"{BASE}/{kind}/{{id}}", delete_item, methods=["DELETE"]))
     return routes
 
 
