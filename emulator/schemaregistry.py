@@ -280,7 +280,7 @@ async def list_resources(request: Request) -> Response:
         "results": results,
         "_page": {
             "orderby": query.orderby_text,
-            "next": str(page.next_start) if page.next_start is not None else None,
+            "next": page.next_start,
             "count": len(results),
         },
         "_links": {"next": next_href},
