@@ -120,8 +120,18 @@ def build_connection(store: Store, scope: Scope, body: dict[str, Any], stamp: It
     absent = [k for k in auth_spec["spec"].get("required", []) if not params.get(k)]
     if absent:
         raise bad_request(FLOW, 1400, f"Missing required auth params: {', '.join(absent)}")
-    masked = {key: SECRET_MASK for key in params}
-    return _common(body, {"auth": {"specName": auth["specName"], "params": masked}, **stamp})
+    return _common(body, {"auth": masked_auth(auth), **stamp})
+
+
+def masked_auth(auth: Any) -> Any:
+    """A base connection's ``auth`` as it is kept and shown: every param's value masked."""
+    if not isinstance(auth, dict):
+        return auth
+    params = auth.get("params")
+    return {
+        **auth,
+        "params": dict.fromkeys(params if isinstance(params, dict) else (), SECRET_MASK),
+    }
 
 
 def build_source_connection(store: Store, scope: Scope, body: dict[str, Any], stamp: Item) -> Item:

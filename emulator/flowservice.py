@@ -19,6 +19,7 @@ from emulator.flowcreate import (
     build_flow,
     build_source_connection,
     build_target_connection,
+    masked_auth,
 )
 from emulator.flowpaging import ListQuery, next_href, paginate, parse_query
 from emulator.flowrules import (
@@ -153,10 +154,15 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
                 f"on entity=[{item['etag']}]"
             )
             raise ServiceError(FLOW, 1404, 412, message, title="Version not matching")
+        operations = _parse_json(request, raw)
+        if kind == CONNECTIONS and isinstance(operations, dict):
+            operations = [operations]  # the spec types this body as one PatchInstruction
         try:
-            patched = apply_patch(item, _parse_json(request, raw))
+            patched = apply_patch(item, operations)
         except PatchError as error:
             raise bad_request(FLOW, 1400, str(error)) from None
+        if kind == CONNECTIONS:
+            patched["auth"] = masked_auth(patched.get("auth"))
         store = store_of(request)
         patched = _revalidate(kind, patched)
         now, etag = store.clock.now_ms(), new_etag()
