@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test check lint typecheck bench schemas asyncapi-check lock clean
+.PHONY: install demo test check lint typecheck audit bench schemas k8s asyncapi-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+audit: install  ## known vulnerabilities of the pinned dependencies (pip-audit; .ci/audit-exceptions)
+	$(BIN)/python .ci/audit.py
+
 bench: install  ## benchmarks (numbers, not pass/fail)
 	$(BIN)/python -m bench
 
 schemas: install  ## regenerate the committed JSON Schemas and AsyncAPI document from the models
 	$(BIN)/python -m messages.export
+
+k8s: install  ## regenerate the PrometheusRule, dashboard ConfigMap and compose scrape config in deploy/
+	$(BIN)/python -m deploy.generate
 
 asyncapi-check:  ## validate messages/asyncapi.yaml with AsyncAPI's official parser (needs node, npm)
 	.ci/validate-asyncapi

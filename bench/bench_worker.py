@@ -42,6 +42,7 @@ from tests.integration.harness import TEST_SECRET, delete_topology, free_port, w
 from tests.integration.samples import sample_request
 from tests.integration.scenario import postgres_database
 from worker.broker.topology import EVENT_KEYS
+from worker.config import BrokerTarget
 from worker.onboarding.manifest import ManifestItem
 from worker.onboarding.requests import prepare, publish_requests
 
@@ -288,9 +289,17 @@ def main() -> None:
                 slow = measure(
                     log_dir, emulator, requests=REQUESTS, latency_ms=LATENCY_MS, state_url=state_url
                 )
-                fast = measure(log_dir, emulator, requests=CPU_REQUESTS, latency_ms=0, state_url=state_url)
+                fast = measure(
+                    log_dir, emulator, requests=CPU_REQUESTS, latency_ms=0, state_url=state_url
+                )
                 alone = [
-                    measure(log_dir, emulator, requests=1, latency_ms=ALONE_LATENCY_MS, state_url=state_url)
+                    measure(
+                        log_dir,
+                        emulator,
+                        requests=1,
+                        latency_ms=ALONE_LATENCY_MS,
+                        state_url=state_url,
+                    )
                     for _ in range(ALONE_RUNS)
                 ]
                 report(label, slow, fast, alone)

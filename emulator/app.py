@@ -68,6 +68,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
             GatewayError: handle_gateway_error,
         },
     )
+    app.router.redirect_slashes = False  # no service redirects; gateway.canonical_path decides
     store = Store(sandboxes=config.sandboxes)
     app.state.emulator = store
     app.state.config = config

@@ -22,10 +22,12 @@ from starlette.routing import BaseRoute, Route
 
 from emulator.catalogquery import CatalogQuery, QueryError, parse_query, project, run
 from emulator.errors import CATALOG, ServiceError, json_body, not_found
+from emulator.jsonpatch import PatchError, apply_patch
 from emulator.registrystore import find_schema
 from emulator.state import DATASETS, Item, Scope, Store, new_hex, scope_of, store_of
 
 BASE = "/data/foundation/catalog"
+DATA_LAKE = "s3://emulator-data-lake/datasets"  # where the emulator says a dataset's files live
 _CONTENT_TYPE = re.compile(
     r"^application/vnd\.adobe\.(?:xed|xdm)(?:-full)?(?:-notext)?(?:-desc)?\+json"
     r"\s*;\s*version\s*=\s*\d+(?:\.\d+)?$"
@@ -86,6 +88,8 @@ def _validate(body: Any) -> dict[str, Any]:
         raise _bad(1001, "name is required and must be a non-empty string")
     if "description" in body and not isinstance(body["description"], str):
         raise _bad(1001, "description must be a string")
+    if not isinstance(body.get("enableErrorDiagnostics", False), bool):
+        raise _bad(1001, "enableErrorDiagnostics must be a boolean")
     tags = body.get("tags", {})
     valid_tags = isinstance(tags, dict) and all(
         isinstance(v, list) and all(isinstance(t, str) for t in v) for v in tags.values()
@@ -120,6 +124,8 @@ async def create_dataset(request: Request) -> Response:
             "schemaRef": schema_ref,
             "tags": body.get("tags", {}),
             "files": f"@/dataSetFiles?dataSetId={dataset_id}",
+            "basePath": f"{DATA_LAKE}/{dataset_id}",
+            "enableErrorDiagnostics": body.get("enableErrorDiagnostics", False),
             "observableSchema": body.get("observableSchema", {}),
         }
     )
@@ -178,12 +184,15 @@ def _next_version(version: str) -> str:
 
 
 async def patch_dataset(request: Request) -> Response:
-    """``PATCH /dataSets/<id>``: change the given top-level fields; 200 ``["@/dataSets/<id>"]``."""
+    """``PATCH /dataSets/<id>``: change top-level fields, given as an object or as a JSON Patch
+    (``application/json-patch+json``); 200 ``["@/dataSets/<id>"]``."""
     store, scope = store_of(request), scope_of(request)
     changes = await json_body(request, _bad_body)
     item = _existing(request)  # after the await: no other request can interleave from here
+    if isinstance(changes, list):
+        changes = _patched_fields(item, changes)
     if not isinstance(changes, dict) or not changes:
-        raise _bad(1001, "The request body must be a non-empty JSON object")
+        raise _bad(1001, "The request body must be a non-empty JSON object or JSON Patch")
     _validate({"name": item["name"], **changes})
     updated: Item = {**item, **{k: changes[k] for k in _WRITABLE if k in changes}}
     if "schemaRef" in changes or "schema" in changes:
@@ -194,6 +203,15 @@ async def patch_dataset(request: Request) -> Response:
     updated["version"] = _next_version(str(item.get("version", "1.0.0")))
     store.collection(scope, DATASETS).replace(item["id"], updated)
     return JSONResponse([f"@/dataSets/{item['id']}"])
+
+
+def _patched_fields(item: Item, operations: list[Any]) -> Item:
+    """The writable fields of a dataset after a JSON Patch of them."""
+    fields = {key: item[key] for key in _WRITABLE if key in item}
+    try:
+        return apply_patch(fields, operations, writable=_WRITABLE)
+    except PatchError as error:
+        raise _bad(1001, str(error)) from None
 
 
 def routes() -> list[BaseRoute]:

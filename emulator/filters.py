@@ -1,4 +1,4 @@
-"""Flow Service list queries: ``property=`` filters, ``orderby``, ``limit`` and continuation paging.
+"""Flow Service list queries: ``property=`` filters, ``orderby`` and ``limit`` (paging: flowpaging).
 
 Pure: parsing raises ``QueryError`` with the Flow Service error code; the service turns it into
 its error response.
@@ -6,8 +6,6 @@ its error response.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -147,31 +145,3 @@ def parse_limit(value: str | None) -> int | None:
     if limit < 1:
         raise QueryError(1400, f"Invalid limit: {value}; it must be a positive integer")
     return limit
-
-
-def encode_token(offset: int) -> str:
-    """An opaque continuation token for the item at ``offset``."""
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
-
-
-def decode_token(token: str) -> int:
-    """The offset a continuation token stands for."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        kind, _, number = raw.partition(":")
-        if kind != "o":
-            raise ValueError(raw)
-        return max(0, int(number))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise QueryError(1400, f"Invalid continuationToken: {token}") from None
-
-
-def paginate(
-    items: list[dict[str, Any]], limit: int | None, token: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of items and the token of the next page (None on the last page)."""
-    start = decode_token(token) if token else 0
-    if limit is None:
-        return items[start:], None
-    end = start + limit
-    return items[start:end], (encode_token(end) if end < len(items) else None)

@@ -7,6 +7,7 @@ from the shared store (Catalog and Data Prep write them).
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -38,6 +39,9 @@ SECRET_MASK = "<secret>"  # noqa: S105 -- the placeholder shown instead of a sec
 _CONNECTION_SPECS = {spec["id"]: spec for spec in specs.connection_specs()}
 _FLOW_SPECS = {spec["id"]: spec for spec in specs.flow_specs()}
 _FORMATS = ("tabular", "delimited", "json", "parquet", "parquet_xdm")
+#: The schema versions Adobe's own examples give a data-lake target connection: ``;version=1``
+#: (the database tutorial) and ``;version=1.0`` (Flow Service's spec, most connector tutorials).
+_XED_FULL_V1 = re.compile(r"application/vnd\.adobe\.xed-full\+json\s*;\s*version\s*=\s*1(?:\.0)?")
 
 
 def connection_spec(spec_id: Any) -> dict[str, Any] | None:
@@ -116,8 +120,18 @@ def build_connection(store: Store, scope: Scope, body: dict[str, Any], stamp: It
     absent = [k for k in auth_spec["spec"].get("required", []) if not params.get(k)]
     if absent:
         raise bad_request(FLOW, 1400, f"Missing required auth params: {', '.join(absent)}")
-    masked = {key: SECRET_MASK for key in params}
-    return _common(body, {"auth": {"specName": auth["specName"], "params": masked}, **stamp})
+    return _common(body, {"auth": masked_auth(auth), **stamp})
+
+
+def masked_auth(auth: Any) -> Any:
+    """A base connection's ``auth`` as it is kept and shown: every param's value masked."""
+    if not isinstance(auth, dict):
+        return auth
+    params = auth.get("params")
+    return {
+        **auth,
+        "params": dict.fromkeys(params if isinstance(params, dict) else (), SECRET_MASK),
+    }
 
 
 def build_source_connection(store: Store, scope: Scope, body: dict[str, Any], stamp: Item) -> Item:
@@ -151,7 +165,7 @@ def build_source_connection(store: Store, scope: Scope, body: dict[str, Any], st
 
 
 def _schema_version_ok(version: Any) -> bool:
-    return isinstance(version, str) and version.replace(" ", "") == specs.XED_FULL_V1
+    return isinstance(version, str) and _XED_FULL_V1.fullmatch(version.strip()) is not None
 
 
 def build_target_connection(store: Store, scope: Scope, body: dict[str, Any], stamp: Item) -> Item:
@@ -176,7 +190,8 @@ def build_target_connection(store: Store, scope: Scope, body: dict[str, Any], st
             raise bad_request(FLOW, 1400, "Missing required fields: data.schema.id")
         if not _schema_version_ok(schema.get("version")):
             message = (
-                f"Schema version {schema.get('version')!r} is not valid; use {specs.XED_FULL_V1}."
+                f"Schema version {schema.get('version')!r} is not valid; "
+                f"use {specs.XED_FULL_V1} (or version=1.0)."
             )
             raise bad_request(FLOW, 1400, message)
         dataset_schema = dataset_schema_id(dataset)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,22 +12,16 @@ from starlette.routing import BaseRoute, Route
 
 from emulator import specs
 from emulator.errors import FLOW, ServiceError, bad_request, invalid_content_type, not_found
-from emulator.filters import (
-    Condition,
-    QueryError,
-    order,
-    paginate,
-    parse_limit,
-    parse_property,
-    select,
-)
+from emulator.filters import Condition, QueryError, order, parse_property, select
 from emulator.flowcreate import (
     audit,
     build_connection,
     build_flow,
     build_source_connection,
     build_target_connection,
+    masked_auth,
 )
+from emulator.flowpaging import ListQuery, next_href, paginate, parse_query
 from emulator.flowrules import (
     coerce_schedule,
     schedule_problems,
@@ -73,23 +66,12 @@ def _parse_json(request: Request, raw: bytes) -> Any:
         raise bad_request(FLOW, 1400, "The request body is not valid JSON.") from None
 
 
-def _query(request: Request) -> tuple[list[Any], str | None, int | None, str | None, bool]:
-    params = request.query_params
+def _query(request: Request) -> ListQuery:
+    params = {key: request.query_params.getlist(key) for key in request.query_params}
     try:
-        conditions = [parse_property(p) for p in params.getlist("property")]
-        limit = parse_limit(params.get("limit"))
+        return parse_query(params)
     except QueryError as error:
         raise bad_request(FLOW, error.code, str(error)) from None
-    count = params.get("count", "false").lower() == "true"
-    if count and limit is not None:
-        raise bad_request(FLOW, 1401, "The limit and count parameters cannot be used together.")
-    return conditions, params.get("orderby"), limit, params.get("continuationToken"), count
-
-
-def _next_href(request: Request, kind: str, token: str) -> str:
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "continuationToken"]
-    query = urlencode([*kept, ("continuationToken", token)], safe="=,[]", quote_via=quote)
-    return f"/{kind}?{query}"
 
 
 #: Fields whose string values a collection's index (or key) can answer ``==`` for.
@@ -107,16 +89,17 @@ def _candidates(coll: Collection, conditions: list[Condition]) -> list[Item]:
 
 
 def _list_response(request: Request, kind: str, coll: Collection) -> Response:
-    conditions, orderby, limit, token, count = _query(request)
+    query = _query(request)
+    conditions = query.conditions()
     items = _candidates(coll, conditions)
     try:
-        chosen = order(select(items, conditions), orderby)
-        if count:
-            return JSONResponse({"count": len(chosen)})
-        page, next_token = paginate(chosen, limit, token)
+        chosen = order(select(items, conditions), query.orderby)
     except QueryError as error:
         raise bad_request(FLOW, error.code, str(error)) from None
-    links = {"next": {"href": _next_href(request, kind, next_token)}} if next_token else {}
+    if query.count:
+        return JSONResponse({"count": len(chosen)})
+    page, next_token = paginate(chosen, query)
+    links = {"next": {"href": next_href(kind, next_token)}} if next_token else {}
     return JSONResponse({"items": page, "_links": links})
 
 
@@ -171,10 +154,15 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
                 f"on entity=[{item['etag']}]"
             )
             raise ServiceError(FLOW, 1404, 412, message, title="Version not matching")
+        operations = _parse_json(request, raw)
+        if kind == CONNECTIONS and isinstance(operations, dict):
+            operations = [operations]  # the spec types this body as one PatchInstruction
         try:
-            patched = apply_patch(item, _parse_json(request, raw))
+            patched = apply_patch(item, operations)
         except PatchError as error:
             raise bad_request(FLOW, 1400, str(error)) from None
+        if kind == CONNECTIONS:
+            patched["auth"] = masked_auth(patched.get("auth"))
         store = store_of(request)
         patched = _revalidate(kind, patched)
         now, etag = store.clock.now_ms(), new_etag()
@@ -200,9 +188,8 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
         routes.append(Route(f"{BASE}/{kind}", create, methods=["POST"]))
     routes.append(Route(f"{BASE}/{kind}/{{id}}", get_item, methods=["GET"]))
     if builder is not None:
-        for path in (f"{BASE}/{kind}/{{id}}", f"{BASE}/{kind}/{{id}}/"):
-            routes.append(Route(path, patch_item, methods=["PATCH"]))
-            routes.append(Route(path, delete_item, methods=["DELETE"]))
+        routes.append(Route(f"{BASE}/{kind}/{{id}}", patch_item, methods=["PATCH"]))
+        routes.append(Route(f"{BASE}/{kind}/{{id}}", delete_item, methods=["DELETE"]))
     return routes
 
 

@@ -1,4 +1,10 @@
-"""The API gateway in front of every Platform service: token, API key, org and sandbox checks."""
+"""The API gateway in front of every Platform service: token, API key, org and sandbox checks.
+
+It also gives the services their path forms: Flow Service and the Schema Registry answer a path
+with a trailing slash as they answer it without (``POST /tenant/schemas/``,
+``PATCH /connections/{id}/``); Catalog and Data Prep know only the documented form (see
+docs/emulator.md for what this rests on).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.errors import PLATFORM_PREFIX, gateway_error_body, service_error_body, service_of
 from emulator.ims import TokenStore
+
+#: The services that take a path with or without one trailing slash.
+SLASH_TOLERANT = ("flowservice", "schemaregistry")
+
+
+def canonical_path(path: str) -> str:
+    """The path as the services route it: without the trailing slash where one is tolerated."""
+    if not path.endswith("/") or not path.startswith(PLATFORM_PREFIX):
+        return path
+    service = path[len(PLATFORM_PREFIX) :].split("/", 1)[0]
+    return path.rstrip("/") if service in SLASH_TOLERANT else path
 
 
 def check(
@@ -54,10 +71,18 @@ class GatewayMiddleware:
         state = scope["app"].state
         refusal = check(scope["path"], Headers(scope=scope), state.tokens, state.emulator.sandboxes)
         if refusal is None:
-            await self.app(scope, receive, send)
+            await self.app(_routed(scope), receive, send)
             return
         status, body = refusal
         await send_json(send, status, body)
+
+
+def _routed(scope: Scope) -> Scope:
+    path = canonical_path(scope["path"])
+    if path == scope["path"]:
+        return scope
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    return {**scope, "path": path, "raw_path": raw_path.rstrip(b"/")}
 
 
 async def send_json(

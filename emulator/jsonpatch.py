@@ -1,8 +1,13 @@
-"""JSON Patch (RFC 6902 ``add``, ``replace``, ``remove``) as Flow Service's PATCH takes it: pure."""
+"""JSON Patch (RFC 6902 ``add``, ``replace``, ``remove``) as the services' PATCH takes it: pure.
+
+Flow Service patches any field but those it assigns (``READ_ONLY``); Catalog names the fields
+a patch may touch (``writable``).
+"""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from typing import Any
 
 #: Fields the service assigns; a patch may not touch them.
@@ -34,13 +39,14 @@ class PatchError(ValueError):
     """A patch document that cannot be applied."""
 
 
-def _pointer(path: Any) -> list[str]:
+def _pointer(path: Any, writable: Collection[str] | None) -> list[str]:
     if not isinstance(path, str) or not path.startswith("/"):
         raise PatchError(f"path must be a JSON pointer, got {path!r}")
     parts = [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
     if not parts[0]:
         raise PatchError("path must name a field")
-    if parts[0] in READ_ONLY:
+    refused = parts[0] not in writable if writable is not None else parts[0] in READ_ONLY
+    if refused:
         raise PatchError(f"{parts[0]} cannot be changed")
     return parts
 
@@ -56,7 +62,7 @@ def _index(container: list[Any], part: str, *, allow_end: bool) -> int:
     return index
 
 
-def _apply_one(document: dict[str, Any], operation: Any) -> None:
+def _apply_one(document: dict[str, Any], operation: Any, writable: Collection[str] | None) -> None:
     if not isinstance(operation, dict):
         raise PatchError("each operation must be an object {op, path, value}")
     op = str(operation.get("op", "")).lower()
@@ -64,7 +70,7 @@ def _apply_one(document: dict[str, Any], operation: Any) -> None:
         raise PatchError(f"op must be add, replace or remove, got {operation.get('op')!r}")
     if op != "remove" and "value" not in operation:
         raise PatchError(f"{op} needs a value")
-    *parents, last = _pointer(operation.get("path"))
+    *parents, last = _pointer(operation.get("path"), writable)
     target: Any = document
     for part in parents:
         if isinstance(target, dict) and part in target:
@@ -92,11 +98,13 @@ def _apply_one(document: dict[str, Any], operation: Any) -> None:
         raise PatchError(f"path {operation['path']} does not exist")
 
 
-def apply_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
+def apply_patch(
+    document: dict[str, Any], operations: Any, *, writable: Collection[str] | None = None
+) -> dict[str, Any]:
     """A patched copy of ``document``; the original is untouched."""
     if not isinstance(operations, list) or not operations:
         raise PatchError("the body must be a non-empty JSON Patch array")
     patched = copy.deepcopy(document)
     for operation in operations:
-        _apply_one(patched, operation)
+        _apply_one(patched, operation, writable)
     return patched

@@ -1,10 +1,15 @@
 """Schema Registry list queries: ``property=`` filters, ``orderby``, ``start``/``limit`` paging.
 
 Pure. A page holds at most 300 results (the registry's cap); ``limit`` is a hint below that.
-``start`` is the offset of the page, which ``_page.next`` hands out. Filters compare top-level
-properties: ``title==X``, ``title!=X``, ``meta:intendedToExtend==<class>`` (a list property
-matches when it contains the value), ``title~regex``, and several expressions separated by
-commas (a comma inside a value is kept: only a comma followed by ``<name><operator>`` splits).
+Paging follows the registry's guide: with ``orderby``, ``start`` is a value of the primary sort
+property and the page begins after it (strictly greater ascending, strictly less descending);
+``_page.next`` hands out the primary value of the page's last result, and a page runs on past
+``limit`` while the next result shares that value, so no result is skipped. Without ``orderby``
+(the guide requires one; clients such as aepp send none) ``start`` is an offset, and
+``_page.next`` the next page's offset. Filters compare top-level properties: ``title==X``,
+``title!=X``, ``meta:intendedToExtend==<class>`` (a list property matches when it contains the
+value), ``title~regex``, and several expressions separated by commas (a comma inside a value is
+kept: only a comma followed by ``<name><operator>`` splits).
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ class ListQuery:
     conditions: tuple[Condition, ...] = ()
     orderby: tuple[tuple[str, bool], ...] = ()  # (key, descending)
     orderby_text: str = ""
-    start: int = 0
+    start: str | None = None  # a primary sort value with orderby, else an offset
     limit: int = MAX_RESULTS
 
     def exact(self, key: str) -> str | None:
@@ -124,12 +129,16 @@ def _integer(name: str, text: str | None, default: int, low: int, high: int) -> 
 def parse_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
     """Parse the query parameters of a list request (each name maps to all its values)."""
     orderby_text = ",".join(params.get("orderby", ()))
+    orderby = parse_orderby(orderby_text)
     limit = _integer("limit", _first(params, "limit"), MAX_RESULTS, 0, 500)
+    start = _first(params, "start")
+    if not orderby and start is not None:
+        start = str(_integer("start", start, 0, 0, 2**31))
     return ListQuery(
         conditions=parse_conditions(params.get("property", ())),
-        orderby=parse_orderby(orderby_text),
+        orderby=orderby,
         orderby_text=orderby_text,
-        start=_integer("start", _first(params, "start"), 0, 0, 2**31),
+        start=start or None,
         limit=min(limit or MAX_RESULTS, MAX_RESULTS),
     )
 
@@ -154,14 +163,35 @@ def select(items: Iterable[Mapping[str, Any]], query: ListQuery) -> list[Mapping
 
 @dataclass(frozen=True)
 class Page:
-    """One page of results and the offset of the next page (None on the last)."""
+    """One page of results and the ``start`` of the next page (None on the last)."""
 
     items: list[Mapping[str, Any]]
-    next_start: int | None
+    next_start: str | None
 
 
 def paginate(items: Sequence[Mapping[str, Any]], query: ListQuery) -> Page:
-    """Cut one page out of the selected items."""
-    end = query.start + query.limit
-    page = list(items[query.start : end])
-    return Page(page, end if end < len(items) else None)
+    """Cut one page out of the selected (and ordered) items."""
+    if not query.orderby:
+        offset = int(query.start or 0)
+        end = offset + query.limit
+        return Page(list(items[offset:end]), str(end) if end < len(items) else None)
+    key, descending = query.orderby[0]
+    rest = _after(items, key, descending, query.start)
+    end = min(query.limit, len(rest))
+    while 0 < end < len(rest) and _sort_key(rest[end], key) == _sort_key(rest[end - 1], key):
+        end += 1  # the next start must not fall between results that share a value
+    if end == len(rest):
+        return Page(rest, None)
+    return Page(rest[:end], _text(rest[end - 1].get(key, "")))
+
+
+def _after(
+    items: Sequence[Mapping[str, Any]], key: str, descending: bool, start: str | None
+) -> list[Mapping[str, Any]]:
+    """The items whose primary sort value comes strictly after ``start`` in the list's order."""
+    if start is None:
+        return list(items)
+    bound = (1, start.casefold())
+    if descending:
+        return [item for item in items if _sort_key(item, key) < bound]
+    return [item for item in items if _sort_key(item, key) > bound]

@@ -142,7 +142,7 @@ def schema_document(
         "title": body["title"],
         "type": "object",
         "description": body.get("description", ""),
-        "allOf": [{"$ref": ref, "type": "object", "meta:xdmType": "object"} for ref in refs],
+        "allOf": [_typed({"$ref": ref}) for ref in refs],
         "refs": refs,
         "imsOrg": context.org,
         "meta:extensible": False,
@@ -157,6 +157,18 @@ def schema_document(
     return document
 
 
+def _field_group_all_of(body: Mapping[str, Any]) -> list[Any]:
+    all_of = body.get("allOf")
+    if isinstance(all_of, list) and all_of:
+        return all_of
+    return [{"$ref": f"#/definitions/{name}"} for name in body["definitions"]]
+
+
+def _typed(part: Any) -> Any:
+    """An ``allOf`` entry as the registry returns it: typed an object."""
+    return {**part, "type": "object", "meta:xdmType": "object"} if isinstance(part, dict) else part
+
+
 def field_group_document(body: Mapping[str, Any], context: Composition, hex_id: str) -> Item:
     """The stored (and returned) document of a new tenant field group."""
     document: Item = {
@@ -165,7 +177,7 @@ def field_group_document(body: Mapping[str, Any], context: Composition, hex_id: 
         "type": "object",
         "description": body.get("description", ""),
         "definitions": body["definitions"],
-        "allOf": body.get("allOf") or [{"$ref": f"#/definitions/{k}"} for k in body["definitions"]],
+        "allOf": [_typed(part) for part in _field_group_all_of(body)],
         "refs": [],
         "imsOrg": context.org,
         "meta:extensible": True,
@@ -179,25 +191,55 @@ def field_group_document(body: Mapping[str, Any], context: Composition, hex_id: 
     return document
 
 
-def global_document(resource: StandardResource) -> Item:
-    """The registry's view of a standard class or field group."""
-    resource_type = "classes" if resource.kind == "class" else "mixins"
+#: When the emulator says its standard resources were released (it does not know the real dates).
+GLOBAL_RELEASED = "2020-08-10"
+GLOBAL_RELEASED_MS = 1597017600000
+_JSON_SCHEMA = "http://json-schema.org/draft-06/schema#"
+
+
+def global_document(resource: StandardResource, usage_count: int = 0) -> Item:
+    """The registry's whole document of a standard class or field group, as lookups and full
+    lists answer it: its fields under ``definitions``, referenced from ``allOf``.
+
+    ``usage_count`` is how many of the sandbox's schemas use a field group.
+    """
+    name = resource.id.rstrip("/").rsplit("/", 1)[-1]
+    is_class = resource.kind == "class"
+    refs = [*resource.extends, f"#/definitions/{name}"]
+    kind_name = "class" if is_class else "field group"
     document: Item = {
         "$id": resource.id,
         "meta:altId": resource.alt_id,
-        "meta:resourceType": resource_type,
-        "version": "1.0",
+        "meta:resourceType": "classes" if is_class else "mixins",
+        "version": GLOBAL_LIB_VERSION,
         "title": resource.title,
         "type": "object",
+        "description": f"The standard XDM {kind_name} {resource.title} (as the emulator knows it).",
+        "definitions": {name: {"properties": properties_of_fields(resource.fields)}},
+        "allOf": [_typed({"$ref": ref}) for ref in refs],
         "meta:extensible": True,
         "meta:abstract": True,
         "meta:xdmType": "object",
+        "meta:status": "stable",
+        "$schema": _JSON_SCHEMA,
         "meta:containerId": "global",
     }
-    if resource.kind == "class":
+    if is_class:
         document["meta:extends"] = list(resource.extends)
     else:
         document["meta:intendedToExtend"] = list(resource.intended_to_extend)
+    digest = hashlib.sha256(f"{resource.id}@{GLOBAL_LIB_VERSION}".encode()).hexdigest()
+    metadata: Item = {
+        "repo:createdDate": GLOBAL_RELEASED_MS,
+        "repo:lastModifiedDate": GLOBAL_RELEASED_MS,
+        "eTag": digest,
+        "meta:globalLibVersion": GLOBAL_LIB_VERSION,
+    }
+    document["meta:registryMetadata"] = metadata
+    if not is_class:
+        metadata["meta:usageCount"] = usage_count
+        document["meta:tags"] = {"industry": ["all"]}
+        document["meta:createdDate"] = GLOBAL_RELEASED
     return document
 
 

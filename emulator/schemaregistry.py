@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -204,13 +205,20 @@ def _list_variant(request: Request) -> str:
     return match["variant"] or ""
 
 
-def _global_items(kind: str) -> list[Item]:
+def _global_items(request: Request, kind: str) -> list[Item]:
     catalogue = standard_catalogue()
     if kind == "classes":
         return [global_document(c) for c in catalogue.classes.values()]
     if kind in ("fieldgroups", "mixins"):
-        return [global_document(g) for g in catalogue.field_groups.values()]
+        usage = _usage(request)
+        return [global_document(g, usage[g.id]) for g in catalogue.field_groups.values()]
     return []
+
+
+def _usage(request: Request) -> Counter[str]:
+    """How many of the sandbox's schemas use each class and field group."""
+    schemas = store_of(request).collection(scope_of(request), SCHEMAS).values()
+    return Counter(ref for schema in schemas for ref in schema.get("refs", ()))
 
 
 def _location(request: Request) -> tuple[str, str]:
@@ -234,7 +242,7 @@ async def lookup(request: Request) -> Response:
     elif container == "global":
         standard = standard_catalogue().find(ref)
         if standard is not None and kind in _GLOBAL_PATHS[standard.kind]:
-            found = global_document(standard)
+            found = global_document(standard, _usage(request)[standard.id])
     if found is None:
         raise _not_found(ref, version)
     document = strip_internal(found)
@@ -246,7 +254,10 @@ async def lookup(request: Request) -> Response:
 def _with_properties(request: Request, document: Item) -> Item:
     scope = scope_of(request)
     groups = store_of(request).collection(scope, FIELD_GROUPS)
-    if document.get("meta:resourceType") == "mixins" and "definitions" in document:
+    if (
+        document.get("meta:resourceType") == "mixins"
+        and document.get("meta:containerId") == "tenant"
+    ):
         fields = tenant_field_paths(document, tenant_id_of(scope.org))
     else:
         standard = standard_catalogue().find(document["$id"])
@@ -280,7 +291,7 @@ async def list_resources(request: Request) -> Response:
         "results": results,
         "_page": {
             "orderby": query.orderby_text,
-            "next": str(page.next_start) if page.next_start is not None else None,
+            "next": page.next_start,
             "count": len(results),
         },
         "_links": {"next": next_href},
@@ -297,7 +308,7 @@ def _flat(params: dict[str, list[str]]) -> dict[str, str]:
 
 def _candidates(request: Request, container: str, kind: str, query: ListQuery) -> list[Item]:
     if container == "global":
-        return _global_items(kind)
+        return _global_items(request, kind)
     if kind not in _KIND_OF_PATH:
         return []
     coll = store_of(request).collection(scope_of(request), _KIND_OF_PATH[kind])

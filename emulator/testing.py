@@ -252,6 +252,12 @@ def _read_url(process: subprocess.Popen[str]) -> str:
     assert process.stdout is not None
     line = process.stdout.readline()
     if "listening on " not in line:
-        stderr = process.stderr.read() if process.stderr and process.poll() is not None else ""
+        # Its stdout closes before the child is reaped: wait for it, then its stderr is whole.
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        stderr = process.stderr.read() if process.stderr else ""
         raise RuntimeError(f"the emulator did not start: {line.strip()} {stderr.strip()}")
     return line.rsplit("listening on ", 1)[1].split()[0]

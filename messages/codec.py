@@ -65,14 +65,27 @@ def _one_line(summary: str, fields: list[FieldViolation]) -> str:
     return f"{summary}: {shown}{more}"
 
 
-def decode(body: bytes | bytearray | str) -> Event:
-    """Read one message body as a typed event; raise InvalidMessageError, and nothing else."""
+def decode(body: bytes | bytearray | str, *, max_bytes: int | None = None) -> Event:
+    """Read one message body as a typed event; raise InvalidMessageError, and nothing else.
+
+    A body longer than ``max_bytes`` is refused before it is parsed.
+    """
+    if max_bytes is not None:
+        check_size(body, max_bytes)
     try:
         return EVENT_ADAPTER.validate_json(body)
     except ValidationError as exc:
         raise _explain(body, exc) from None
     except (ValueError, TypeError, RecursionError) as exc:  # defensive: the parser's own limits
         raise InvalidMessageError("the body cannot be read", [_whole(str(exc))]) from None
+
+
+def check_size(body: bytes | bytearray | str, max_bytes: int) -> None:
+    """Refuse a body longer than ``max_bytes`` (UTF-8 bytes), saying its size and the limit."""
+    size = len(body.encode()) if isinstance(body, str) else len(body)
+    if size > max_bytes:
+        message = f"the message is {size} bytes, over the limit of {max_bytes} bytes"
+        raise InvalidMessageError(message, [_whole(f"{size} bytes; at most {max_bytes}")])
 
 
 def encode(event: Event) -> bytes:

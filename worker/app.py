@@ -77,7 +77,8 @@ class Worker:
         )
         self.host = given.host or socket.gethostname()
         self.breaker = Breaker(on_change=self._circuit_changed)
-        self.depths = QueueDepths(settings.broker_url, self.topology)
+        self.broker_target = settings.broker()
+        self.depths = QueueDepths(self.broker_target, self.topology)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
@@ -252,7 +253,7 @@ class Worker:
         )
         telemetry = Telemetry(self.metrics)
         link = BrokerLink(
-            settings.broker_url,
+            self.broker_target,
             self.topology,
             prefetch=settings.concurrency,
             on_delivery=self._on_delivery,
@@ -291,6 +292,7 @@ class Worker:
             poison_deliveries=settings.poison_deliveries,
             follow_runs=settings.follow_runs,
             follow_first_wait_seconds=settings.follow_first_wait_seconds,
+            max_message_bytes=settings.max_message_bytes,
             policy=RetryPolicy(
                 max_attempts=settings.retry_max_attempts,
                 max_seconds=settings.retry_max_seconds,

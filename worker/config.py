@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -17,6 +19,99 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from worker.errors import ConfigurationError
 
 PREFIX = "DATAFLOW_"
+TLS_SCHEME = "amqps"
+# The largest request of 2000 columns the model accepts (names and types at their 1024-character
+# maximum, a mapping for each column) encodes to 10.06 MiB; the limit leaves room above it.
+# Database identifiers (at most 300 characters, BigQuery) make 2.7 MiB (docs/operations.md).
+DEFAULT_MAX_MESSAGE_BYTES = 12 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BrokerTarget:
+    """Where the broker is and the PEM files its TLS uses: all a broker connection is made from.
+
+    With an ``amqps://`` URL the broker's certificate and host name are always verified, against
+    ``ca_bundle`` when set, else the system's trust store; ``client_cert`` (and ``client_key``,
+    unless the certificate file holds the key) is presented when set.
+    """
+
+    url: str
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        """True for an ``amqps://`` URL."""
+        return urlsplit(self.url).scheme == TLS_SCHEME
+
+    @property
+    def host(self) -> str:
+        """The host name the broker's certificate must match (kombu's default when absent)."""
+        return urlsplit(self.url).hostname or "localhost"
+
+    def __repr__(self) -> str:  # the URL may hold a password
+        return f"BrokerTarget(tls={self.tls}, host={self.host!r}, ca_bundle={self.ca_bundle!r})"
+
+
+def check_broker_target(target: BrokerTarget) -> BrokerTarget:
+    """Refuse TLS settings that cannot work or would weaken verification; one line each."""
+    query = urlsplit(target.url).query
+    if any(key == "ssl" or key.startswith("ssl_") for key, _ in parse_qsl(query)):
+        raise ConfigurationError(
+            f"{PREFIX}BROKER_URL: TLS options in the URL are not accepted (verification cannot "
+            f"be switched off); use an amqps:// URL and {PREFIX}BROKER_CA_BUNDLE"
+        )
+    files = {
+        "BROKER_CA_BUNDLE": target.ca_bundle,
+        "BROKER_CLIENT_CERT": target.client_cert,
+        "BROKER_CLIENT_KEY": target.client_key,
+    }
+    given = [name for name, path in files.items() if path]
+    if given and not target.tls:
+        raise ConfigurationError(
+            f"{PREFIX}{given[0]} is set but {PREFIX}BROKER_URL is not amqps://: "
+            "the connection would not use TLS"
+        )
+    if target.client_key and not target.client_cert:
+        raise ConfigurationError(
+            f"{PREFIX}BROKER_CLIENT_KEY is set without {PREFIX}BROKER_CLIENT_CERT"
+        )
+    if target.tls and ";" in target.url:
+        raise ConfigurationError(
+            f"{PREFIX}BROKER_URL: a failover list is not supported with amqps://; give one URL"
+        )
+    for name in given:
+        if "-----BEGIN" in str(files[name]) or "\n" in str(files[name]):
+            # never echo it: with *_FILE pointing at the PEM itself this may be a private key
+            raise ConfigurationError(
+                f"{PREFIX}{name}: give the path of a PEM file, not its content "
+                f"({PREFIX}{name}_FILE names a file that holds the path)"
+            )
+        path = Path(str(files[name]))
+        if not (path.is_file() and os.access(path, os.R_OK)):
+            raise ConfigurationError(f"{PREFIX}{name}: {path} is not a readable file")
+    return target
+
+
+BROKER_SCHEMES = ("amqp", "amqps", "memory")
+"""URL schemes of ``DATAFLOW_BROKER_URL``: RabbitMQ (plain or TLS), or kombu's in-process broker."""
+
+LEDGER_SCHEMES = ("sqlite", "postgresql", "postgres")
+"""URL schemes of ``DATAFLOW_STATE_URL``: the two ledger variants."""
+
+
+def scheme_problem(url: str, schemes: tuple[str, ...], example: str) -> str | None:
+    """Why ``url`` cannot work (an unknown or missing scheme), or None; never repeats the URL.
+
+    The URL may carry a password, so the message names only the scheme.
+    """
+    scheme, separator, _ = url.partition(":")
+    if not separator or not scheme:
+        return f"not a URL (no scheme): use {example}"
+    if scheme.lower() not in schemes:
+        return f"unsupported scheme {scheme!r}: use {example}"
+    return None
 
 
 class Settings(BaseSettings):
@@ -27,6 +122,9 @@ class Settings(BaseSettings):
     )
 
     broker_url: str = "amqp://guest:guest@localhost:5672//"
+    broker_ca_bundle: str | None = None
+    broker_client_cert: str | None = None
+    broker_client_key: str | None = None
     state_url: str = "sqlite:///dataflow-state.db"
     platform_url: str = "https://platform.adobe.io"
     ims_url: str = "https://ims-na1.adobelogin.com"
@@ -52,12 +150,44 @@ class Settings(BaseSettings):
     poison_deliveries: int = Field(default=5, ge=2)
     prune_after_days: float = Field(default=30, gt=0)
     follow_first_wait_seconds: float = Field(default=16, gt=0)
+    max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, ge=1024)
     lease_seconds: float = Field(default=15, ge=3)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str) -> str:
+        example = "amqp://USER:PASSWORD@HOST:5672/VHOST (amqps:// for TLS, memory:// in-process)"
+        problem = scheme_problem(value, BROKER_SCHEMES, example)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("state_url")
+    @classmethod
+    def _ledger_scheme(cls, value: str) -> str:
+        problem = scheme_problem(value, LEDGER_SCHEMES, "sqlite:///PATH or postgresql://...")
+        sqlite = value.lower().startswith("sqlite:")
+        if problem is None and sqlite and (value[:10] != "sqlite:///" or len(value) == 10):
+            problem = "a SQLite ledger is sqlite:///PATH (sqlite:////PATH for an absolute path)"
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
     def _lowercase(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    def broker(self) -> BrokerTarget:
+        """The broker URL and its TLS files, checked: what every broker connection needs."""
+        return check_broker_target(
+            BrokerTarget(
+                url=self.broker_url,
+                ca_bundle=self.broker_ca_bundle or None,
+                client_cert=self.broker_client_cert or None,
+                client_key=self.broker_client_key or None,
+            )
+        )
 
     def require_credentials(self) -> None:
         """Fail with one readable line when `run` lacks what IMS needs."""
@@ -123,4 +253,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     except ValidationError as error:
         first = error.errors()[0]
         name = PREFIX + ".".join(str(part) for part in first["loc"]).upper()
-        raise ConfigurationError(f"{name}: {first['msg']}") from None
+        # A validator's own message reads better without pydantic's "Value error, " prefix.
+        cause = first.get("ctx", {}).get("error") if first["type"] == "value_error" else None
+        raise ConfigurationError(f"{name}: {cause or first['msg']}") from None

@@ -16,6 +16,11 @@
     ├── LedgerError                   the ledger cannot be read or written
     │   └── LeaseLostError            another worker holds the request's lease (fencing)
     ├── BrokerError                   the broker refused or lost a publish (unconfirmed)
+    │   └── BrokerConfigurationError  also a ConfigurationError: the settings cannot work (login
+    │       │                         or vhost refused, nothing listens, unknown host); a command
+    │       │                         exits 2, a running worker keeps reconnecting
+    │       └── BrokerCertificateError  TLS refused a certificate (the worker stays unready and
+    │                                 keeps trying: a rotated certificate may fix it)
     └── SourceDatabaseError           `discover` cannot reach or read the source database
 """
 
@@ -97,6 +102,20 @@ class BrokerError(DataflowError):
     """A publish was not confirmed by the broker, or the broker connection failed."""
 
     retryable = True
+
+
+class BrokerConfigurationError(BrokerError, ConfigurationError):
+    """The broker cannot be used with these settings; the message says what to check."""
+
+
+class BrokerCertificateError(BrokerConfigurationError):
+    """TLS to the broker failed over a certificate: untrusted, for another host, or ours refused.
+
+    A configuration error (the CLI exits 2), and a broker error, so the worker's consumer stays
+    disconnected and unready and tries again later (a rotated certificate may fix it).
+    """
+
+    retryable = False
 
 
 class SourceDatabaseError(DataflowError):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
+
+from worker.onboarding.discovery import SourceColumn, SourceTable, discover_tables, render_manifest
 
 POSTGRES_TABLES = (
     """CREATE TABLE {s}.customers (
@@ -63,3 +66,20 @@ def mariadb_source(base_url: str) -> Iterator[str]:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {database}")
         connection.close()
+
+
+def write_manifest(path: Path, base_connection_id: str, *names: str) -> list[str]:
+    """A discovered-style manifest of tables ``names``; returns their request ids."""
+    tables = [
+        SourceTable(
+            "public",
+            name,
+            (SourceColumn("id", "bigint"), SourceColumn("updated_at", "timestamptz")),
+        )
+        for name in names
+    ]
+    discovery = discover_tables(
+        tables, connector="postgresql", base_connection_id=base_connection_id, start_time=0
+    )
+    path.write_text(render_manifest(discovery, origin="a test"), encoding="utf-8")
+    return [str(request["request_id"]) for request in discovery.requests]

@@ -65,6 +65,22 @@ def wait_until(
         time.sleep(interval)
 
 
+def run_command(
+    args: list[str], env: Mapping[str, str], *, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """``dataflow-worker ARGS`` as a process, its DATAFLOW_* settings only those of ``env``."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("DATAFLOW_")}
+    return subprocess.run(
+        [sys.executable, "-m", "worker", *args],
+        env={**inherited, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 class ManagedProcess:
     """A subprocess whose output goes to a log file, stopped by signal with a timeout."""
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-import yaml
 
 from emulator.testing import Emulator, running_emulator
 
@@ -28,7 +26,6 @@ PERSONAL_DETAILS = "https://ns.adobe.com/xdm/context/profile-personal-details"
 WORK_DETAILS = "https://ns.adobe.com/xdm/context/profile-work-details"
 LOOKUP = "application/vnd.adobe.xed+json; version=1"
 LIST_IDS = "application/vnd.adobe.xed-id+json"
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 
 
 class PlatformApi:
@@ -146,56 +143,3 @@ def assert_platform_error(response: httpx.Response, status: int, code: str) -> d
     assert body["title"]
     assert isinstance(body["report"]["detailed-message"], str)
     return body
-
-
-SPEC_HOST = "https://platform.adobe.io"
-
-
-def adobe_openapi(file_name: str, service: str) -> Any:
-    """Adobe's OpenAPI 3 document for a service, pinned to the real host (skips when absent).
-
-    openapi-core is told not to validate the document itself: catalog.yaml fails that check
-    (a duplicated parameter) although its operations are usable.
-    """
-    from openapi_core import Config, OpenAPI
-
-    path = REFERENCE / "adobe-openapi" / file_name
-    if not path.is_file():
-        pytest.skip(f"Adobe's OpenAPI specs are not at {path.parent} (shared/reference is absent)")
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    # YAML reads status codes written bare (`201:`) as integers; OpenAPI keys are strings.
-    for operations in document["paths"].values():
-        for operation in operations.values():
-            if isinstance(operation, dict) and "responses" in operation:
-                responses = operation["responses"]
-                operation["responses"] = {str(key): value for key, value in responses.items()}
-    document["servers"] = [{"url": f"{SPEC_HOST}/data/foundation/{service}"}]
-    return OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
-
-
-def response_errors(spec: Any, response: httpx.Response) -> list[str]:
-    """Every way an emulator response breaks Adobe's spec, one line each (empty: it conforms)."""
-    from openapi_core.testing import MockRequest, MockResponse
-
-    request = response.request
-    mock_request = MockRequest(
-        SPEC_HOST,
-        request.method.lower(),
-        request.url.path,
-        args=dict(request.url.params),
-        headers=dict(request.headers),
-        data=request.content or None,
-    )
-    mock_response = MockResponse(
-        response.content,
-        status_code=response.status_code,
-        headers=dict(response.headers),
-        content_type=response.headers.get("content-type", "application/json"),
-    )
-    lines: list[str] = []
-    for error in spec.iter_response_errors(mock_request, mock_response):
-        details = getattr(error.__cause__, "schema_errors", None) or ()
-        lines.extend(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in details)
-        if not details:
-            lines.append(f"{type(error).__name__}: {error}")
-    return lines

@@ -100,13 +100,14 @@ class Scenario:
 
     def publish(self, requests: Iterable[Mapping[str, Any]]) -> list[str]:
         """Validate and publish ``DataflowRequested`` data objects with confirms; their ids."""
+        from worker.config import BrokerTarget
         from worker.onboarding.manifest import ManifestItem
         from worker.onboarding.requests import prepare, publish_requests
 
         items = [ManifestItem(f"item {n}", dict(r)) for n, r in enumerate(requests, start=1)]
         prepared, invalid = prepare(items, source="urn:acceptance-test")
         assert not invalid, [problem.line() for problem in invalid]
-        publish_requests(self.broker_url, self.prefix, prepared)
+        publish_requests(BrokerTarget(self.broker_url), self.prefix, prepared)
         return [ready.request_id for ready in prepared]
 
     def worker_logs(self) -> str:

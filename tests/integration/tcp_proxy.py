@@ -50,11 +50,20 @@ class CuttableProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(self._target)
-            with self._lock:
-                self._sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            self._serve(client)
+
+    def _serve(self, client: socket.socket) -> None:
+        """Forward one accepted connection (subclasses change how)."""
+        upstream = self._upstream(client)
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def _upstream(self, client: socket.socket) -> socket.socket:
+        """Connect to the target; both sockets are closed by the next ``cut()``."""
+        upstream = socket.create_connection(self._target)
+        with self._lock:
+            self._sockets += [client, upstream]
+        return upstream
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:

@@ -1,8 +1,13 @@
-"""Acceptance 8: ``dataflow-worker demo`` passes on a machine where no broker is reachable."""
+"""Acceptance 8: ``dataflow-worker demo`` passes on a machine where no broker is reachable.
+
+Its output goes to pipes, as in CI: the table is as wide as its content (no ``COLUMNS``), every
+flow id is whole, and the progress comes as lines on standard error.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -20,7 +25,6 @@ def test_the_demo_onboards_every_sample_table_with_no_broker_reachable() -> None
         "DATAFLOW_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{closed}//",
         "DATAFLOW_STATE_URL": "postgresql://nobody@127.0.0.1:1/none",
         "DATAFLOW_PLATFORM_URL": "https://platform.invalid",
-        "COLUMNS": "200",
     }
     result = subprocess.run(
         [sys.executable, "-m", "worker", "demo"],
@@ -35,4 +39,18 @@ def test_the_demo_onboards_every_sample_table_with_no_broker_reachable() -> None
     assert "10 dataflows created, 0 failed" in result.stdout
     assert result.stdout.count(" created │") == 10
     assert "public.customers" in result.stdout
+    assert (
+        len(
+            re.findall(
+                r"│ [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12} │", result.stdout
+            )
+        )
+        == 10
+    )
+    assert "attempts: how often the worker started the table's steps" in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1].startswith("Next: the README's walkthrough")
+    progress = [line for line in result.stderr.splitlines() if line.startswith("demo: ")]
+    first = r"demo: 0 of 10 dataflows done \(0 created, 0 failed\), 0 of 75 steps, \d+ s"
+    assert re.fullmatch(first, progress[0])
+    assert progress[-1].startswith("demo: 10 of 10 dataflows done (10 created, 0 failed)")
     assert "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from tests.integration.harness import delete_topology, unique
 from worker.broker.link import BrokerLink, Token
 from worker.broker.publisher import Outgoing
 from worker.broker.topology import REQUESTED_KEY, Topology
+from worker.config import BrokerTarget
 from worker.core.delivery import ACK, REQUEUE, Delivery, delay, park
 from worker.errors import BrokerError
 
@@ -50,7 +51,7 @@ class Inbox:
 @asynccontextmanager
 async def link(url: str, prefix: str, prefetch: int = 8) -> AsyncIterator[tuple[BrokerLink, Inbox]]:
     inbox = Inbox()
-    broker = BrokerLink(url, Topology(prefix), prefetch=prefetch, on_delivery=inbox)
+    broker = BrokerLink(BrokerTarget(url), Topology(prefix), prefetch=prefetch, on_delivery=inbox)
     await broker.start()
     try:
         yield broker, inbox

@@ -18,6 +18,7 @@ from tests.integration.samples import sample_request
 from worker.broker.publisher import Outgoing, Publisher
 from worker.broker.topology import Topology
 from worker.cli import cli
+from worker.config import BrokerTarget
 from worker.ledger import open_ledger
 
 pytestmark = pytest.mark.integration
@@ -68,7 +69,7 @@ def parked(rabbitmq_url: str, prefix: str, tmp_path: Path) -> dict[str, Any]:
         error = {"kind": "rejected", "message": "dataset deleted", "status": 400}
         ops.fail_step(ledger, "crm-1", claim.fence, "target_connection", error, 1)
         ops.finish(ledger, "crm-1", claim.fence, "failed", b"{}", error)
-    publisher = Publisher(rabbitmq_url, Topology(prefix))
+    publisher = Publisher(BrokerTarget(rabbitmq_url), Topology(prefix))
     publisher.start()
     try:
         park(
@@ -153,3 +154,62 @@ def test_unreadable_messages_and_conflicts_are_never_replayed(
     assert "crm-2: not replayed: a conflicting duplicate" in result.output
     assert "crm-9: not replayed: not in the parking lot" in result.output
     assert queue_depth(rabbitmq_url, f"{prefix}.dead") == 3
+
+
+def test_drop_removes_every_message_of_a_request_and_leaves_the_ledger_alone(
+    parked: dict[str, Any], rabbitmq_url: str, prefix: str
+) -> None:
+    result = CliRunner().invoke(cli, ["dlq", "drop", "crm-1"], env=parked["env"])
+    assert result.exit_code == 0, result.output
+    assert "crm-1: dropped (rejected: dataset deleted)" in result.output
+    assert "1 parked message dropped" in result.output
+    assert [row["reason"] for row in listed(parked["env"])] == ["invalid_message", "conflict"]
+    with open_ledger(parked["state_url"]) as ledger:
+        record = ledger.get("crm-1")
+    assert record is not None
+    assert record.status == "failed"
+    with kombu.Connection(rabbitmq_url) as connection:
+        queue = kombu.Queue(f"{prefix}.requests").bind(connection.channel())
+        assert queue.get(no_ack=True) is None  # nothing was re-published
+
+
+def test_drop_by_position_takes_an_unreadable_message_and_reports_what_it_did_not_find(
+    parked: dict[str, Any], rabbitmq_url: str, prefix: str
+) -> None:
+    args = ["dlq", "drop", "--position", "2", "crm-9", "--position", "7"]
+    result = CliRunner().invoke(cli, args, env=parked["env"])
+    assert result.exit_code == 1
+    assert "#2: dropped (invalid_message: the body is not JSON)" in result.output
+    assert "crm-9: not in the parking lot" in result.output
+    assert "#7: not in the parking lot" in result.output
+    assert result.output.endswith("error: 2 of those given are not in the parking lot\n")
+    assert [row["request_id"] for row in listed(parked["env"])] == ["crm-1", "crm-2"]
+
+
+def test_drop_without_a_request_id_or_position_is_a_usage_error(
+    parked: dict[str, Any], rabbitmq_url: str, prefix: str
+) -> None:
+    result = CliRunner().invoke(cli, ["dlq", "drop"], env=parked["env"])
+    assert result.exit_code == 2
+    assert queue_depth(rabbitmq_url, f"{prefix}.dead") == 3
+
+
+def test_purge_asks_first_and_keeps_everything_when_the_answer_is_no(
+    parked: dict[str, Any], rabbitmq_url: str, prefix: str
+) -> None:
+    result = CliRunner().invoke(cli, ["dlq", "purge"], env=parked["env"], input="n\n")
+    assert result.exit_code == 1
+    assert f"Remove all 3 parked messages from {prefix}.dead for good?" in result.output
+    assert queue_depth(rabbitmq_url, f"{prefix}.dead") == 3
+
+
+@pytest.mark.parametrize(("args", "answer"), [(["--yes"], None), ([], "y\n")])
+def test_purge_empties_the_parking_lot_with_yes_or_a_confirmation(
+    parked: dict[str, Any], rabbitmq_url: str, prefix: str, args: list[str], answer: str | None
+) -> None:
+    result = CliRunner().invoke(cli, ["dlq", "purge", *args], env=parked["env"], input=answer)
+    assert result.exit_code == 0, result.output
+    assert f"purged 3 parked messages from {prefix}.dead" in result.output
+    assert queue_depth(rabbitmq_url, f"{prefix}.dead") == 0
+    again = CliRunner().invoke(cli, ["dlq", "purge", "--yes"], env=parked["env"])
+    assert again.output == f"the parking lot {prefix}.dead is empty\n"

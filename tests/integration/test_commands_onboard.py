@@ -15,11 +15,10 @@ import yaml
 from click.testing import CliRunner, Result
 
 from emulator.testing import POSTGRES_SPEC_ID, running_emulator
-from tests.integration.discovery_support import postgres_source
+from tests.integration.discovery_support import postgres_source, write_manifest
 from tests.integration.harness import delete_topology, unique
 from tests.integration.worker_support import running_worker, sqlite_url, worker_settings
 from worker.cli import cli
-from worker.onboarding.discovery import SourceColumn, SourceTable, discover_tables, render_manifest
 
 pytestmark = pytest.mark.integration
 
@@ -32,23 +31,6 @@ def prefix(rabbitmq_url: str) -> Iterator[str]:
     name = unique("tonb")
     yield name
     delete_topology(rabbitmq_url, name)
-
-
-def write_manifest(path: Path, base_connection_id: str, *names: str) -> list[str]:
-    """A discovered-style manifest of tables ``names``; returns their request ids."""
-    tables = [
-        SourceTable(
-            "public",
-            name,
-            (SourceColumn("id", "bigint"), SourceColumn("updated_at", "timestamptz")),
-        )
-        for name in names
-    ]
-    discovery = discover_tables(
-        tables, connector="postgresql", base_connection_id=base_connection_id, start_time=0
-    )
-    path.write_text(render_manifest(discovery, origin="a test"), encoding="utf-8")
-    return [str(request["request_id"]) for request in discovery.requests]
 
 
 def onboard(args: list[str], broker_url: str, prefix: str) -> Result:

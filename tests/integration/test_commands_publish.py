@@ -96,10 +96,10 @@ def test_skip_invalid_publishes_the_valid_ones_and_still_exits_1(
     ]
 
 
-def test_an_unreachable_broker_is_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_an_unreachable_broker_is_one_line_and_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "requests.json"
     path.write_text(json.dumps(sample_request("crm-6", "base-1")), encoding="utf-8")
     result = invoke(["publish", str(path)], "amqp://guest:guest@127.0.0.1:1//", "tpub-none")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration error: check DATAFLOW_BROKER_URL
     assert result.output.startswith("error: ")
     assert result.output.count("\n") == 1

@@ -83,3 +83,44 @@ def test_a_missing_sqlite_ledger_is_reported_not_created(tmp_path: Path) -> None
         result.output == f"error: no ledger at {tmp_path / 'absent.db'} (set DATAFLOW_STATE_URL)\n"
     )
     assert not (tmp_path / "absent.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [("failed", ["crm-2"]), ("waiting_retry", ["crm-1"]), ("created", [])],
+)
+def test_status_lists_the_requests_in_one_state(
+    state_url: str, state: str, expected: list[str]
+) -> None:
+    args = ["status", "--status", state, "--json"]
+    result = CliRunner().invoke(cli, args, env={"DATAFLOW_STATE_URL": state_url})
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [row["request_id"] for row in rows] == expected
+    assert all(row["status"] == state for row in rows)
+
+
+def test_the_list_of_failed_requests_shows_the_step_and_the_error(state_url: str) -> None:
+    args = ["status", "--status", "failed"]
+    result = CliRunner().invoke(cli, args, env={"DATAFLOW_STATE_URL": state_url})
+    assert result.exit_code == 0, result.output
+    assert "1 failed request" in result.output
+    [row] = [line for line in result.output.splitlines() if "crm-2" in line]
+    assert "flow_spec" in row
+    assert "rejected HTTP 400: no such base connection" in row
+
+
+def test_the_list_of_waiting_requests_shows_their_step_and_next_retry(state_url: str) -> None:
+    args = ["status", "--status", "waiting_retry"]
+    result = CliRunner().invoke(cli, args, env={"DATAFLOW_STATE_URL": state_url})
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.output.splitlines() if "crm-1" in line]
+    assert "source_connection" in row
+    assert "1970-01-01T00:17:40Z" in row
+
+
+def test_a_request_id_and_a_status_together_are_a_usage_error(state_url: str) -> None:
+    args = ["status", "crm-1", "--status", "failed"]
+    result = CliRunner().invoke(cli, args, env={"DATAFLOW_STATE_URL": state_url})
+    assert result.exit_code == 2
+    assert "give REQUEST_ID or --status, not both" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -279,6 +280,26 @@ def test_a_bad_patch_is_refused(
     dataset_id = api.create_dataset("crm ds", schema_id)
     response = api.request("PATCH", f"{CATALOG}/dataSets/{dataset_id}", json=change)
     assert_platform_error(response, 400, code)
+
+
+def test_a_json_patch_changes_writable_fields_and_no_others(
+    api: PlatformApi, schema_id: str
+) -> None:
+    dataset_id = api.create_dataset("crm ds", schema_id)
+    path = f"{CATALOG}/dataSets/{dataset_id}"
+    patch = [
+        {"op": "add", "path": "/tags/unifiedProfile", "value": ["enabled:true"]},
+        {"op": "add", "path": "/description", "value": "patched"},
+    ]
+    headers = {"Content-Type": "application/json-patch+json"}
+    response = api.request("PATCH", path, content=json.dumps(patch).encode(), headers=headers)
+    assert response.status_code == 200, response.text
+    after = api.request("GET", path).json()[dataset_id]
+    assert after["tags"] == {"unifiedProfile": ["enabled:true"]}
+    assert (after["description"], after["version"]) == ("patched", "1.0.1")
+    for refused in ("/created", "/imsOrg", "/nosuchfield"):
+        bad = [{"op": "replace", "path": refused, "value": 1}]
+        assert_platform_error(api.request("PATCH", path, json=bad), 400, "CAT-1001")
 
 
 def test_the_tags_filter_finds_profile_enabled_datasets(api: PlatformApi, schema_id: str) -> None:

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from tests.integration.adobe_specs import require, response_errors
 from tests.integration.registry_support import (
     CATALOG,
     PERSON_DETAILS,
     PROFILE,
     PlatformApi,
-    adobe_openapi,
     api,
     dataset_body,
     emulator,
-    response_errors,
 )
 
 __all__ = ["api", "emulator"]  # fixtures, imported for pytest
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def spec() -> Any:
-    """Adobe's Catalog document."""
-    return adobe_openapi("catalog.yaml", "catalog")
-
-
-def test_the_tutorials_dataset_steps_answer_as_the_spec_says(api: PlatformApi, spec: Any) -> None:
+def test_the_tutorials_dataset_steps_answer_as_the_spec_says(api: PlatformApi) -> None:
+    require("catalog.yaml")
     schema_id = api.create_schema("crm people", PROFILE, PERSON_DETAILS)["$id"]
     body = {
         **dataset_body("crm people (dataset) [r-1]", schema_id),
@@ -47,4 +39,4 @@ def test_the_tutorials_dataset_steps_answer_as_the_spec_says(api: PlatformApi, s
     ]
     for answer in answers:
         assert answer.status_code < 300, answer.text
-        assert response_errors(spec, answer) == [], answer.request.url
+        assert response_errors(answer) == [], answer.request.url

@@ -73,6 +73,25 @@ def test_a_base_connection_never_returns_its_secret(emu: Emulator, http: httpx.C
     assert item["connectionSpec"]["id"] == MARIADB_SPEC_ID
 
 
+def test_a_patched_connection_string_is_masked_like_a_created_one(
+    emu: Emulator, http: httpx.Client
+) -> None:
+    base_id = emu.create_base_connection(MARIADB_SPEC_ID)
+    etag = http.get(f"{FS}/connections/{base_id}").json()["items"][0]["etag"]
+    one_operation = {  # the spec types this body as a single PatchInstruction
+        "op": "REPLACE",
+        "path": "/auth/params",
+        "value": {"connectionString": "Server=db2;UID=u;PWD=s3cret"},
+    }
+    patched = http.patch(
+        f"{FS}/connections/{base_id}", json=one_operation, headers={"if-match": etag}
+    )
+    assert patched.status_code == 200, patched.text
+    response = http.get(f"{FS}/connections/{base_id}")
+    assert "s3cret" not in response.text
+    assert response.json()["items"][0]["auth"]["params"] == {"connectionString": "<secret>"}
+
+
 def test_a_missing_resource_is_a_404_in_the_service_shape(http: httpx.Client) -> None:
     response = http.get(f"{FS}/flows/{uuid.uuid4()}")
     assert response.status_code == 404

@@ -95,6 +95,31 @@ def test_a_target_connection_needs_an_existing_dataset_and_the_full_schema_versi
     created_id(http.post(f"{FS}/targetConnections", json=target_body(schema_id, dataset_id)))
 
 
+@pytest.mark.parametrize(
+    ("version", "accepted"),
+    [
+        ("application/vnd.adobe.xed-full+json;version=1", True),  # the database tutorial
+        ("application/vnd.adobe.xed-full+json;version=1.0", True),  # the spec, connector docs
+        ("application/vnd.adobe.xed-full+json; version=1.0", True),
+        ("application/vnd.adobe.xed-full+json", False),
+        ("application/vnd.adobe.xed-full+json;version=2", False),
+        ("application/vnd.adobe.xed+json;version=1.0", False),
+    ],
+)
+def test_a_data_lake_target_takes_the_schema_versions_adobes_examples_use(
+    emu: Emulator, http: httpx.Client, version: str, accepted: bool
+) -> None:
+    schema_id, dataset_id = emu.create_schema_and_dataset(unique("target schema"))
+    body = target_body(schema_id, dataset_id, version)
+    response = http.post(f"{FS}/targetConnections", json=body)
+    if accepted:
+        target_id = created_id(response)
+        stored = http.get(f"{FS}/targetConnections/{target_id}").json()["items"][0]
+        assert stored["data"]["schema"]["version"] == version
+    else:
+        assert (response.status_code, error_type(response)) == (400, "FLOW-1400-400")
+
+
 def test_a_target_connection_to_another_schema_than_its_datasets_is_refused(
     emu: Emulator, http: httpx.Client
 ) -> None:

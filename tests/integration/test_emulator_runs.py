@@ -121,12 +121,14 @@ def test_runs_are_paged_and_counted_like_other_lists(emu: Emulator) -> None:
     with emu.client() as http:
         everything = runs_of(http, flow).json()["items"]
         page = runs_of(http, flow, limit=5).json()
-        href = page["_links"]["next"]["href"]
-        token = httpx.URL(href).params["continuationToken"]
-        rest = runs_of(http, flow, limit=100, continuationToken=token).json()
+        paged = page["items"]
+        while page["_links"]:
+            page = http.get(f"{FLOWSERVICE}{page['_links']['next']['href']}").json()
+            assert len(page["items"]) <= 5
+            paged += page["items"]
         counted = runs_of(http, flow, count="true").json()
-    assert [run["id"] for run in page["items"] + rest["items"]] == [r["id"] for r in everything]
-    assert rest["_links"] == {}
+    assert len(everything) > 5
+    assert [run["id"] for run in paged] == [r["id"] for r in everything]
     assert counted == {"count": len(everything)}
 
 

@@ -1,7 +1,6 @@
 """Run responses (`GET /runs`, `GET /runs/{id}`) validated against Adobe's Flow Service spec.
 
-The spec is read from ``shared/reference/adobe-openapi`` beside the checkout; the test skips,
-saying so, where it is absent.
+The spec is read through ``adobe_specs``; the test skips, saying so, where it is absent.
 """
 
 from __future__ import annotations
@@ -9,8 +8,9 @@ from __future__ import annotations
 import pytest
 
 from emulator.testing import FLOWSERVICE, running_emulator
+from tests.integration.adobe_specs import require
 from tests.integration.platform_support import client_for, create_dataflow
-from tests.integration.test_emulator_openapi import SPECS_DIR, validate
+from tests.integration.test_emulator_openapi import validate
 from tests.integration.test_emulator_runs import dataflow_request
 
 pytestmark = pytest.mark.integration
@@ -18,8 +18,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize("rate", [0, 1])
 def test_run_lists_and_runs_by_id_answer_as_adobes_spec_says(rate: float) -> None:
-    if not (SPECS_DIR / "flow-service.yaml").is_file():
-        pytest.skip(f"Adobe's Flow Service spec is not at {SPECS_DIR.resolve()}")
+    require("flow-service.yaml")
     with running_emulator(faults={"seed": 3, "run_failure_rate": rate}) as emu:
         with client_for(emu) as client:
             request = dataflow_request(emu.create_base_connection())

@@ -1,10 +1,13 @@
 """A real Prometheus scrapes a worker and evaluates every dashboard and alert expression.
 
 Each expression must parse, and each one over worker metrics must return series (thresholds
-removed from alert expressions): a panel or an alert that queries a metric the worker does not
-export, or a label it never sets, fails here. RabbitMQ-plugin expressions are checked for parsing
-only (the broker's plugin is not part of the test services). The worker is real: it runs on
-RabbitMQ against the emulator and serves its own ``/metrics`` while Prometheus scrapes it.
+removed from alert expressions, the dashboard's variables filled: one job, all its instances):
+a panel or an alert that queries a metric the worker does not export, or a label it never sets,
+fails here. An ``absent(...)`` alert must return nothing while the worker is scraped. The
+dashboard's variables must offer the scraped job and worker. RabbitMQ-plugin expressions are
+checked for parsing only (the broker's plugin is not part of the test services). The worker is
+real: it runs on RabbitMQ against the emulator and serves its own ``/metrics`` while Prometheus
+scrapes it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from tests.unit.test_metrics_queries import (
     alert_rules,
     dashboard_expressions,
     metric_names,
+    variable_queries,
     without_thresholds,
 )
 
@@ -173,6 +177,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
 
 EXPRESSIONS = [
     *(pytest.param(expr, id=f"dashboard: {title}") for title, expr in dashboard_expressions()),
+    *(pytest.param(expr, id=f"dashboard variable: ${name}") for name, expr in variable_queries()),
     *(
         pytest.param(without_thresholds(rule["expr"]), id=f"alert: {rule['alert']}")
         for rule in alert_rules()
@@ -188,7 +193,22 @@ def test_every_expression_parses_and_returns_series_for_worker_metrics(
     assert answer["status"] == "success", answer.get("error")
     if metric_names(expr) & RABBITMQ_METRICS:
         return  # parse-only: RabbitMQ's plugin is not scraped in this test
+    if expr.startswith("absent("):
+        assert answer["data"]["result"] == [], f"{expr} fires although the worker is scraped"
+        return
     assert answer["data"]["result"], f"no series for {expr}"
+
+
+def test_the_dashboard_variables_offer_the_scraped_job_and_worker(prometheus: Prometheus) -> None:
+    queries = dict(variable_queries())
+
+    def values(name: str, label: str) -> set[str]:
+        result = prometheus.query(queries[name], at=prometheus.at)["data"]["result"]
+        return {series["metric"][label] for series in result}
+
+    (up,) = prometheus.query('up{job="dataflow-worker"}', at=prometheus.at)["data"]["result"]
+    assert values("job", "job") == {"dataflow-worker"}
+    assert values("instance", "instance") == {up["metric"]["instance"]}
 
 
 def test_prometheus_scraped_the_worker_and_loaded_every_rule(prometheus: Prometheus) -> None:

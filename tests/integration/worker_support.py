@@ -15,7 +15,7 @@ from tests.integration.harness import delete_topology, unique
 from worker.app import Parts, Worker
 from worker.broker.publisher import Outgoing, Publisher
 from worker.broker.topology import REQUESTED_KEY, Topology
-from worker.config import Settings, load_settings
+from worker.config import BrokerTarget, Settings, load_settings
 
 
 def worker_settings(
@@ -84,7 +84,7 @@ def topology_prefix(broker_url: str) -> Iterator[str]:
 @contextmanager
 def request_publisher(broker_url: str, prefix: str) -> Iterator[Publisher]:
     """A publisher (with confirms) on the test's topology."""
-    publisher = Publisher(broker_url, Topology(prefix))
+    publisher = Publisher(BrokerTarget(broker_url), Topology(prefix))
     publisher.start()
     try:
         yield publisher

@@ -61,4 +61,4 @@ def test_the_result_table_and_summary_show_every_table() -> None:
     assert "flow-1" in text
     assert "failed: rejected (mapping_set: bad)" in text
     assert not result.succeeded
-    assert result.summary().startswith("1 dataflows created, 1 failed in 3.2 s; 90 Platform calls")
+    assert result.summary().startswith("1 dataflow created, 1 failed in 3.2 s; 90 Platform calls")

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from messages import decode
 from tests.integration.samples import sample_request
 from worker.cli import cli
+from worker.commands.publish import unpublished_summary
 from worker.onboarding.manifest import ManifestItem, parse_manifest
 from worker.onboarding.requests import Prepared, prepare, publish_all, worker_source
 
@@ -133,7 +134,10 @@ def test_an_invalid_file_publishes_nothing_and_exits_1(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "invalid line 2 crm-9: name:" in result.output
-    assert "1 requests not published" in result.output
+    assert result.output.endswith(
+        "nothing published: 1 request invalid, 1 valid "
+        "(fix the invalid ones, or publish the valid ones with --skip-invalid)\n"
+    )
 
 
 def test_a_dry_run_validates_without_a_broker(tmp_path: Path) -> None:
@@ -141,7 +145,24 @@ def test_a_dry_run_validates_without_a_broker(tmp_path: Path) -> None:
     path.write_text(json.dumps([sample_request("crm-10", "base-1")]), encoding="utf-8")
     result = CliRunner().invoke(cli, ["publish", "--dry-run", str(path)])
     assert result.exit_code == 0, result.output
-    assert "1 requests valid, 0 invalid" in result.output
+    assert "1 request valid, 0 invalid; nothing published" in result.output
+
+
+@pytest.mark.parametrize(
+    ("valid", "invalid", "dry_run", "line"),
+    [
+        (2, 0, True, "2 requests valid, 0 invalid; nothing published"),
+        (1, 1, True, "1 request valid, 1 invalid; nothing published"),
+        (0, 1, False, "nothing published: 1 request invalid, none valid"),
+        (0, 3, False, "nothing published: 3 requests invalid, none valid"),
+        (2, 1, False, "nothing published: 1 request invalid, 2 valid (fix the invalid ones, "
+                      "or publish the valid ones with --skip-invalid)"),
+    ],
+)  # fmt: skip
+def test_the_summary_of_an_unpublished_file_counts_in_words(
+    valid: int, invalid: int, dry_run: bool, line: str
+) -> None:
+    assert unpublished_summary(valid, invalid, dry_run=dry_run) == line
 
 
 def test_an_unreadable_file_exits_2_with_one_line(tmp_path: Path) -> None:

@@ -45,6 +45,43 @@ def test_run_requires_credentials() -> None:
         load_settings({}).require_credentials()
 
 
+@pytest.mark.parametrize(
+    ("variable", "url", "message"),
+    [
+        ("DATAFLOW_BROKER_URL", "rabbit://u:hunter2@h//", "unsupported scheme 'rabbit': use amqp://"),
+        ("DATAFLOW_BROKER_URL", "http://u:hunter2@h:15672", "unsupported scheme 'http': use amqp://"),
+        ("DATAFLOW_BROKER_URL", "localhost", "not a URL (no scheme): use amqp://"),
+        ("DATAFLOW_STATE_URL", "mysql://u:hunter2@h/db", "unsupported scheme 'mysql': use sqlite:///"),
+        ("DATAFLOW_STATE_URL", "sqlite://state.db", "a SQLite ledger is sqlite:///PATH"),
+        ("DATAFLOW_STATE_URL", "sqlite:///", "a SQLite ledger is sqlite:///PATH"),
+    ],
+)  # fmt: skip
+def test_a_url_with_a_scheme_that_cannot_work_is_refused_without_repeating_the_url(
+    variable: str, url: str, message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings({variable: url})
+    assert str(raised.value).startswith(f"{variable}: {message}")
+    assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("DATAFLOW_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
+        ("DATAFLOW_BROKER_URL", "amqps://u:p@rabbit.example:5671/prod"),
+        ("DATAFLOW_BROKER_URL", "memory://"),
+        ("DATAFLOW_STATE_URL", "sqlite:///dataflow-state.db"),
+        ("DATAFLOW_STATE_URL", "sqlite:////var/lib/dataflow/state.db"),
+        ("DATAFLOW_STATE_URL", "postgresql://worker@db/dataflow"),
+        ("DATAFLOW_STATE_URL", "postgres://worker@db/dataflow"),
+    ],
+)  # fmt: skip
+def test_the_supported_url_schemes_are_accepted(variable: str, url: str) -> None:
+    settings = load_settings({variable: url})
+    assert url in (settings.broker_url, settings.state_url)
+
+
 def test_settings_given_as_a_mapping_read_nothing_else(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

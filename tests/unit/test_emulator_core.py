@@ -12,7 +12,7 @@ import emulator
 from emulator import specs
 from emulator.control import RequestLog
 from emulator.errors import gateway_error_body, service_error_body, service_of
-from emulator.gateway import check
+from emulator.gateway import canonical_path, check
 from emulator.ims import TokenStore
 from emulator.state import (
     DATASETS,
@@ -257,6 +257,30 @@ def test_the_gateway_passes_good_headers_and_an_unknown_api_key_only_when_unrest
 )
 def test_each_platform_path_belongs_to_its_service(path: str, service: str) -> None:
     assert service_of(path) == service
+
+
+@pytest.mark.parametrize(
+    ("path", "routed"),
+    [
+        (
+            "/data/foundation/schemaregistry/tenant/schemas/",
+            "/data/foundation/schemaregistry/tenant/schemas",
+        ),
+        ("/data/foundation/schemaregistry/stats/", "/data/foundation/schemaregistry/stats"),
+        (
+            "/data/foundation/flowservice/connections/c1/",
+            "/data/foundation/flowservice/connections/c1",
+        ),
+        ("/data/foundation/flowservice/flows", "/data/foundation/flowservice/flows"),
+        ("/data/foundation/catalog/dataSets/", "/data/foundation/catalog/dataSets/"),
+        ("/data/foundation/conversion/mappingSets/", "/data/foundation/conversion/mappingSets/"),
+        ("/__emulator/resources/", "/__emulator/resources/"),
+    ],
+)
+def test_only_flow_service_and_the_registry_route_a_slash_ended_path_as_the_bare_one(
+    path: str, routed: str
+) -> None:
+    assert canonical_path(path) == routed
 
 
 def test_crm_to_aep_lists_37_source_specs_including_mariadb_and_targets_the_data_lake() -> None:

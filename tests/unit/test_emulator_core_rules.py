@@ -1,4 +1,4 @@
-"""Flow Service's pure rules: property filters, paging, JSON Patch, schedules, transformations."""
+"""Flow Service's pure rules: property filters, limits, JSON Patch, schedules, transformations."""
 
 from __future__ import annotations
 
@@ -9,11 +9,8 @@ import pytest
 from emulator.filters import (
     Condition,
     QueryError,
-    decode_token,
-    encode_token,
     matches,
     order,
-    paginate,
     parse_limit,
     parse_property,
     select,
@@ -98,28 +95,6 @@ def test_repeated_conditions_must_all_hold() -> None:
     items = [{"name": "a", "state": "enabled"}, {"name": "a", "state": "disabled"}]
     conditions = [parse_property("name==a"), parse_property("state==enabled")]
     assert select(items, conditions) == [items[0]]
-
-
-def test_paging_walks_every_item_once_and_ends_without_a_token() -> None:
-    items = [{"id": str(n)} for n in range(7)]
-    seen: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page, token = paginate(items, 3, token)
-        seen.extend(page)
-        if token is None:
-            break
-    assert seen == items
-
-
-def test_without_a_limit_there_is_one_page() -> None:
-    assert paginate([{"id": "1"}], None, None) == ([{"id": "1"}], None)
-
-
-def test_a_continuation_token_round_trips_and_garbage_is_refused() -> None:
-    assert decode_token(encode_token(42)) == 42
-    with pytest.raises(QueryError):
-        decode_token("!!garbage!!")
 
 
 @pytest.mark.parametrize(("value", "limit"), [(None, None), ("", None), ("5", 5)])

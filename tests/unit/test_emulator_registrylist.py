@@ -81,11 +81,48 @@ def test_exact_finds_the_value_an_index_can_serve() -> None:
     assert query.exact("meta:altId") is None
 
 
-def test_select_orders_case_insensitively_and_paginate_hands_out_the_next_start() -> None:
+def test_select_orders_case_insensitively() -> None:
     items = [{"title": t} for t in ("b", "C", "a", "d")]
     chosen = select(items, parse_query({"orderby": ["title"]}))
     assert [i["title"] for i in chosen] == ["a", "b", "C", "d"]
-    first = paginate(chosen, parse_query({"limit": ["3"]}))
-    assert (len(first.items), first.next_start) == (3, 3)
-    last = paginate(chosen, parse_query({"limit": ["3"], "start": ["3"]}))
+
+
+def _walk(items: list[dict[str, Any]], params: dict[str, list[str]]) -> list[list[str]]:
+    """Every page's titles, feeding ``_page.next`` back as ``start`` as the guide says."""
+    pages: list[list[str]] = []
+    start: str | None = None
+    while True:
+        query = parse_query({**params, **({"start": [start]} if start is not None else {})})
+        page = paginate(select(items, query), query)
+        pages.append([str(i["title"]) for i in page.items])
+        if page.next_start is None:
+            return pages
+        start = page.next_start
+
+
+def test_with_orderby_start_is_the_last_primary_value_and_next_pages_follow_it() -> None:
+    items = [{"title": t} for t in ("b", "C", "a", "d", "e")]
+    assert _walk(items, {"orderby": ["title"], "limit": ["2"]}) == [["a", "b"], ["C", "d"], ["e"]]
+    query = parse_query({"orderby": ["title"], "limit": ["2"]})
+    assert paginate(select(items, query), query).next_start == "b"
+    assert _walk(items, {"orderby": ["-title"], "limit": ["3"]}) == [["e", "d", "C"], ["b", "a"]]
+
+
+def test_a_start_value_of_the_clients_own_choosing_begins_after_it() -> None:
+    items = [{"title": t} for t in ("apple", "banana", "cherry")]
+    query = parse_query({"orderby": ["title"], "start": ["b"]})
+    assert [i["title"] for i in paginate(select(items, query), query).items] == ["banana", "cherry"]
+
+
+def test_a_page_runs_past_the_limit_while_results_share_the_primary_value() -> None:
+    items = [{"title": f"t{n}", "meta:class": c} for n, c in enumerate("aaabbc")]
+    pages = _walk(items, {"orderby": ["meta:class", "title"], "limit": ["2"]})
+    assert pages == [["t0", "t1", "t2"], ["t3", "t4"], ["t5"]]
+
+
+def test_without_orderby_start_is_an_offset() -> None:
+    items = [{"title": t} for t in ("b", "C", "a", "d")]
+    first = paginate(items, parse_query({"limit": ["3"]}))
+    assert (len(first.items), first.next_start) == (3, "3")
+    last = paginate(items, parse_query({"limit": ["3"], "start": ["3"]}))
     assert (len(last.items), last.next_start) == (1, None)

@@ -11,12 +11,15 @@ from emulator.schemadocs import (
     CompositionError,
     compose_schema,
     field_group_document,
+    global_document,
     properties_of_fields,
     schema_document,
     schema_fields_from,
     strip_internal,
 )
 from emulator.xdm import EXPERIENCE_EVENT_CLASS, PROFILE_CLASS, standard_catalogue
+
+PERSON_DETAILS = "https://ns.adobe.com/xdm/context/profile-person-details"
 
 PERSON = "https://ns.adobe.com/xdm/context/profile-person-details"
 WORK = "https://ns.adobe.com/xdm/context/profile-work-details"
@@ -78,7 +81,9 @@ def test_a_field_group_document_gets_mixin_ids_and_default_all_of() -> None:
     document = field_group_document(GROUP_BODY, CONTEXT, "cd34")
     assert document["$id"] == "https://ns.adobe.com/acme/mixins/cd34"
     assert document["meta:altId"] == "_acme.mixins.cd34"
-    assert document["allOf"] == [{"$ref": "#/definitions/f"}]
+    assert document["allOf"] == [
+        {"$ref": "#/definitions/f", "type": "object", "meta:xdmType": "object"}
+    ]
 
 
 def test_properties_nest_paths_with_json_schema_types() -> None:
@@ -102,3 +107,27 @@ def test_properties_nest_paths_with_json_schema_types() -> None:
         },
         "identityMap": {"type": "object", "meta:xdmType": "map"},
     }
+
+
+def test_a_standard_field_groups_document_is_whole_with_its_fields_and_usage() -> None:
+    group = standard_catalogue().field_groups[PERSON_DETAILS]
+    document = global_document(group, usage_count=3)
+    name = "profile-person-details"
+    assert document["allOf"] == [
+        {"$ref": f"#/definitions/{name}", "type": "object", "meta:xdmType": "object"}
+    ]
+    person = document["definitions"][name]["properties"]["person"]
+    assert person["properties"]["name"]["properties"]["firstName"] == {"type": "string"}
+    assert document["meta:registryMetadata"]["meta:usageCount"] == 3
+    assert document["meta:intendedToExtend"] == list(group.intended_to_extend)
+    assert isinstance(document["meta:createdDate"], str)
+
+
+def test_a_standard_class_document_extends_its_behaviour_and_has_no_usage_count() -> None:
+    document = global_document(standard_catalogue().classes[PROFILE_CLASS])
+    refs = [part["$ref"] for part in document["allOf"]]
+    assert refs[-1] == "#/definitions/profile"
+    assert "https://ns.adobe.com/xdm/data/record" in refs
+    assert document["meta:extends"] == refs[:-1]
+    assert "meta:usageCount" not in document["meta:registryMetadata"]
+    assert "_id" in document["definitions"]["profile"]["properties"]

@@ -23,11 +23,22 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "dataflow-worker.json"
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
-# What Grafana substitutes before the query reaches Prometheus.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
+# What Grafana substitutes before the query reaches Prometheus: its own variables, and the
+# dashboard's (one job, all its instances, any vhost, the default topology prefix).
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__interval": "15s",
+    "$__range": "1h",
+    "$job": "dataflow-worker",
+    "$instance": ".+",
+    "$vhost": ".+",
+    "$prefix": "dataflow",
+}
+WORKER_MATCHERS = 'job=~"$job", instance=~"$instance"'
 # Metrics that come from elsewhere than the worker: Prometheus itself and RabbitMQ's plugin.
 FOREIGN_METRICS = {
     "up",
+    "rabbitmq_detailed_queue_messages",
     "rabbitmq_detailed_queue_messages_ready",
     "rabbitmq_detailed_queue_messages_unacked",
     "rabbitmq_detailed_queue_consumers",
@@ -36,19 +47,52 @@ _COMPARISON = re.compile(r"\s*(?:==|!=|>=|<=|>|<)\s*-?[0-9][0-9.e+]*")
 _FUNCTIONS_AND_KEYWORDS = {
     "sum", "by", "rate", "increase", "histogram_quantile", "count", "and", "on", "deriv",
     "max", "min", "avg", "without", "or", "unless", "ignoring", "group_left", "group_right",
+    "absent", "group",
 }  # fmt: skip
+_LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*(?P<label>[a-z_]+)\)$")
+_SELECTOR = re.compile(r"\b(?P<name>[a-z_][a-z0-9_]*)\{(?P<matchers>[^}]*)\}")
+RUNBOOK_URL = re.compile(
+    r"^\{\{ with \$externalLabels\.dataflow_runbook \}\}\{\{ \. \}\}"
+    r"\{\{ else \}\}docs/runbook\.md\{\{ end \}\}#(?P<anchor>[a-z0-9-]+)$"
+)
 
 
-def dashboard_expressions() -> list[tuple[str, str]]:
+def filled(expr: str) -> str:
+    """The expression as Grafana sends it, every variable replaced by the tests' value."""
+    for variable, value in GRAFANA_VARIABLES.items():
+        expr = expr.replace(variable, value)
+    return expr
+
+
+def dashboard_expressions(*, fill: bool = True) -> list[tuple[str, str]]:
     """(panel title, expression) for every query of the dashboard, Grafana variables filled."""
     dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     found = []
     for panel in dashboard["panels"]:
         for target in panel.get("targets", []):
-            expr = target["expr"]
-            for variable, value in GRAFANA_VARIABLES.items():
-                expr = expr.replace(variable, value)
-            found.append((panel["title"], expr))
+            found.append((panel["title"], filled(target["expr"]) if fill else target["expr"]))
+    return found
+
+
+def dashboard_variables() -> dict[str, dict[str, Any]]:
+    """The dashboard's template variables by name."""
+    dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+
+
+def variable_queries() -> list[tuple[str, str]]:
+    """(variable, PromQL) for each ``label_values(SELECTOR, LABEL)`` variable of the dashboard.
+
+    Grafana asks Prometheus for the label's values among the selector's series; the same
+    question in PromQL is ``group by (LABEL) (SELECTOR)``, which a test can evaluate.
+    """
+    found = []
+    for name, variable in dashboard_variables().items():
+        if variable["type"] != "query":
+            continue
+        match = _LABEL_VALUES.match(variable["query"]["query"])
+        assert match, f"${name}: not a label_values(...) query"
+        found.append((name, f"group by ({match['label']}) ({filled(match['selector'])})"))
     return found
 
 
@@ -143,11 +187,12 @@ def test_every_panel_queries_the_chosen_prometheus_datasource() -> None:
 def test_every_alert_has_a_severity_a_summary_and_a_runbook_section(rule: dict[str, Any]) -> None:
     assert rule["labels"]["severity"] in {"page", "ticket"}
     assert rule["annotations"]["summary"]
-    path, _, anchor = rule["annotations"]["runbook_url"].partition("#")
-    assert path == "docs/runbook.md"
+    link = RUNBOOK_URL.match(rule["annotations"]["runbook_url"])
+    assert link, "runbook_url: the runbook's address from dataflow_runbook, else docs/runbook.md"
     headings = re.findall(r"^#+ (.+)$", RUNBOOK.read_text(encoding="utf-8"), flags=re.MULTILINE)
     anchors = {re.sub(r"[^a-z0-9 _-]", "", h.lower()).replace(" ", "-") for h in headings}
-    assert anchor in anchors
+    assert link["anchor"] == rule["alert"].lower()
+    assert link["anchor"] in anchors
 
 
 def test_the_dashboard_layout_is_well_formed() -> None:
@@ -158,10 +203,49 @@ def test_the_dashboard_layout_is_well_formed() -> None:
         grid = panel["gridPos"]
         assert grid["x"] + grid["w"] <= 24, panel["title"]
     assert dashboard["uid"] == "dataflow-worker"
-    (variable,) = dashboard["templating"]["list"]
-    assert (variable["name"], variable["type"], variable["query"]) == (
-        "datasource", "datasource", "prometheus",
+    variables = dashboard_variables()
+    assert list(variables) == ["datasource", "job", "instance", "vhost", "prefix"]
+    assert (variables["datasource"]["type"], variables["datasource"]["query"]) == (
+        "datasource", "prometheus",
     )  # fmt: skip
+    assert (variables["job"]["multi"], variables["job"]["includeAll"]) == (False, False)
+    assert (variables["instance"]["multi"], variables["instance"]["includeAll"]) == (True, True)
+    assert variables["prefix"]["query"] == "dataflow"
+
+
+@pytest.mark.parametrize(("where", "expr"), dashboard_expressions(fill=False))
+def test_every_dashboard_query_is_limited_to_the_chosen_job_instances_and_vhost(
+    where: str, expr: str
+) -> None:
+    selectors = list(_SELECTOR.finditer(expr))
+    assert selectors, f"{where}: no selector with matchers in {expr}"
+    names = {selector["name"] for selector in selectors}
+    assert names == metric_names(filled(expr)), f"{where}: a metric without matchers in {expr}"
+    for selector in selectors:
+        matchers = selector["matchers"]
+        if selector["name"].startswith("rabbitmq_"):
+            assert matchers.startswith('vhost=~"$vhost", queue'), f"{where}: {matchers}"
+            assert "$prefix." in matchers, f"{where}: {matchers}"
+            assert "dataflow." not in matchers, f"{where}: {matchers}"
+        else:
+            assert matchers.startswith(WORKER_MATCHERS), f"{where}: {matchers}"
+
+
+def test_the_dashboard_shows_the_retry_queues_the_parking_lot_and_unready_workers() -> None:
+    exprs = [expr for _, expr in dashboard_expressions()]
+    assert any('queue=~"dataflow.retry.[0-9]+s"' in expr for expr in exprs)
+    assert any('rabbitmq_detailed_queue_messages{vhost=~".+", queue="dataflow.dead"}' in expr
+               for expr in exprs)  # fmt: skip
+    assert any("(1 - dataflow_ready{" in expr and "(1 - dataflow_circuit_open{" in expr
+               for expr in exprs)  # fmt: skip
+
+
+@pytest.mark.parametrize(("variable", "query"), variable_queries())
+def test_every_variable_asks_for_a_label_of_a_metric_the_worker_or_rabbitmq_export(
+    variable: str, query: str
+) -> None:
+    unknown = metric_names(query) - exported_names() - FOREIGN_METRICS
+    assert not unknown, f"${variable}: {sorted(unknown)} are not exported"
 
 
 def test_the_grafana_provisioning_files_declare_prometheus_and_the_dashboards_folder() -> None:

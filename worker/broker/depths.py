@@ -13,14 +13,15 @@ import kombu
 
 from worker.broker import connection as broker
 from worker.broker.topology import Topology
+from worker.config import BrokerTarget
 from worker.errors import BrokerError
 
 
 class QueueDepths:
     """Counts the messages waiting for the worker, in the broker."""
 
-    def __init__(self, url: str, names: Topology) -> None:
-        self._url = url
+    def __init__(self, target: BrokerTarget, names: Topology) -> None:
+        self._target = target
         self._names = names
         self._lock = threading.Lock()
         self._connection: kombu.Connection | None = None
@@ -28,13 +29,13 @@ class QueueDepths:
     def waiting(self) -> int:
         """Messages ready in the requests queue and every delay queue (-1: the broker is gone)."""
         names = [self._names.requests_queue]
-        if not broker.uses_memory(self._url):
+        if not broker.uses_memory(self._target.url):
             names += [self._names.retry_queue(tier) for tier in self._names.tiers]
         with self._lock:
             try:
                 with broker.broker_errors("counting queued messages"):
                     if self._connection is None:
-                        self._connection = broker.connect(self._url)
+                        self._connection = broker.connect(self._target)
                     channel = self._connection.default_channel
                     return sum(
                         channel.queue_declare(queue=name, passive=True).message_count

@@ -31,8 +31,9 @@ from worker.broker import connection as broker
 from worker.broker import topology
 from worker.broker.publisher import CONTENT_TYPE, Outgoing
 from worker.broker.wire import Wire
+from worker.config import BrokerTarget
 from worker.core.delivery import Delivery, Settle, copy_headers
-from worker.errors import BrokerError
+from worker.errors import BrokerCertificateError, BrokerError
 
 log = structlog.get_logger()
 
@@ -106,7 +107,7 @@ class BrokerLink:
 
     def __init__(
         self,
-        url: str,
+        target: BrokerTarget,
         names: topology.Topology,
         *,
         prefetch: int,
@@ -114,13 +115,13 @@ class BrokerLink:
         on_connection: Callable[[bool], None] | None = None,
         on_reconnect: Callable[[], None] | None = None,
     ) -> None:
-        self._url = url
+        self._target = target
         self._names = names
         self._prefetch = prefetch
         self._on_delivery = on_delivery
         self._on_connection = on_connection or (lambda _up: None)
         self._on_reconnect = on_reconnect or (lambda: None)
-        self._memory = broker.uses_memory(url)
+        self._memory = broker.uses_memory(target.url)
         self._consumer_wire: Wire | None = None
         self._publisher_wire: Wire | None = None
         self._consumer: kombu.Consumer | None = None
@@ -340,6 +341,9 @@ class BrokerLink:
                 await self._connect()
                 wait = _RECONNECT_FIRST_SECONDS
                 await self._lost_event.wait()
+            except BrokerCertificateError as error:
+                # Configuration, yet a rotated certificate may fix it: stay unready and retry.
+                log.error("broker_certificate_refused", error=str(error))
             except BrokerError as error:
                 log.warning("broker_connect_failed", error=str(error))
             if self._closing:
@@ -351,8 +355,8 @@ class BrokerLink:
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         self._lost_event = asyncio.Event()
-        consumer_wire = Wire(self._url, on_lost=self._lost)
-        publisher_wire = Wire(self._url, on_lost=self._lost)
+        consumer_wire = Wire(self._target, on_lost=self._lost)
+        publisher_wire = Wire(self._target, on_lost=self._lost)
         try:
             await loop.run_in_executor(None, self._open, consumer_wire, publisher_wire)
         except BrokerError:

@@ -25,6 +25,7 @@ import kombu
 
 from worker.broker import connection as broker
 from worker.broker.topology import Topology
+from worker.config import BrokerTarget
 from worker.core.delivery import ERROR_HEADER, REASON_HEADER, REQUEST_HEADER
 
 _BROWSE_LIMIT = 100_000  # a bound, so that a lot filling up while browsed cannot loop forever
@@ -121,23 +122,22 @@ class Browse:
 
 
 class ParkingLot:
-    """The parking lot of one topology, on a broker URL."""
+    """The parking lot of one topology, on a broker."""
 
-    def __init__(self, broker_url: str, topology: Topology) -> None:
-        self._url = broker_url
+    def __init__(self, target: BrokerTarget, topology: Topology) -> None:
+        self._target = target
         self._topology = topology
+
+    @property
+    def name(self) -> str:
+        """The parking lot's queue name."""
+        return self._topology.dead_queue
 
     @contextmanager
     def browse(self) -> Iterator[Browse]:
         """Hold every parked message for the duration of the block, then give the rest back."""
-        with broker.broker_errors("browsing the parking lot"):
-            connection = broker.connect(self._url)
-            connection.ensure_connection(max_retries=2, interval_start=0.2)
-        try:
+        with self._queue("browsing the parking lot") as queue:
             with broker.broker_errors("browsing the parking lot"):
-                channel = connection.channel()
-                queue = kombu.Queue(self._topology.dead_queue, durable=True).bind(channel)
-                queue.declare()
                 raw: list[Any] = []
                 while len(raw) < _BROWSE_LIMIT:
                     message = queue.get(no_ack=False)
@@ -149,6 +149,26 @@ class ParkingLot:
                 yield browse
             finally:
                 browse.give_back()
-        finally:
-            with broker.broker_errors("closing the broker connection"):
-                connection.release()
+
+    def depth(self) -> int:
+        """How many messages are parked now (those another browse holds are not counted)."""
+        action = "counting the parking lot"
+        with self._queue(action) as queue, broker.broker_errors(action):
+            _, messages, _ = queue.queue_declare(passive=True)
+            return int(messages)
+
+    def purge(self) -> int:
+        """Remove every parked message for good; return how many were removed."""
+        action = "purging the parking lot"
+        with self._queue(action) as queue, broker.broker_errors(action):
+            return int(queue.purge() or 0)
+
+    @contextmanager
+    def _queue(self, action: str) -> Iterator[Any]:
+        """The parking lot's queue (declared) on a connection of its own, closed afterwards."""
+        with broker.opened(self._target, action) as connection:
+            with broker.broker_errors(action):
+                channel = connection.channel()
+                queue = kombu.Queue(self._topology.dead_queue, durable=True).bind(channel)
+                queue.declare()
+            yield queue

@@ -19,6 +19,7 @@ from kombu import Connection, Producer
 
 from worker.broker import connection as broker
 from worker.broker.topology import EVENT_KEYS, REQUESTED_KEY, Topology, declare
+from worker.config import BrokerTarget
 from worker.errors import BrokerError
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -60,8 +61,9 @@ class Publisher:
     once instead of queueing behind one.
     """
 
-    def __init__(self, url: str, topology: Topology, *, channels: int = 4) -> None:
-        self._url = url
+    def __init__(self, target: BrokerTarget, topology: Topology, *, channels: int = 4) -> None:
+        self._target = target
+        self._url = target.url
         self._topology = topology
         self._channels = [_Channel() for _ in range(max(channels, 1))]
         self._idle: queue.LifoQueue[_Channel] = queue.LifoQueue()
@@ -184,7 +186,7 @@ class Publisher:
     def _ensure_producer(self, channel: _Channel) -> Producer:
         if channel.producer is not None:
             return channel.producer
-        connection = broker.connect(self._url, confirms=True)
+        connection = broker.connect(self._target, confirms=True)
         connection.ensure_connection(max_retries=3, interval_start=0.5, interval_step=1)
         amqp_channel = connection.channel()
         declare(amqp_channel, self._topology, delay_queues=not broker.uses_memory(self._url))

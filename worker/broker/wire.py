@@ -21,6 +21,7 @@ import kombu
 import structlog
 
 from worker.broker import connection as broker
+from worker.config import BrokerTarget
 from worker.errors import BrokerError
 
 log = structlog.get_logger()
@@ -34,10 +35,10 @@ _HEARTBEAT_CHECK_SECONDS = 1.0
 class Wire:
     """A kombu connection and its channel, driven by one event loop."""
 
-    def __init__(self, url: str, *, on_lost: Callable[[BrokerError], None]) -> None:
-        self._url = url
+    def __init__(self, target: BrokerTarget, *, on_lost: Callable[[BrokerError], None]) -> None:
+        self._target = target
         self._on_lost = on_lost
-        self._memory = broker.uses_memory(url)
+        self._memory = broker.uses_memory(target.url)
         self.connection: kombu.Connection | None = None
         self.channel: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -49,7 +50,7 @@ class Wire:
     def open(self) -> None:
         """Connect and open the channel (blocking: call it from a helper thread)."""
         with broker.broker_errors("connecting to the broker"):
-            connection = broker.connect(self._url)
+            connection = broker.connect(self._target)
             if not self._memory:
                 connection.transport_options = {
                     **(connection.transport_options or {}),

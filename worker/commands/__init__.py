@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from worker.commands.connectors import connectors
 from worker.commands.demo import demo
 from worker.commands.discover import discover
 from worker.commands.dlq import dlq
@@ -12,6 +13,7 @@ from worker.commands.onboard import onboard
 from worker.commands.publish import publish
 from worker.commands.run import run
 from worker.commands.status import status
+from worker.commands.topology import topology
 
 COMMANDS: list[click.Command] = [
     emulator,
@@ -21,5 +23,7 @@ COMMANDS: list[click.Command] = [
     onboard,
     status,
     dlq,
+    connectors,
+    topology,
     demo,
 ]

@@ -6,20 +6,29 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from worker.commands.output import add_id_column, make_console
+from worker.commands.progress import progress_display
 from worker.observability.logs import configure_logging
 from worker.onboarding.demo import DemoOptions, DemoResult, run_demo
+
+ATTEMPTS_NOTE = (
+    "attempts: how often the worker started the table's steps, retries included "
+    "(7 steps, 8 with mapping_mode auto: more means some were retried)"
+)
+NEXT_STEP = (
+    "Next: the README's walkthrough does the same with your own RabbitMQ and database, "
+    "starting with `dataflow-worker emulator --port 8080`."
+)
 
 
 def result_table(result: DemoResult) -> Table:
     """Every table's dataflow (or failure) as a rich table."""
     table = Table(title="dataflows", title_justify="left")
     table.add_column("table", overflow="fold")
-    table.add_column("flow id", min_width=36, no_wrap=True)
+    add_id_column(table, "flow id")
     table.add_column("attempts", justify="right")
     table.add_column("outcome")
     for row in result.tables:
@@ -58,30 +67,25 @@ def demo(manifest: str | None, no_faults: bool, timeout: float) -> None:
     options = DemoOptions(manifest=manifest, timeout_seconds=timeout)
     if no_faults:
         options = DemoOptions(manifest=manifest, faults={}, timeout_seconds=timeout)
-    configure_logging("console", "error")  # the progress bar and the table tell the story
-    console = Console()
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as bar:
-        steps = bar.add_task("steps", total=None)
-        tables = bar.add_task("dataflows", total=None)
+    configure_logging("console", "error")  # the progress and the table tell the story
+    display = progress_display("demo")
 
-        def on_event(event_type: str, data: Mapping[str, Any]) -> None:
-            if event_type == "StepCompleted":
-                bar.advance(steps)
-            elif event_type in ("DataflowCreated", "DataflowFailed"):
-                bar.advance(tables)
+    def on_event(event_type: str, data: Mapping[str, Any]) -> None:
+        if event_type == "StepCompleted":
+            display.record("step")
+        elif event_type == "DataflowCreated":
+            display.record("created")
+        elif event_type == "DataflowFailed":
+            display.record("failed")
 
-        def on_start(requests: int, planned: int) -> None:
-            bar.update(steps, total=planned)
-            bar.update(tables, total=requests)
-
-        result = run_demo(options, on_event, on_start)
+    try:
+        result = run_demo(options, on_event, display.start)
+    finally:
+        display.close()
+    console = make_console()
     console.print(result_table(result))
+    console.print(ATTEMPTS_NOTE)
     console.print(result.summary(), style="bold green" if result.succeeded else "bold red")
+    console.print(NEXT_STEP)
     if not result.succeeded:
         raise SystemExit(1)

@@ -8,6 +8,7 @@ import click
 
 from messages import find_connector
 from messages.connectors import unknown_connector_message
+from worker.core.text import plural
 from worker.errors import ConfigurationError
 from worker.onboarding.discovery import discover_tables, render_manifest, select_tables
 from worker.onboarding.introspect import introspect, redact
@@ -57,7 +58,7 @@ def discover(
         where = f"schema {schema!r} of " if schema else ""
         raise ConfigurationError(
             f"no table in {where}{redact(dsn)} matches the filters "
-            f"({len(found.tables)} tables before --include/--exclude)"
+            f"({plural(len(found.tables), 'table')} before --include/--exclude)"
         )
     discovery = discover_tables(
         tables,
@@ -80,6 +81,7 @@ def discover(
     for note in discovery.notes:
         click.echo(f"note {note}", err=True)
     click.echo(
-        f"{len(discovery.requests)} tables in the manifest, {len(discovery.skipped)} skipped",
+        f"{plural(len(discovery.requests), 'table')} in the manifest, "
+        f"{len(discovery.skipped)} skipped",
         err=True,
     )

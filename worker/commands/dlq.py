@@ -1,11 +1,13 @@
-"""``dataflow-worker dlq list`` and ``dlq replay``: inspect and re-drive parked requests.
+"""``dataflow-worker dlq list``, ``replay``, ``drop`` and ``purge``: the parked requests.
 
-``list`` browses the parking lot without consuming it (see :mod:`worker.broker.parking`). ``replay``
+``list`` browses the parking lot without consuming it (see :mod:`worker.broker.parking`). ``drop``
+removes chosen messages and ``purge`` all of them, for good: for what must not be replayed (the
+ledger is left as it is). ``replay``
 re-drives a parked request from the step that failed: the ledger reopens it (steps that were
 done keep what they created), the request is published again to ``<prefix>.commands`` as a new
 event with confirms, and only then is the parked copy removed. A crash in between leaves the
 parked copy, and replaying it again is harmless. :func:`decide` is the pure rule of what to do
-with each parked message.
+with each parked message; :func:`choose` which messages ``drop`` removes.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from messages import InvalidMessageError, content_hash, decode, encode, new_event
 from messages.models import DataflowRequested
 from worker.broker.parking import Parked, ParkingLot
 from worker.broker.topology import Topology
+from worker.commands.output import add_id_column, confirm, make_console
 from worker.commands.status import open_existing_ledger
 from worker.config import load_settings
+from worker.core.text import plural
 from worker.errors import DataflowError
 from worker.ledger import Ledger, RequestRecord
 from worker.onboarding.requests import Prepared, worker_source
@@ -100,11 +103,27 @@ def parked_view(parked: Sequence[Parked]) -> list[dict[str, Any]]:
 def parked_table(rows: Sequence[dict[str, Any]]) -> Table:
     """The parked messages as a table for people."""
     table = Table(title=f"{len(rows)} parked", title_justify="left")
-    for column in ("#", "request id", "reason", "message"):
-        table.add_column(column, overflow="fold")
+    table.add_column("#", justify="right")
+    add_id_column(table, "request id")
+    table.add_column("reason")
+    table.add_column("message", overflow="fold")
     for row in rows:
         table.add_row(str(row["position"]), row["request_id"] or "-", row["reason"], row["message"])
     return table
+
+
+def choose(
+    parked: Sequence[Parked], request_ids: Sequence[str], positions: Sequence[int]
+) -> tuple[list[Parked], list[str]]:
+    """The messages of these requests or at these positions, and each id or ``#position`` that
+    matched none (a request id may match several messages: all are chosen)."""
+    ids, places = set(request_ids), set(positions)
+    chosen = [item for item in parked if item.request_id in ids or item.position in places]
+    present_ids = {item.request_id for item in parked}
+    present_places = {item.position for item in parked}
+    missing = [rid for rid in dict.fromkeys(request_ids) if rid not in present_ids]
+    missing += [f"#{n}" for n in dict.fromkeys(positions) if n not in present_places]
+    return chosen, missing
 
 
 def replay(
@@ -156,12 +175,12 @@ def list_parked(as_json: bool) -> None:
     content are unchanged. Reads DATAFLOW_BROKER_URL and DATAFLOW_TOPOLOGY_PREFIX.
     """
     settings = load_settings()
-    with ParkingLot(settings.broker_url, Topology(settings.topology_prefix)).browse() as browse:
+    with ParkingLot(settings.broker(), Topology(settings.topology_prefix)).browse() as browse:
         rows = parked_view(browse.messages)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
-        Console().print(parked_table(rows))
+        make_console().print(parked_table(rows))
 
 
 @dlq.command(name="replay", short_help="Re-drive parked requests from the failed step.")
@@ -181,7 +200,8 @@ def replay_parked(request_ids: tuple[str, ...], replay_all: bool) -> None:
 
     settings = load_settings()
     topology = Topology(settings.topology_prefix)
-    publisher = Publisher(settings.broker_url, topology)
+    target = settings.broker()
+    publisher = Publisher(target, topology)
 
     def republish(prepared: Prepared) -> None:
         publisher.publish_request(
@@ -192,7 +212,7 @@ def replay_parked(request_ids: tuple[str, ...], replay_all: bool) -> None:
         publisher.start()
         with open_existing_ledger(settings.state_url) as ledger:
             results = replay(
-                ParkingLot(settings.broker_url, topology),
+                ParkingLot(target, topology),
                 ledger,
                 republish,
                 request_ids=None if replay_all else list(request_ids),
@@ -205,4 +225,67 @@ def replay_parked(request_ids: tuple[str, ...], replay_all: bool) -> None:
     refused = sum(1 for _, decision in results if decision.action == "refuse")
     click.echo(f"{len(results) - refused} handled, {refused} not replayed")
     if refused:
-        raise DataflowError(f"{refused} parked requests were not replayed")
+        raise DataflowError(f"{plural(refused, 'parked request')} not replayed")
+
+
+@dlq.command(name="drop", short_help="Remove chosen parked messages for good.")
+@click.argument("request_ids", nargs=-1, metavar="[REQUEST_ID]...")
+@click.option(
+    "--position",
+    "positions",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="A message's # in `dlq list` (repeatable): for messages without a request id.",
+)
+def drop_parked(request_ids: tuple[str, ...], positions: tuple[int, ...]) -> None:
+    """Remove the parked messages of REQUEST_ID... (or at --position) without replaying them.
+
+    For messages that must never run: they leave the parking lot for good, no event is
+    published and the ledger is left as it is. Every message of a request id is removed.
+    Positions are those `dlq list` shows; they shift once messages are removed, so list again
+    before dropping by position. Exit 1 when an id or position matches no parked message.
+
+    \b
+    Examples:
+      dataflow-worker dlq drop crm-42 crm-43
+      dataflow-worker dlq drop --position 3
+    """
+    if not request_ids and not positions:
+        raise click.UsageError("give REQUEST_ID... or --position N")
+    settings = load_settings()
+    lot = ParkingLot(settings.broker(), Topology(settings.topology_prefix))
+    with lot.browse() as browse:
+        chosen, missing = choose(browse.messages, request_ids, positions)
+        for parked in chosen:
+            browse.remove(parked)
+            name = parked.request_id or f"#{parked.position}"
+            click.echo(f"{name}: dropped ({parked.reason}: {parked.message})")
+    for name in missing:
+        click.echo(f"{name}: not in the parking lot")
+    click.echo(f"{plural(len(chosen), 'parked message')} dropped from {lot.name}")
+    if missing:
+        raise DataflowError(f"{len(missing)} of those given are not in the parking lot")
+
+
+@dlq.command(name="purge", short_help="Remove every parked message for good.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for a confirmation.")
+def purge_parked(yes: bool) -> None:
+    """Remove every message from the parking lot for good, without replaying any.
+
+    Asks first, saying how many, unless --yes. Messages another `dlq` command holds at that
+    moment are not removed. The ledger is left as it is.
+
+    \b
+    Examples:
+      dataflow-worker dlq purge
+      dataflow-worker dlq purge --yes
+    """
+    settings = load_settings()
+    lot = ParkingLot(settings.broker(), Topology(settings.topology_prefix))
+    depth = lot.depth()
+    if depth == 0:
+        click.echo(f"the parking lot {lot.name} is empty")
+        return
+    question = f"Remove all {plural(depth, 'parked message')} from {lot.name} for good?"
+    confirm(question, yes=yes)
+    click.echo(f"purged {plural(lot.purge(), 'parked message')} from {lot.name}")

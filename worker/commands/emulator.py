@@ -68,7 +68,11 @@ def _clients(values: tuple[str, ...]) -> dict[str, str] | None:
 @click.option(
     "--fault-json",
     metavar="JSON-or-FILE",
-    help="Initial fault settings (contract section 7), inline or a file.",
+    help=(
+        "Initial fault settings, inline JSON or a JSON file: seed, latency_ms, errors, throttle,"
+        " rate_limit_rps, commit_then_drop, run_failure_rate, paths (docs/emulator.md,"
+        " 'The control surface'); POST /__emulator/faults changes them later."
+    ),
 )
 @click.option(
     "--client",
@@ -108,7 +112,17 @@ def emulator(
     state_file: Path | None,
     allow_remote: bool,
 ) -> None:
-    """Serve the local Platform emulator: IMS, Flow Service, Schema Registry, Catalog, Data Prep."""
+    """Serve the local Platform emulator: IMS, Flow Service, Schema Registry, Catalog, Data Prep.
+
+    The Platform's paths answer as the real services do; /__emulator/ is the control surface
+    (resources, requests, faults, clock, reset). Point the worker at it with
+    DATAFLOW_PLATFORM_URL and DATAFLOW_IMS_URL set to the printed URL.
+
+    \b
+    Examples:
+      dataflow-worker emulator --port 8080
+      dataflow-worker emulator --fault-json '{"errors": {"503": 0.1}, "throttle": {"rate": 0.05}}'
+    """
     try:
         check_host(host, allow_remote)
     except RemoteBindError as error:

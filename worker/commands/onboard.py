@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from worker.broker.topology import Topology
+from worker.commands.progress import DEFAULT_EVERY_SECONDS, outcome_of, progress_display
 from worker.config import load_settings
 from worker.errors import ConfigurationError
 from worker.onboarding.manifest import ManifestItem, read_manifest
@@ -51,15 +50,36 @@ def report_format(path: str) -> str:
     help="With --wait: give up after this many seconds.",
 )
 @click.option(
+    "--progress-every",
+    default=DEFAULT_EVERY_SECONDS,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="With --wait, off a terminal: print a progress line this often (seconds).",
+)
+@click.option(
     "--report", type=click.Path(dir_okay=False), help="Write a row per table (.csv/.json)."
 )
-def onboard(manifest: str, dry_run: bool, wait: bool, timeout: float, report: str | None) -> None:
+def onboard(
+    manifest: str,
+    dry_run: bool,
+    wait: bool,
+    timeout: float,
+    progress_every: float,
+    report: str | None,
+) -> None:
     """Onboard MANIFEST (from `discover`, or any `publish` file): one request per table.
 
     Every table is validated first; when any is invalid, each is listed and nothing is
     published. The topology is declared and every publish confirmed. With --wait, a temporary
     queue on the events exchange (bound before publishing) follows each request to
-    DataflowCreated or DataflowFailed. Exit 1 when any table is invalid, failed or timed out.
+    DataflowCreated or DataflowFailed: on a terminal with a progress bar, elsewhere (CI, a
+    file) with a progress line on standard error at the start, every --progress-every seconds
+    and at the end. Exit 1 when any table is invalid, failed or timed out.
+
+    \b
+    Examples:
+      dataflow-worker onboard shop.yaml --dry-run
+      dataflow-worker onboard shop.yaml --wait --report onboarding.csv
     """
     fmt = report_format(report) if report else None
     items = read_manifest(manifest)
@@ -80,12 +100,13 @@ def onboard(manifest: str, dry_run: bool, wait: bool, timeout: float, report: st
         return
     settings = load_settings()
     topology = Topology(settings.topology_prefix)
-    tap = EventTap(settings.broker_url, topology) if wait else None
+    target = settings.broker()
+    tap = EventTap(target, topology) if wait else None
     try:
-        publish_requests(settings.broker_url, topology.prefix, prepared, _echo_published)
+        publish_requests(target, topology.prefix, prepared, _echo_published)
         rows = [TableRow(row.table, row.request_id, "published") for row in rows]
         if tap is not None:
-            rows = _follow(tap, rows, prepared, tables, timeout)
+            rows = _follow(tap, rows, prepared, tables, timeout, progress_every)
     finally:
         if tap is not None:
             tap.close()
@@ -98,22 +119,22 @@ def _follow(
     prepared: Sequence[Prepared],
     tables: dict[str, ManifestItem],
     timeout: float,
+    every: float,
 ) -> list[TableRow]:
-    """Follow the events with a progress bar until every request ended or the time is up."""
+    """Follow the events, showing progress, until every request ended or the time is up."""
     tracker = Tracker(rows)
-    total_steps = sum(planned_steps(_auto(tables[p.location])) for p in prepared)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    console = Console(stderr=True)
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        steps = bar.add_task("steps", total=total_steps)
-        done = bar.add_task("dataflows", total=len(rows))
-        for event_type, data in tap.events(time.monotonic() + timeout):
+    display = progress_display("onboard", every)
+    display.start(len(rows), sum(planned_steps(_auto(tables[p.location])) for p in prepared))
+    try:
+        for event_type, data in tap.events(time.monotonic() + timeout, idle=display.tick):
             changed = tracker.observe(event_type, data)
             if changed is None:
                 continue
-            bar.advance(done if changed.status in ("created", "failed") else steps)
+            display.record(outcome_of(changed.status))
             if tracker.done:
                 break
+    finally:
+        display.close()
     return tracker.rows(timed_out=not tracker.done)
 
 

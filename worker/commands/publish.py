@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from worker.config import load_settings
+from worker.core.text import plural
 from worker.onboarding.manifest import read_manifest
 from worker.onboarding.requests import Prepared, prepare, publish_requests, worker_source
 
@@ -37,16 +38,27 @@ def publish(file: str, skip_invalid: bool, dry_run: bool) -> None:
     for problem in invalid:
         click.echo(problem.line(), err=True)
     if dry_run or (invalid and not skip_invalid):
-        verb = "valid" if dry_run else "not published (fix the invalid ones or --skip-invalid)"
-        click.echo(f"{len(prepared)} requests {verb}, {len(invalid)} invalid")
+        click.echo(unpublished_summary(len(prepared), len(invalid), dry_run=dry_run))
         if invalid:
             raise SystemExit(1)
         return
     settings = load_settings()
-    publish_requests(settings.broker_url, settings.topology_prefix, prepared, _echo_published)
-    click.echo(f"{len(prepared)} requests published, {len(invalid)} invalid")
+    publish_requests(settings.broker(), settings.topology_prefix, prepared, _echo_published)
+    click.echo(f"{plural(len(prepared), 'request')} published, {len(invalid)} invalid")
     if invalid:
         raise SystemExit(1)
+
+
+def unpublished_summary(valid: int, invalid: int, *, dry_run: bool) -> str:
+    """The last line when nothing is published: a dry run, or a file with invalid requests."""
+    if dry_run:
+        return f"{plural(valid, 'request')} valid, {invalid} invalid; nothing published"
+    if valid == 0:
+        return f"nothing published: {plural(invalid, 'request')} invalid, none valid"
+    return (
+        f"nothing published: {plural(invalid, 'request')} invalid, {valid} valid "
+        "(fix the invalid ones, or publish the valid ones with --skip-invalid)"
+    )
 
 
 def _echo_published(request: Prepared) -> None:

@@ -1,8 +1,8 @@
-"""``dataflow-worker status [REQUEST_ID]``: one request's ledger, or a summary of all of them.
+"""``dataflow-worker status [REQUEST_ID]``: one request's ledger, a list, or a summary of all.
 
-The views are pure: :func:`request_view` and :func:`summary_view` turn ledger records into plain
-JSON-ready data (``--json`` prints exactly that), and the ``render_*`` functions turn the same
-data into rich tables. Only the command opens the ledger.
+The views are pure: :func:`request_view`, :func:`list_view` and :func:`summary_view` turn ledger
+records into plain JSON-ready data (``--json`` prints exactly that), and the ``render_*``
+functions turn the same data into rich tables. Only the command opens the ledger.
 """
 
 from __future__ import annotations
@@ -14,16 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from worker.commands.output import add_id_column, make_console
 from worker.config import load_settings
 from worker.core.steps import Step
+from worker.core.text import plural
 from worker.errors import DataflowError
-from worker.ledger import Ledger, RequestRecord, open_ledger
+from worker.ledger import Ledger, RequestRecord, RequestStatus, open_ledger
 
 RECENT_FAILURES = 10
+LIST_LIMIT = 100
+STATUSES: tuple[RequestStatus, ...] = ("pending", "running", "waiting_retry", "created", "failed")
 _STATUS_STYLES = {
     "created": "green",
     "failed": "red",
@@ -83,6 +87,33 @@ def request_view(record: RequestRecord) -> dict[str, Any]:
     }
 
 
+def current_step(record: RequestRecord) -> str | None:
+    """The step a request failed at, or the one it is working on (None once created)."""
+    if record.status == "failed":
+        return failed_step(record)
+    if record.status == "created":
+        return None
+    started = [name for name in ordered_steps(record) if record.steps[name].state != "done"]
+    return started[0] if started else None
+
+
+def list_view(records: Sequence[RequestRecord]) -> list[dict[str, Any]]:
+    """The requests of ``status --status``, most recently updated first, as JSON-ready rows."""
+    return [
+        {
+            "request_id": record.request_id,
+            "status": record.status,
+            "step": current_step(record),
+            "flow_id": record.step("dataflow").resource_id if record.status == "created" else None,
+            "attempts": record.attempts,
+            "updated_at": iso(record.updated_at),
+            "next_retry_at": iso(record.next_retry_at),
+            "last_error": dict(record.last_error) if record.last_error else None,
+        }
+        for record in records
+    ]
+
+
 def summary_view(counts: Mapping[str, int], failures: Sequence[RequestRecord]) -> dict[str, Any]:
     """Counts by status and the most recent failures, as JSON-ready data."""
     return {
@@ -112,8 +143,12 @@ def render_request(view: Mapping[str, Any]) -> Group:
         f"  updated {view['updated_at']}",
     )
     steps = Table(title="steps", title_justify="left")
-    for column in ("step", "state", "resource id", "outcome", "attempts", "seconds"):
-        steps.add_column(column, justify="right" if column in ("attempts", "seconds") else "left")
+    steps.add_column("step")
+    steps.add_column("state")
+    add_id_column(steps, "resource id")
+    steps.add_column("outcome")
+    steps.add_column("attempts", justify="right")
+    steps.add_column("seconds", justify="right")
     for step in view["steps"]:
         duration = step["duration_seconds"]
         steps.add_row(
@@ -136,7 +171,7 @@ def render_request(view: Mapping[str, Any]) -> Group:
 
 def render_summary(view: Mapping[str, Any]) -> Group:
     """The summary view as a table of counts and a table of recent failures."""
-    counts = Table(title=f"{view['total']} requests", title_justify="left")
+    counts = Table(title=plural(view["total"], "request"), title_justify="left")
     counts.add_column("status")
     counts.add_column("requests", justify="right")
     for status, count in view["counts"].items():
@@ -144,7 +179,8 @@ def render_summary(view: Mapping[str, Any]) -> Group:
     parts: list[Any] = [counts]
     if view["recent_failures"]:
         failures = Table(title="most recent failures", title_justify="left")
-        for column in ("request id", "step", "kind", "message", "updated"):
+        add_id_column(failures, "request id")
+        for column in ("step", "kind", "message", "updated"):
             failures.add_column(column, overflow="fold")
         for failure in view["recent_failures"]:
             failures.add_row(
@@ -156,6 +192,34 @@ def render_summary(view: Mapping[str, Any]) -> Group:
             )
         parts.append(failures)
     return Group(*parts)
+
+
+_LAST_COLUMN = {"created": "flow id", "waiting_retry": "next retry"}
+"""The last column of ``status --status``: what matters most about a request in that status."""
+
+
+def _last_cell(row: Mapping[str, Any], status: str) -> str:
+    if status == "created":
+        return str(row["flow_id"] or "-")
+    if status == "waiting_retry":
+        return str(row["next_retry_at"] or "-")
+    return _error_line(row["last_error"]) if row["last_error"] else "-"
+
+
+def render_list(rows: Sequence[Mapping[str, Any]], status: str) -> Table:
+    """The rows of ``status --status`` as one table (the flow id, next retry or last error)."""
+    table = Table(title=plural(len(rows), f"{status} request"), title_justify="left")
+    add_id_column(table, "request id")
+    if status != "created":
+        table.add_column("step")
+    table.add_column("attempts", justify="right")
+    table.add_column("updated")
+    add_id_column(table, _LAST_COLUMN.get(status, "last error"))
+    for row in rows:
+        step = [] if status == "created" else [row["step"] or "-"]
+        last = _last_cell(row, status)
+        table.add_row(row["request_id"], *step, str(row["attempts"]), row["updated_at"], last)
+    return table
 
 
 def open_existing_ledger(state_url: str) -> Ledger:
@@ -180,30 +244,60 @@ def _error_line(error: Mapping[str, Any]) -> str:
 @click.argument("request_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of tables.")
 @click.option(
+    "--status",
+    "only",
+    type=click.Choice(STATUSES),
+    help="List the requests in this status (most recently updated first).",
+)
+@click.option(
+    "--limit",
+    default=LIST_LIMIT,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="With --status: list at most this many.",
+)
+@click.option(
     "--failures",
     default=RECENT_FAILURES,
     show_default=True,
     type=click.IntRange(0, 1000),
     help="How many recent failures the summary lists.",
 )
-def status(request_id: str | None, as_json: bool, failures: int) -> None:
-    """Show one request's ledger, or a summary of all requests.
+def status(
+    request_id: str | None, as_json: bool, only: RequestStatus | None, limit: int, failures: int
+) -> None:
+    """Show one request's ledger, the requests in one status, or a summary of all requests.
 
     With REQUEST_ID: its status, each step (state, resource id, outcome, attempts), deliveries,
-    the last error and the next retry. Without: how many requests are in each status and the
-    most recent failures. Reads DATAFLOW_STATE_URL; exit 1 when REQUEST_ID is unknown.
+    the last error and the next retry. With --status: the requests in that status, their step,
+    attempts and last error (or next retry). Without either: how many requests are in each
+    status and the most recent failures. Reads DATAFLOW_STATE_URL; exit 1 when REQUEST_ID is
+    unknown.
+
+    \b
+    Examples:
+      dataflow-worker status crm-42
+      dataflow-worker status --status failed
+      dataflow-worker status --status waiting_retry --json
     """
+    if request_id is not None and only is not None:
+        raise click.UsageError("give REQUEST_ID or --status, not both")
     settings = load_settings()
     with open_existing_ledger(settings.state_url) as ledger:
         if request_id is not None:
             record = ledger.get(request_id)
             if record is None:
                 raise DataflowError(f"no request {request_id!r} in the ledger")
-            view = request_view(record)
+            view: Any = request_view(record)
+        elif only is not None:
+            view = list_view(ledger.list(only, limit=limit))
         else:
             view = summary_view(ledger.summary(), ledger.list("failed", limit=failures))
     if as_json:
         click.echo(json.dumps(view, indent=2))
-        return
-    console = Console()
-    console.print(render_request(view) if request_id else render_summary(view))
+    elif request_id is not None:
+        make_console().print(render_request(view))
+    elif only is not None:
+        make_console().print(render_list(view, only))
+    else:
+        make_console().print(render_summary(view))

@@ -44,6 +44,7 @@ class EngineConfig:
     follow_runs: bool = False
     follow_first_wait_seconds: float = 16.0  # the wait before the first look at a run
     handback_seconds: float = 2.0
+    max_message_bytes: int | None = None  # refused before parsing (invalid_message)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -77,7 +78,7 @@ class Engine:
         metrics = self._tools.telemetry.metrics
         with structlog.contextvars.bound_contextvars(message_id=delivery.message_id):
             try:
-                event = decode(delivery.body)
+                event = decode(delivery.body, max_bytes=self.config.max_message_bytes)
             except InvalidMessageError as error:
                 metrics.count_received(error.event_type)
                 return await self._invalid(delivery, error)

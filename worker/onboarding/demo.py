@@ -26,8 +26,10 @@ from emulator.app import EmulatorConfig
 from emulator.server import ServerThread
 from emulator.testing import Emulator
 from messages import resolve_connector
-from worker.config import Settings, load_settings
+from worker.broker import connection as broker
+from worker.config import BrokerTarget, Settings, load_settings
 from worker.core.steps import plan
+from worker.core.text import plural
 from worker.errors import ConfigurationError
 from worker.onboarding.manifest import ManifestItem, parse_manifest, read_manifest
 from worker.onboarding.requests import Prepared, prepare, publish_requests, worker_source
@@ -89,7 +91,7 @@ class DemoResult:
         """One line: created, failed, time, Platform calls and injected faults."""
         failed = len(self.tables) - self.created
         return (
-            f"{self.created} dataflows created, {failed} failed in {self.seconds:.1f} s; "
+            f"{plural(self.created, 'dataflow')} created, {failed} failed in {self.seconds:.1f} s; "
             f"{self.platform_calls} Platform calls, {self.faults_injected} of them answered "
             "with an injected 429 or 5xx and retried"
         )
@@ -157,8 +159,8 @@ def embedded_emulator() -> Iterator[Emulator]:
 class EventTap:
     """A queue bound to the events exchange of the in-process broker."""
 
-    def __init__(self, broker_url: str, events_exchange: str) -> None:
-        self._connection = kombu.Connection(broker_url)
+    def __init__(self, target: BrokerTarget, events_exchange: str) -> None:
+        self._connection = broker.connect(target)
         exchange = kombu.Exchange(events_exchange, type="topic", durable=True)
         queue = kombu.Queue(f"{events_exchange}.demo-tap", exchange=exchange, routing_key="#")
         self._queue = queue.bind(self._connection.channel())
@@ -201,11 +203,11 @@ def run_demo(
             on_start(len(prepared), planned_steps(prepared, items))
         emu.set_faults(dict(options.faults))
         settings = demo_settings(emu.url, state_dir, options.concurrency)
-        tap = EventTap(settings.broker_url, f"{settings.topology_prefix}.events")
+        tap = EventTap(settings.broker(), f"{settings.topology_prefix}.events")
         worker = Worker(settings)
         worker.start()
         try:
-            publish_requests(settings.broker_url, settings.topology_prefix, prepared)
+            publish_requests(settings.broker(), settings.topology_prefix, prepared)
             terminal = _follow(tap, {p.request_id for p in prepared}, options, progress)
         finally:
             worker.stop(drain_seconds=2)

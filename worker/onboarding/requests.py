@@ -22,6 +22,7 @@ from messages import (
     new_event,
     validate_request,
 )
+from worker.config import BrokerTarget
 from worker.onboarding.manifest import ManifestItem
 
 
@@ -113,7 +114,7 @@ def publish_all(
 
 
 def publish_requests(
-    broker_url: str,
+    target: BrokerTarget,
     prefix: str,
     prepared: Sequence[Prepared],
     on_published: Callable[[Prepared], None] | None = None,
@@ -122,7 +123,7 @@ def publish_requests(
     from worker.broker.publisher import Publisher  # kombu loads only when something is published
     from worker.broker.topology import Topology
 
-    publisher = Publisher(broker_url, Topology(prefix))
+    publisher = Publisher(target, Topology(prefix))
     try:
         publisher.start()
         return publish_all(publisher, prepared, on_published)

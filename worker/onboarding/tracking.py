@@ -12,12 +12,13 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from worker.broker import connection as broker
 from worker.broker.topology import Topology, declare
+from worker.config import BrokerTarget
 from worker.core.steps import plan
 
 TERMINAL = ("DataflowCreated", "DataflowFailed")
@@ -102,25 +103,35 @@ def render_report(rows: Sequence[TableRow], fmt: str) -> str:
 class EventTap:
     """A temporary exclusive queue on the events exchange; declare the topology first."""
 
-    def __init__(self, broker_url: str, topology: Topology) -> None:
+    def __init__(self, target: BrokerTarget, topology: Topology) -> None:
         from kombu import Exchange, Queue
 
-        self._connection = broker.connect(broker_url)
+        self._connection = broker.connect(target)
         with broker.broker_errors("following the events"):
             channel = self._connection.channel()
-            declare(channel, topology, delay_queues=not broker.uses_memory(broker_url))
+            declare(channel, topology, delay_queues=not broker.uses_memory(target.url))
             exchange = Exchange(topology.events_exchange, type="topic", durable=True)
             name = f"{topology.prefix}.onboard.{uuid.uuid4().hex[:12]}"
             queue = Queue(name, exchange, routing_key="#", exclusive=True, auto_delete=True)
             self._queue = queue.bind(channel)
             self._queue.declare()
 
-    def events(self, deadline: float, poll_seconds: float = 0.05) -> Iterator[tuple[str, Any]]:
-        """Events as (type, data) as they arrive, until the caller stops or ``deadline`` passes."""
+    def events(
+        self,
+        deadline: float,
+        poll_seconds: float = 0.05,
+        idle: Callable[[], None] | None = None,
+    ) -> Iterator[tuple[str, Any]]:
+        """Events as (type, data) as they arrive, until the caller stops or ``deadline`` passes.
+
+        ``idle`` is called each time the queue was found empty (to show progress meanwhile).
+        """
         while time.monotonic() < deadline:
             with broker.broker_errors("following the events"):
                 message = self._queue.get(no_ack=True)
             if message is None:
+                if idle is not None:
+                    idle()
                 time.sleep(poll_seconds)
                 continue
             try:

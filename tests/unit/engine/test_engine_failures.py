@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tests.unit.engine.fakes import delivery, request, rig
 from worker.core.delivery import COPY_HEADER, Delivery
 from worker.core.steps import Step
-from worker.errors import AuthenticationError, PlatformError, RejectedError, RetryableError
+from worker.errors import AuthenticationError, RejectedError, RetryableError
 
 VALID = json.loads(delivery(request()).body)
 

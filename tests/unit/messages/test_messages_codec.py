@@ -261,3 +261,21 @@ def test_event_times_are_kept_in_utc() -> None:
         time=datetime(2026, 11, 29, 9, 0, tzinfo=plus_two),
     )
     assert json.loads(encode(event))["time"] == "2026-11-29T07:00:00Z"
+
+
+def test_a_body_over_the_size_limit_is_refused_before_parsing_with_its_size_and_the_limit() -> None:
+    body = b"{" + b" " * 5000  # not even JSON: it is never parsed
+    with pytest.raises(InvalidMessageError) as caught:
+        decode(body, max_bytes=4096)
+    assert str(caught.value).startswith("the message is 5001 bytes, over the limit of 4096 bytes")
+    assert [violation.path for violation in caught.value.fields] == ["$"]
+
+
+def test_a_body_at_the_size_limit_is_read(tutorial: dict[str, Any]) -> None:
+    body = encode(new_event(DataflowRequested.model_validate(tutorial), source=SOURCE))
+    assert decode(body, max_bytes=len(body)).id
+
+
+def test_the_size_of_a_text_body_is_counted_in_utf8_bytes() -> None:
+    with pytest.raises(InvalidMessageError, match="is 6 bytes, over the limit of 5"):
+        decode("ééé", max_bytes=5)
