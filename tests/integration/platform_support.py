@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -28,11 +29,14 @@ def client_for(
     emu: Emulator,
     *,
     secret: str | None = None,
-    http: httpx.Client | None = None,
+    http: httpx.AsyncClient | None = None,
     clock: Callable[[], float] = time.monotonic,
     **overrides: Any,
 ) -> PlatformClient:
-    """A client of the emulator's Platform and IMS with its credentials (or another secret)."""
+    """A client of the emulator's Platform and IMS with its credentials (or another secret).
+
+    Open it in the test's event loop (``async with client_for(emu) as client``).
+    """
     settings = load_settings(
         {},
         client_id=emu.client_id,
@@ -71,19 +75,20 @@ class CreatedDataflow:
     flow: str
 
 
-def create_dataflow(client: PlatformClient, request: DataflowRequested) -> CreatedDataflow:
+async def create_dataflow(client: PlatformClient, request: DataflowRequested) -> CreatedDataflow:
     """Every resource of a dataflow in the worker's order, ending with the flow."""
-    spec = client.flow_spec(None, request.flow_spec_name, request.source.connection_spec_id)
-    tenant = client.tenant_id(None)
-    source = client.create_source_connection(None, bodies.source_connection_body(request))
+    spec = await client.flow_spec(None, request.flow_spec_name, request.source.connection_spec_id)
+    tenant = await client.tenant_id(None)
+    source = await client.create_source_connection(None, bodies.source_connection_body(request))
     group = None
     if request.mapping_mode == "auto":
-        group = client.create_field_group(None, bodies.field_group_body(request, tenant))
-    schema = client.create_schema(None, bodies.schema_body(request, group))
-    dataset = client.create_dataset(None, bodies.dataset_body(request, schema))
+        group = await client.create_field_group(None, bodies.field_group_body(request, tenant))
+    schema = await client.create_schema(None, bodies.schema_body(request, group))
+    dataset = await client.create_dataset(None, bodies.dataset_body(request, schema))
     target_body = bodies.target_connection_body(request, schema, dataset)
-    target = client.create_target_connection(None, target_body)
-    mapping = client.create_mapping_set(None, bodies.mapping_set_body(request, schema, tenant))
+    target = await client.create_target_connection(None, target_body)
+    mapping_body = bodies.mapping_set_body(request, schema, tenant)
+    mapping = await client.create_mapping_set(None, mapping_body)
     flow_body = bodies.flow_body(
         request,
         flow_spec_id=spec["id"],
@@ -92,5 +97,15 @@ def create_dataflow(client: PlatformClient, request: DataflowRequested) -> Creat
         mapping_id=mapping.id,
         mapping_version=mapping.version,
     )
-    flow = client.create_flow(None, flow_body)
+    flow = await client.create_flow(None, flow_body)
     return CreatedDataflow(spec, tenant, source, group, schema, dataset, target, mapping, flow)
+
+
+def created_dataflow(emu: Emulator, request: DataflowRequested) -> CreatedDataflow:
+    """`create_dataflow` through a client of ``emu``, for synchronous tests (its own loop)."""
+
+    async def create() -> CreatedDataflow:
+        async with client_for(emu) as client:
+            return await create_dataflow(client, request)
+
+    return asyncio.run(create())
