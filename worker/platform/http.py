@@ -138,7 +138,7 @@ def error_for_response(
     code, title, detail = parse_problem(response_body(response))
     message = f"{api} {method} {template} answered {status}"
     if code or title:
-        message += f" {code or ''} {title or ''}".rstrip()
+        message += " " + " ".join(part for part in (code, title) if part)
     if detail and detail != title:
         message += f": {detail}"
     fields: dict[str, Any] = {
