@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -149,6 +150,35 @@ async def test_catalog_lists_page_by_offset_and_match_names_exactly() -> None:
         assert found["id"] == "y"  # the oldest of two with the same exact name
         assert recorder.requests[0].url.params["name"] == "a**b"
         assert recorder.requests[1].url.params["start"] == "100"
+
+
+AWKWARD = "it's 100% #1 & more = Übersicht 注文"
+
+
+async def test_names_reach_the_platform_only_as_quoted_and_percent_encoded_data() -> None:
+    recorder = Recorder(
+        {
+            ("GET", "/flowservice/sourceConnections"): answer({"items": [], "_links": {}}),
+            ("GET", "/schemaregistry/tenant/schemas"): answer({"results": [], "_page": {}}),
+            ("GET", "/catalog/dataSets"): answer({}),
+        }
+    )
+    async with make_client(recorder) as client:
+        assert await client.find_source_connection(None, AWKWARD) is None
+        assert await client.find_schema(None, "it's 100% #1 & more Übersicht") is None
+        assert await client.find_dataset(None, AWKWARD) is None
+    flow, registry, catalog = (
+        parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True)
+        for request in recorder.requests
+    )
+    # Each value arrives whole: an unencoded `&` would split it, `#` cut the URL, `%` decode.
+    assert flow == [("property", f'name=="{AWKWARD}"')]
+    assert registry == [
+        ("orderby", "title"),
+        ("property", 'title=="it\'s 100% #1 & more Übersicht"'),
+    ]
+    assert ("name", AWKWARD) in catalog
+    assert all(request.url.fragment == "" for request in recorder.requests)
 
 
 async def test_a_find_ignores_near_misses_the_service_returns() -> None:
