@@ -24,6 +24,10 @@ class LoopbackProxy(CuttableProxy):
         self.authorizations: list[str | None] = []
         self.refuse: int | None = None
 
+    def __enter__(self) -> LoopbackProxy:
+        super().__enter__()
+        return self
+
     def _accept(self) -> None:
         while True:
             try:
