@@ -12,12 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
 from emulator.testing import Emulator
 from messages.models import DataflowRequested
+from worker.cli import cli
 from worker.config import load_settings
+from worker.observability.logs import captured_logs
 from worker.platform import PlatformClient, bodies, open_platform_client
 from worker.platform.dataprep import MappingSetRef
 
@@ -109,3 +112,22 @@ def created_dataflow(emu: Emulator, request: DataflowRequested) -> CreatedDatafl
             return await create_dataflow(client, request)
 
     return asyncio.run(create())
+
+
+def emulator_env(emu: Emulator, **settings: str) -> dict[str, str]:
+    """The ``DATAFLOW_*`` variables of a command that talks to ``emu`` with its credentials."""
+    env = {
+        "DATAFLOW_PLATFORM_URL": emu.url,
+        "DATAFLOW_IMS_URL": emu.url,
+        "DATAFLOW_CLIENT_ID": emu.client_id,
+        "DATAFLOW_CLIENT_SECRET": emu.client_secret,
+        "DATAFLOW_ORG_ID": emu.org,
+    }
+    env.update({f"DATAFLOW_{key.upper()}": value for key, value in settings.items()})
+    return env
+
+
+def run_command(args: list[str], env: dict[str, str]) -> Result:
+    """Run ``dataflow-worker ARGS`` in-process; the logging it configures is undone after."""
+    with captured_logs("error"):
+        return CliRunner().invoke(cli, args, env=env)
