@@ -203,6 +203,20 @@ async def test_a_reset_mid_answer_is_a_read_error() -> None:
             await http.get(server.url)
 
 
+async def test_an_answer_nobody_asked_for_is_ignored_and_ends_the_connection() -> None:
+    async def twice(number: int, head: bytes, writer: asyncio.StreamWriter) -> bool:
+        extra = b"HTTP/1.1 500 Oops\r\nX-Extra: 1\r\nContent-Length: 4\r\n\r\nnope"
+        writer.write(OK + extra)  # one write: the extra answer arrives with the real one
+        return True
+
+    async with scripted(twice) as server, http_client() as http:
+        first = await http.get(server.url)
+        second = await http.get(server.url)
+    assert (first.status_code, first.text, "x-extra" in first.headers) == (200, "ok", False)
+    assert second.text == "ok"
+    assert server.connections == 2
+
+
 async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
     async def garbage(number: int, head: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")

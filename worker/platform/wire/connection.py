@@ -53,6 +53,7 @@ class Connection(asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
         self._tunnel: bytearray | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._head_only = False
         self._reset_message()
         self._received = False  # any byte of the current exchange's answer
         self._last_data = 0.0
@@ -65,7 +66,6 @@ class Connection(asyncio.Protocol):
         self._headers_done = False
         self._keep_alive = False
         self._complete = False
-        self._head_only = False
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -128,16 +128,25 @@ class Connection(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        """An answer starts; one after the answer we waited for was never asked for."""
+        if self._complete:
+            self.closed = True
+
     def on_status(self, reason: bytes) -> None:
         """The status line's reason phrase."""
-        self._reason = reason
+        if not self._complete:
+            self._reason = reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """One header of the answer."""
-        self._headers.append((name, value))
+        if not self._complete:
+            self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         """The head is complete; a HEAD answer ends here."""
+        if self._complete:
+            return
         self._status = self._parser.get_status_code()
         self._headers_done = True
         # llhttp knows it only now: it resets its flags once the message is complete.
@@ -149,7 +158,8 @@ class Connection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         """A piece of the body."""
-        self._body.append(body)
+        if not self._complete:
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
         """The answer is complete (an interim 1xx answer is skipped)."""
