@@ -9,6 +9,7 @@ import pytest
 
 from emulator.testing import running_emulator
 from tests.integration.platform_support import emulator_env, run_command
+from worker.ledger import open_ledger
 
 pytestmark = pytest.mark.integration
 
@@ -30,14 +31,18 @@ def lines(output: str) -> dict[str, tuple[str, str]]:
 
 
 def test_every_check_passes_with_working_settings(rabbitmq_url: str, tmp_path: Path) -> None:
+    state_url = f"sqlite:///{tmp_path}/state.db"
+    open_ledger(state_url).close()  # a worker ran here before
     with running_emulator() as emu:
-        env = emulator_env(emu, broker_url=rabbitmq_url, state_url=f"sqlite:///{tmp_path}/s.db")
-        result = run_command(["doctor"], env)
+        result = run_command(
+            ["doctor"], emulator_env(emu, broker_url=rabbitmq_url, state_url=state_url)
+        )
     assert result.exit_code == 0, result.output
     checks = lines(result.stdout)
     assert list(checks) == ["broker", "ledger", "ims", "platform"]
     assert {outcome for outcome, _ in checks.values()} == {"ok"}
     assert checks["broker"][1] == "connected to amqp://guest:***@127.0.0.1:5672//"
+    assert checks["ledger"][1] == f"opened and read {state_url}"
     assert checks["platform"][1] == f"answered at {emu.url} (sandbox prod)"
 
 
@@ -91,3 +96,25 @@ def test_missing_credentials_fail_the_ims_check_and_say_what_to_set(
     checks = lines(result.stdout)
     assert checks["ims"][0] == "FAILED"
     assert "set DATAFLOW_CLIENT_ID, DATAFLOW_CLIENT_SECRET, DATAFLOW_ORG_ID" in checks["ims"][1]
+
+
+def test_a_sqlite_ledger_that_does_not_exist_yet_is_not_created(
+    rabbitmq_url: str, tmp_path: Path
+) -> None:
+    fresh, nowhere = tmp_path / "new.db", tmp_path / "missing" / "new.db"
+    with running_emulator() as emu:
+        ok = run_command(
+            ["doctor"], emulator_env(emu, broker_url=rabbitmq_url, state_url=f"sqlite:///{fresh}")
+        )
+        bad = run_command(
+            ["doctor"], emulator_env(emu, broker_url=rabbitmq_url, state_url=f"sqlite:///{nowhere}")
+        )
+    assert ok.exit_code == 0, ok.output
+    assert lines(ok.stdout)["ledger"] == (
+        "ok",
+        f"sqlite:///{fresh} does not exist yet; the worker will create it",
+    )
+    assert not fresh.exists()
+    assert bad.exit_code == 1
+    assert lines(bad.stdout)["ledger"][0] == "FAILED"
+    assert "is not a writable folder" in lines(bad.stdout)["ledger"][1]

@@ -1,7 +1,8 @@
 """``dataflow-worker doctor``: can this worker reach what it needs, with the current settings?
 
-Four checks, one line each: the broker (a connection), the ledger (opened and read), IMS (a
-token for the credentials) and the Platform (one authenticated read in the sandbox). Each line
+Four checks, one line each: the broker (a connection), the ledger (opened and read; a SQLite
+file that does not exist yet is not created, only its folder checked), IMS (a token for the
+credentials) and the Platform (one authenticated read in the sandbox). Each line
 says ``ok`` with what was reached, or ``FAILED`` with what is wrong; the Platform is ``skipped``
 when IMS gave no token. Exit 1 when any check failed. URLs are shown without passwords.
 """
@@ -9,7 +10,9 @@ when IMS gave no token. Exit 1 when any check failed. URLs are shown without pas
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import click
@@ -54,7 +57,11 @@ def check_broker(url: str) -> Check:
 
 
 def check_ledger(url: str) -> Check:
-    """Open the ledger (creating or upgrading its tables) and read from it."""
+    """Open the ledger (upgrading its tables) and read from it; create no new SQLite file."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if str(path) != ":memory:" and not path.exists():
+            return _new_sqlite_ledger(url, path)
     try:
         ledger = open_ledger(url)
         try:
@@ -64,6 +71,14 @@ def check_ledger(url: str) -> Check:
     except DataflowError as error:
         return Check("ledger", "FAILED", f"{redact(url)}: {error}")
     return Check("ledger", "ok", f"opened and read {redact(url)}")
+
+
+def _new_sqlite_ledger(url: str, path: Path) -> Check:
+    """A SQLite ledger that does not exist yet: fine if the worker can create it."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if folder.is_dir() and os.access(folder, os.W_OK):
+        return Check("ledger", "ok", f"{url} does not exist yet; the worker will create it")
+    return Check("ledger", "FAILED", f"{url}: cannot create it, {folder} is not a writable folder")
 
 
 async def check_platform(settings: Settings) -> tuple[Check, Check]:
