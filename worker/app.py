@@ -33,7 +33,7 @@ from worker.errors import BrokerCertificateError, DataflowError, LedgerError
 from worker.ledger import Ledger, open_ledger
 from worker.observability.health import HealthServer
 from worker.observability.metrics import Metrics
-from worker.platform import PlatformClient, open_platform_client
+from worker.platform.blocking import BlockingPlatformClient, open_blocking_client
 
 log = structlog.get_logger()
 
@@ -46,7 +46,7 @@ _PRUNE_EVERY_SECONDS = 3600.0
 class Parts:
     """Ready-made components to use instead of building them from the settings."""
 
-    platform: PlatformClient | None = None
+    platform: BlockingPlatformClient | None = None
     ledger: Ledger | None = None
     registry: CollectorRegistry | None = None
     host: str | None = None
@@ -62,7 +62,7 @@ class Worker:
         self.metrics = Metrics(given.registry or CollectorRegistry())
         self._owns_platform = given.platform is None
         self._owns_ledger = given.ledger is None
-        self.platform = given.platform or open_platform_client(settings, metrics=self.metrics)
+        self.platform = given.platform or open_blocking_client(settings, metrics=self.metrics)
         self.ledger = given.ledger or open_ledger(settings.state_url)
         host = given.host or socket.gethostname()
         source = outcomes.event_source(host)
@@ -256,7 +256,7 @@ class Worker:
     def _probe(self) -> bool:
         """A token fetch and one uncached Platform read: does the Platform answer us again?"""
         try:
-            next(iter(self.platform.flows.items(self.settings.sandbox, "flowSpecs")), None)
+            self.platform.probe(self.settings.sandbox)
         except DataflowError as error:
             log.info("probe_failed", error=str(error))
             return False

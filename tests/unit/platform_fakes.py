@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx
 
 from worker.config import load_settings
 from worker.platform import PlatformClient, open_platform_client
+from worker.platform.blocking import BlockingPlatformClient
 from worker.platform.http import PlatformMetrics
 
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = (
+    Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
+)
 CLIENT_ID = "id-1"
 CLIENT_SECRET = "shh-secret"
 ORG_ID = "ORG@AdobeOrg"
@@ -33,5 +38,14 @@ def mock_client(
         platform_url="https://platform.test",
         ims_url=IMS_URL,
     )
-    http = httpx.Client(transport=httpx.MockTransport(handler))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return open_platform_client(settings, metrics=metrics, http_client=http, clock=clock)
+
+
+def mock_blocking_client(handler: Handler) -> BlockingPlatformClient:
+    """The blocking bridge over a `mock_client` (close it)."""
+
+    async def open_client() -> PlatformClient:
+        return mock_client(handler)
+
+    return BlockingPlatformClient(open_client)

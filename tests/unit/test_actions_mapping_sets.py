@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from tests.unit.engine_fakes import request
-from tests.unit.platform_fakes import mock_client
+from tests.unit.platform_fakes import mock_blocking_client
 from worker.core.steps import Step
 from worker.engine.actions import PlatformActions
 from worker.engine.execution import REQUEST_CREATED_AT, RequestContext
@@ -49,7 +49,7 @@ class DataPrepList:
 
 def find(platform: DataPrepList, context: RequestContext) -> str | None:
     """Run the mapping-set step's look-up against ``platform``."""
-    with mock_client(platform) as client:
+    with mock_blocking_client(platform) as client:
         return PlatformActions(client).find(Step.MAPPING_SET, context, None)
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from worker.core.steps import Step
 from worker.engine.execution import REQUEST_CREATED_AT, RequestContext
 from worker.errors import RejectedError
-from worker.platform import PlatformClient, bodies
+from worker.platform import bodies
+from worker.platform.blocking import BlockingPlatformClient
 
 _KINDS: dict[Step, bodies.Kind] = {
     Step.SOURCE_CONNECTION: "source",
@@ -33,7 +34,7 @@ def step_name(step: Step, context: RequestContext) -> str | None:
 class PlatformActions:
     """The `Actions` of the real Platform (or the emulator) through one shared client."""
 
-    def __init__(self, client: PlatformClient) -> None:
+    def __init__(self, client: BlockingPlatformClient) -> None:
         self._client = client
 
     def name(self, step: Step, context: RequestContext) -> str | None:
