@@ -26,3 +26,9 @@ def mariadb_url() -> str:
     """The URL of a reachable MariaDB."""
     require_service("mariadb")
     return MARIADB_URL
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``pytest.mark.anyio``) run on asyncio, the only loop the worker uses."""
+    return "asyncio"

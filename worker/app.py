@@ -246,11 +246,7 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         self._stop_request = asyncio.Event()
         settings = self.settings
-        from worker.platform.threaded import ThreadedPlatform
-
-        platform = ThreadedPlatform(
-            self._given_platform or open_platform_client(settings, metrics=self.metrics)
-        )
+        platform = self._given_platform or open_platform_client(settings, metrics=self.metrics)
         telemetry = Telemetry(self.metrics)
         link = BrokerLink(
             self.broker_target,
@@ -281,7 +277,7 @@ class Worker:
             await self._upkeep.stop()
             await link.close()
             if self._given_platform is None:
-                await platform.aclose()  # type: ignore[attr-defined]
+                await platform.aclose()
 
     def _engine_config(self) -> EngineConfig:
         settings = self.settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -11,12 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
 from emulator.testing import Emulator
 from messages.models import DataflowRequested
+from worker.cli import cli
 from worker.config import load_settings
+from worker.observability.logs import captured_logs
 from worker.platform import PlatformClient, bodies, open_platform_client
 from worker.platform.dataprep import MappingSetRef
 
@@ -28,11 +32,14 @@ def client_for(
     emu: Emulator,
     *,
     secret: str | None = None,
-    http: httpx.Client | None = None,
+    http: httpx.AsyncClient | None = None,
     clock: Callable[[], float] = time.monotonic,
     **overrides: Any,
 ) -> PlatformClient:
-    """A client of the emulator's Platform and IMS with its credentials (or another secret)."""
+    """A client of the emulator's Platform and IMS with its credentials (or another secret).
+
+    Open it in the test's event loop (``async with client_for(emu) as client``).
+    """
     settings = load_settings(
         {},
         client_id=emu.client_id,
@@ -71,19 +78,20 @@ class CreatedDataflow:
     flow: str
 
 
-def create_dataflow(client: PlatformClient, request: DataflowRequested) -> CreatedDataflow:
+async def create_dataflow(client: PlatformClient, request: DataflowRequested) -> CreatedDataflow:
     """Every resource of a dataflow in the worker's order, ending with the flow."""
-    spec = client.flow_spec(None, request.flow_spec_name, request.source.connection_spec_id)
-    tenant = client.tenant_id(None)
-    source = client.create_source_connection(None, bodies.source_connection_body(request))
+    spec = await client.flow_spec(None, request.flow_spec_name, request.source.connection_spec_id)
+    tenant = await client.tenant_id(None)
+    source = await client.create_source_connection(None, bodies.source_connection_body(request))
     group = None
     if request.mapping_mode == "auto":
-        group = client.create_field_group(None, bodies.field_group_body(request, tenant))
-    schema = client.create_schema(None, bodies.schema_body(request, group))
-    dataset = client.create_dataset(None, bodies.dataset_body(request, schema))
+        group = await client.create_field_group(None, bodies.field_group_body(request, tenant))
+    schema = await client.create_schema(None, bodies.schema_body(request, group))
+    dataset = await client.create_dataset(None, bodies.dataset_body(request, schema))
     target_body = bodies.target_connection_body(request, schema, dataset)
-    target = client.create_target_connection(None, target_body)
-    mapping = client.create_mapping_set(None, bodies.mapping_set_body(request, schema, tenant))
+    target = await client.create_target_connection(None, target_body)
+    mapping_body = bodies.mapping_set_body(request, schema, tenant)
+    mapping = await client.create_mapping_set(None, mapping_body)
     flow_body = bodies.flow_body(
         request,
         flow_spec_id=spec["id"],
@@ -92,5 +100,34 @@ def create_dataflow(client: PlatformClient, request: DataflowRequested) -> Creat
         mapping_id=mapping.id,
         mapping_version=mapping.version,
     )
-    flow = client.create_flow(None, flow_body)
+    flow = await client.create_flow(None, flow_body)
     return CreatedDataflow(spec, tenant, source, group, schema, dataset, target, mapping, flow)
+
+
+def created_dataflow(emu: Emulator, request: DataflowRequested) -> CreatedDataflow:
+    """`create_dataflow` through a client of ``emu``, for synchronous tests (its own loop)."""
+
+    async def create() -> CreatedDataflow:
+        async with client_for(emu) as client:
+            return await create_dataflow(client, request)
+
+    return asyncio.run(create())
+
+
+def emulator_env(emu: Emulator, **settings: str) -> dict[str, str]:
+    """The ``DATAFLOW_*`` variables of a command that talks to ``emu`` with its credentials."""
+    env = {
+        "DATAFLOW_PLATFORM_URL": emu.url,
+        "DATAFLOW_IMS_URL": emu.url,
+        "DATAFLOW_CLIENT_ID": emu.client_id,
+        "DATAFLOW_CLIENT_SECRET": emu.client_secret,
+        "DATAFLOW_ORG_ID": emu.org,
+    }
+    env.update({f"DATAFLOW_{key.upper()}": value for key, value in settings.items()})
+    return env
+
+
+def run_command(args: list[str], env: dict[str, str]) -> Result:
+    """Run ``dataflow-worker ARGS`` in-process; the logging it configures is undone after."""
+    with captured_logs("error"):
+        return CliRunner().invoke(cli, args, env=env)

@@ -12,7 +12,7 @@ import pytest
 from emulator.runs import RUN_ERRORS
 from emulator.testing import FLOWSERVICE, Emulator, running_emulator
 from messages.models import DataflowRequested
-from tests.integration.platform_support import client_for, create_dataflow
+from tests.integration.platform_support import created_dataflow
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +55,7 @@ def emu() -> Iterator[Emulator]:
 
 def new_flow(emu: Emulator) -> str:
     """A whole dataflow created through the worker's client; returns the flow id."""
-    with client_for(emu) as client:
-        return create_dataflow(client, dataflow_request(emu.create_base_connection())).flow
+    return created_dataflow(emu, dataflow_request(emu.create_base_connection())).flow
 
 
 def runs_of(http: httpx.Client, flow_id: str, **params: Any) -> httpx.Response:

@@ -9,7 +9,7 @@ import pytest
 
 from emulator.testing import FLOWSERVICE, running_emulator
 from tests.integration.adobe_specs import require
-from tests.integration.platform_support import client_for, create_dataflow
+from tests.integration.platform_support import created_dataflow
 from tests.integration.test_emulator_openapi import validate
 from tests.integration.test_emulator_runs import dataflow_request
 
@@ -20,9 +20,7 @@ pytestmark = pytest.mark.integration
 def test_run_lists_and_runs_by_id_answer_as_adobes_spec_says(rate: float) -> None:
     require("flow-service.yaml")
     with running_emulator(faults={"seed": 3, "run_failure_rate": rate}) as emu:
-        with client_for(emu) as client:
-            request = dataflow_request(emu.create_base_connection())
-            flow = create_dataflow(client, request).flow
+        flow = created_dataflow(emu, dataflow_request(emu.create_base_connection())).flow
         emu.advance_clock(3600)
         with emu.client() as http:
             listed = validate(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ from worker.errors import AuthenticationError, OutcomeUnknownError, PlatformErro
 from worker.platform import PlatformClient
 from worker.platform.http import build_http_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 TOKEN_PATH = "/ims/token/v3"
 
@@ -45,13 +44,13 @@ def source_body(base_connection_id: str) -> dict[str, Any]:
     }
 
 
-def act(client: PlatformClient, action: str, base_connection_id: str) -> None:
+async def act(client: PlatformClient, action: str, base_connection_id: str) -> None:
     """Read (list by name), read twice in a row, or create a source connection."""
     if action == "create":
-        client.create_source_connection(None, source_body(base_connection_id))
+        await client.create_source_connection(None, source_body(base_connection_id))
         return
     for _ in range(2 if action == "read twice" else 1):
-        client.find_source_connection(None, "fault probe")
+        await client.find_source_connection(None, "fault probe")
 
 
 FAULTS = [
@@ -86,7 +85,7 @@ FAULTS = [
     ("faults", "action", "error_class", "status", "retry_after"),
     [pytest.param(*case[1:], id=case[0]) for case in FAULTS],
 )
-def test_each_emulator_fault_maps_to_its_error_class(
+async def test_each_emulator_fault_maps_to_its_error_class(
     faults: dict[str, Any],
     action: str,
     error_class: type[PlatformError],
@@ -96,11 +95,9 @@ def test_each_emulator_fault_maps_to_its_error_class(
     with running_emulator() as emu:
         base = emu.create_base_connection(MARIADB_SPEC_ID)
         emu.set_faults(faults)
-        with (
-            client_for(emu, http_timeout_seconds=0.3) as client,
-            pytest.raises(error_class) as caught,
-        ):
-            act(client, action, base)
+        async with client_for(emu, http_timeout_seconds=0.3) as client:
+            with pytest.raises(error_class) as caught:
+                await act(client, action, base)
         error = caught.value
         assert type(error) is error_class
         assert error.retryable
@@ -112,66 +109,57 @@ def test_each_emulator_fault_maps_to_its_error_class(
             assert names == ["fault probe"]  # the create landed although the answer was lost
 
 
-def test_bad_credentials_are_an_authentication_error() -> None:
-    with (
-        running_emulator(clients={"emulator-test-client": "emulator-test-secret"}) as emu,
-        client_for(emu, secret="wrong-secret") as client,
-        pytest.raises(AuthenticationError) as caught,
-    ):
-        client.find_flow(None, "anything")
+async def test_bad_credentials_are_an_authentication_error() -> None:
+    with running_emulator(clients={"emulator-test-client": "emulator-test-secret"}) as emu:
+        async with client_for(emu, secret="wrong-secret") as client:
+            with pytest.raises(AuthenticationError) as caught:
+                await client.find_flow(None, "anything")
     assert caught.value.api == "ims"
     assert caught.value.code == "invalid_client"
 
 
-def test_a_hundred_concurrent_calls_on_a_fresh_client_cause_one_token_request() -> None:
-    with running_emulator() as emu, client_for(emu) as client:
-        start = threading.Barrier(100)
-
-        def call(_: int) -> Any:
-            start.wait()
-            return client.find_flow(None, "nothing")
-
-        with ThreadPoolExecutor(max_workers=100) as pool:
-            results = list(pool.map(call, range(100)))
+async def test_a_hundred_concurrent_calls_on_a_fresh_client_cause_one_token_request() -> None:
+    with running_emulator() as emu:
+        async with client_for(emu) as client:
+            results = await asyncio.gather(*(client.find_flow(None, "nothing") for _ in range(100)))
         assert results == [None] * 100
         assert token_requests(emu) == 1
 
 
-def test_an_expired_token_is_renewed_without_a_failed_call() -> None:
+async def test_an_expired_token_is_renewed_without_a_failed_call() -> None:
     frozen = time.monotonic()  # the client never sees its token age: only the 401 tells it
-    with running_emulator(token_ttl=1) as emu, client_for(emu, clock=lambda: frozen) as client:
-        assert client.find_flow(None, "nothing") is None
-        time.sleep(1.05)  # the emulator's token lifetime is one second
-        assert client.find_flow(None, "nothing") is None
+    with running_emulator(token_ttl=1) as emu:
+        async with client_for(emu, clock=lambda: frozen) as client:
+            assert await client.find_flow(None, "nothing") is None
+            await asyncio.sleep(1.05)  # the emulator's token lifetime is one second
+            assert await client.find_flow(None, "nothing") is None
         assert token_requests(emu) == 2
 
 
-class RefusingTransport(httpx.BaseTransport):
+class RefusingTransport(httpx.AsyncBaseTransport):
     """The real transport, except that the Platform gets a token it does not know."""
 
     def __init__(self) -> None:
         self._real = build_http_client(timeout_seconds=10, pool_size=4)
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send through the real pool, with the refused token on Platform calls."""
         if request.url.path != TOKEN_PATH:
             request.headers["Authorization"] = "Bearer revoked"
-        response = self._real.send(request)
-        response.read()
+        response = await self._real.send(request)
+        await response.aread()
         return response
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the real pool."""
-        self._real.close()
+        await self._real.aclose()
 
 
-def test_a_401_leads_to_one_renewal_and_then_an_authentication_error() -> None:
-    with (
-        running_emulator() as emu,
-        client_for(emu, http=httpx.Client(transport=RefusingTransport())) as client,
-    ):
-        with pytest.raises(AuthenticationError, match="fresh token") as caught:
-            client.find_flow(None, "nothing")
+async def test_a_401_leads_to_one_renewal_and_then_an_authentication_error() -> None:
+    with running_emulator() as emu:
+        async with client_for(emu, http=httpx.AsyncClient(transport=RefusingTransport())) as client:
+            with pytest.raises(AuthenticationError, match="fresh token") as caught:
+                await client.find_flow(None, "nothing")
         assert caught.value.status == 401
         assert caught.value.code == "401013"
         assert token_requests(emu) == 2

@@ -35,7 +35,7 @@ from tests.integration.platform_support import client_for, create_dataflow
 from worker.platform import bodies
 from worker.platform.http import build_http_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "adobe-openapi"
 FOUNDATION = "/data/foundation/"
@@ -168,10 +168,14 @@ def emu() -> Iterator[Emulator]:
         yield emulator
 
 
-def full_dataflow(emu: Emulator, captured: list[httpx.Request], **changes: Any) -> None:
+async def full_dataflow(emu: Emulator, captured: list[httpx.Request], **changes: Any) -> None:
     """Create, find, read and delete a whole dataflow, capturing every request sent."""
+
+    async def capture(request: httpx.Request) -> None:
+        captured.append(request)
+
     http = build_http_client(timeout_seconds=30, pool_size=4)
-    http.event_hooks["request"] = [captured.append]
+    http.event_hooks["request"] = [capture]
     data: dict[str, Any] = {
         "request_id": f"r-{uuid.uuid4().hex[:8]}",
         "name": 'crm "orders", *all* & more',
@@ -209,9 +213,9 @@ def full_dataflow(emu: Emulator, captured: list[httpx.Request], **changes: Any) 
         **changes,
     }
     request = DataflowRequested.model_validate(data)
-    with client_for(emu, http=http) as client:
-        client.get_base_connection(None, request.source.base_connection_id)
-        created = create_dataflow(client, request)
+    async with client_for(emu, http=http) as client:
+        await client.get_base_connection(None, request.source.base_connection_id)
+        created = await create_dataflow(client, request)
         source, group, schema, dataset = (
             created.source,
             created.group,
@@ -220,30 +224,30 @@ def full_dataflow(emu: Emulator, captured: list[httpx.Request], **changes: Any) 
         )
         target, mapping, flow = created.target, created.mapping, created.flow
         if group is not None:
-            client.find_field_group(None, bodies.resource_name(request, "field group"))
-            client.get_field_group(None, group)
-        assert client.find_source_connection(None, bodies.resource_name(request, "source"))
-        assert client.find_dataset(None, bodies.resource_name(request, "dataset"))
-        assert client.find_target_connection(None, bodies.resource_name(request, "target"))
-        assert client.find_flow(None, bodies.resource_name(request, "flow"))
-        assert client.find_schema(None, bodies.schema_title(request)) is not None
-        client.get_source_connection(None, source)
-        client.get_schema(None, schema)
-        client.get_dataset(None, dataset)
-        client.get_target_connection(None, target)
-        client.get_mapping_set(None, mapping.id)
-        found = client.find_mapping_set(None, schema, None, since=time.time())
+            await client.find_field_group(None, bodies.resource_name(request, "field group"))
+            await client.get_field_group(None, group)
+        assert await client.find_source_connection(None, bodies.resource_name(request, "source"))
+        assert await client.find_dataset(None, bodies.resource_name(request, "dataset"))
+        assert await client.find_target_connection(None, bodies.resource_name(request, "target"))
+        assert await client.find_flow(None, bodies.resource_name(request, "flow"))
+        assert await client.find_schema(None, bodies.schema_title(request)) is not None
+        await client.get_source_connection(None, source)
+        await client.get_schema(None, schema)
+        await client.get_dataset(None, dataset)
+        await client.get_target_connection(None, target)
+        await client.get_mapping_set(None, mapping.id)
+        found = await client.find_mapping_set(None, schema, None, since=time.time())
         assert found is not None
         assert found["id"] == mapping.id
-        client.get_flow(None, flow)
-        client.runs(None, flow)
-        client.delete_flow(None, flow)
-        client.delete_target_connection(None, target)
-        client.delete_dataset(None, dataset)
-        client.delete_schema(None, schema)
+        await client.get_flow(None, flow)
+        await client.runs(None, flow)
+        await client.delete_flow(None, flow)
+        await client.delete_target_connection(None, target)
+        await client.delete_dataset(None, dataset)
+        await client.delete_schema(None, schema)
         if group is not None:
-            client.delete_field_group(None, group)
-        client.delete_source_connection(None, source)
+            await client.delete_field_group(None, group)
+        await client.delete_source_connection(None, source)
 
 
 @pytest.mark.parametrize(
@@ -265,12 +269,12 @@ def full_dataflow(emu: Emulator, captured: list[httpx.Request], **changes: Any) 
         ),
     ],
 )
-def test_every_request_of_a_full_dataflow_validates_against_the_specs(
+async def test_every_request_of_a_full_dataflow_validates_against_the_specs(
     emu: Emulator, changes: dict[str, Any]
 ) -> None:
     spec_document("flow-service.yaml")  # skip visibly before doing any work
     captured: list[httpx.Request] = []
-    full_dataflow(emu, captured, **changes)
+    await full_dataflow(emu, captured, **changes)
     platform = [r for r in captured if r.url.path.startswith(FOUNDATION)]
     services = {r.url.path.removeprefix(FOUNDATION).split("/", 1)[0] for r in platform}
     assert services == {"flowservice", "schemaregistry", "catalog", "conversion"}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx
 
@@ -11,7 +12,10 @@ from worker.config import load_settings
 from worker.platform import PlatformClient, open_platform_client
 from worker.platform.http import PlatformMetrics
 
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = (
+    Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
+)
 CLIENT_ID = "id-1"
 CLIENT_SECRET = "shh-secret"
 ORG_ID = "ORG@AdobeOrg"
@@ -33,5 +37,5 @@ def mock_client(
         platform_url="https://platform.test",
         ims_url=IMS_URL,
     )
-    http = httpx.Client(transport=httpx.MockTransport(handler))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return open_platform_client(settings, metrics=metrics, http_client=http, clock=clock)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 
-from tests.unit.engine_fakes import request
+from tests.unit.engine.fakes import request
 from tests.unit.platform_fakes import mock_client
 from worker.core.steps import Step
-from worker.engine.actions import PlatformActions
-from worker.engine.execution import REQUEST_CREATED_AT, RequestContext
+from worker.engine.actions import PlatformActions, RequestContext
 
 SCHEMA = "https://ns.adobe.com/tenant/schemas/abc"
 NOW_MS = 1_700_000_000_000
@@ -49,16 +49,22 @@ class DataPrepList:
 
 def find(platform: DataPrepList, context: RequestContext) -> str | None:
     """Run the mapping-set step's look-up against ``platform``."""
-    with mock_client(platform) as client:
-        return PlatformActions(client).find(Step.MAPPING_SET, context, None)
+
+    async def look() -> str | None:
+        async with mock_client(platform) as client:
+            return await PlatformActions(client).find(Step.MAPPING_SET, context, None)
+
+    return asyncio.run(look())
 
 
 def context(*, supplied: bool = False, since: float | None = NOW_MS / 1000) -> RequestContext:
     """A request whose target schema step is done (supplied or created)."""
     changes: dict[str, Any] = {"target": {"schema_id": SCHEMA}} if supplied else {}
-    extras: dict[str, Any] = {} if since is None else {REQUEST_CREATED_AT: since}
     return RequestContext(
-        request("crm-ms", **changes), "prod", {Step.TARGET_SCHEMA.value: SCHEMA}, extras
+        request("crm-ms", **changes),
+        "prod",
+        created_at=since or 0.0,
+        resources={Step.TARGET_SCHEMA.value: SCHEMA},
     )
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -15,6 +14,8 @@ from worker.errors import AuthenticationError, ConfigurationError, RetryableErro
 from worker.platform import PlatformClient, open_platform_client
 from worker.platform.auth import Credentials, renew_at
 
+pytestmark = pytest.mark.anyio
+
 
 class FakeIms:
     """Counts token requests and hands out `t1`, `t2`, ... (or the given answer)."""
@@ -24,16 +25,14 @@ class FakeIms:
         self.seen: list[httpx.Request] = []
         self.answer = answer
         self.delay = delay
-        self._lock = threading.Lock()
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
         """Answer one token request."""
-        with self._lock:
-            self.requests += 1
-            self.seen.append(request)
-            number = self.requests
+        self.requests += 1
+        self.seen.append(request)
+        number = self.requests
         if self.delay:
-            time.sleep(self.delay)  # hold the first caller so the others pile up behind it
+            await asyncio.sleep(self.delay)  # hold the first caller so the others pile up
         if self.answer is not None:
             return self.answer
         return httpx.Response(200, json={"access_token": f"t{number}", "expires_in": 3600})
@@ -53,10 +52,12 @@ class Clock:
 def make_client(ims: FakeIms, platform: Handler, clock: Clock | None = None) -> PlatformClient:
     """A client whose IMS and Platform are the given fakes."""
 
-    def route(request: httpx.Request) -> httpx.Response:
+    async def route(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/ims/token/v3":
-            return ims(request)
-        return platform(request)
+            return await ims(request)
+        answer = platform(request)
+        assert isinstance(answer, httpx.Response)
+        return answer
 
     return mock_client(route, clock=clock or time.monotonic)
 
@@ -79,19 +80,18 @@ def accepts(*tokens: str) -> Handler:
     return handler
 
 
-def test_a_hundred_concurrent_calls_on_a_fresh_client_ask_ims_once() -> None:
+async def test_a_hundred_concurrent_calls_on_a_fresh_client_ask_ims_once() -> None:
     ims = FakeIms(delay=0.05)
-    client = make_client(ims, ok)
-    with ThreadPoolExecutor(max_workers=100) as pool:
-        flows = list(pool.map(lambda _: client.get_flow(None, "f1"), range(100)))
+    async with make_client(ims, ok) as client:
+        flows = await asyncio.gather(*(client.get_flow(None, "f1") for _ in range(100)))
     assert ims.requests == 1
     assert all(flow["id"] == "f1" for flow in flows)
 
 
-def test_the_token_request_is_a_client_credentials_form() -> None:
+async def test_the_token_request_is_a_client_credentials_form() -> None:
     ims = FakeIms()
-    client = make_client(ims, ok)
-    client.get_flow(None, "f1")
+    async with make_client(ims, ok) as client:
+        await client.get_flow(None, "f1")
     request = ims.seen[0]
     assert request.method == "POST"
     assert request.url == "https://ims.test/ims/token/v3"
@@ -104,15 +104,15 @@ def test_the_token_request_is_a_client_credentials_form() -> None:
     }
 
 
-def test_the_token_is_renewed_before_it_expires() -> None:
+async def test_the_token_is_renewed_before_it_expires() -> None:
     ims, clock = FakeIms(), Clock()
-    client = make_client(ims, ok, clock)
-    client.get_flow(None, "f1")
-    clock.now += 3600 - 300 - 1
-    client.get_flow(None, "f1")
-    assert ims.requests == 1
-    clock.now += 2
-    client.get_flow(None, "f1")
+    async with make_client(ims, ok, clock) as client:
+        await client.get_flow(None, "f1")
+        clock.now += 3600 - 300 - 1
+        await client.get_flow(None, "f1")
+        assert ims.requests == 1
+        clock.now += 2
+        await client.get_flow(None, "f1")
     assert ims.requests == 2
 
 
@@ -126,26 +126,25 @@ def test_renewal_comes_a_margin_before_expiry(
     assert renew_at(issued, expires_in) == expected
 
 
-def test_a_401_renews_the_token_once_and_the_call_succeeds() -> None:
+async def test_a_401_renews_the_token_once_and_the_call_succeeds() -> None:
     ims = FakeIms()
-    client = make_client(ims, accepts("t2"))
-    assert client.get_flow(None, "f1")["id"] == "f1"
+    async with make_client(ims, accepts("t2")) as client:
+        assert (await client.get_flow(None, "f1"))["id"] == "f1"
     assert ims.requests == 2
 
 
-def test_concurrent_401s_share_one_renewal() -> None:
+async def test_concurrent_401s_share_one_renewal() -> None:
     ims = FakeIms()
-    client = make_client(ims, accepts("t2"))
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        list(pool.map(lambda _: client.get_flow(None, "f1"), range(20)))
+    async with make_client(ims, accepts("t2")) as client:
+        await asyncio.gather(*(client.get_flow(None, "f1") for _ in range(20)))
     assert ims.requests == 2
 
 
-def test_a_401_after_a_fresh_token_is_an_authentication_error() -> None:
+async def test_a_401_after_a_fresh_token_is_an_authentication_error() -> None:
     ims = FakeIms()
-    client = make_client(ims, accepts())
-    with pytest.raises(AuthenticationError, match="fresh token") as caught:
-        client.get_flow(None, "f1")
+    async with make_client(ims, accepts()) as client:
+        with pytest.raises(AuthenticationError, match="fresh token") as caught:
+            await client.get_flow(None, "f1")
     assert ims.requests == 2
     assert caught.value.code == "401013"
     assert not caught.value.retryable
@@ -159,10 +158,12 @@ def test_a_401_after_a_fresh_token_is_an_authentication_error() -> None:
         httpx.Response(400, json={"error": "invalid_scope"}),
     ],
 )
-def test_ims_refusing_the_credentials_is_an_authentication_error(answer: httpx.Response) -> None:
-    client = make_client(FakeIms(answer), ok)
-    with pytest.raises(AuthenticationError) as caught:
-        client.get_flow(None, "f1")
+async def test_ims_refusing_the_credentials_is_an_authentication_error(
+    answer: httpx.Response,
+) -> None:
+    async with make_client(FakeIms(answer), ok) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await client.get_flow(None, "f1")
     assert caught.value.api == "ims"
     assert "shh-secret" not in str(caught.value)
 
@@ -177,10 +178,10 @@ def test_ims_refusing_the_credentials_is_an_authentication_error(answer: httpx.R
         httpx.Response(200, json={"nothing": "here"}),
     ],
 )
-def test_ims_trouble_is_retryable(answer: httpx.Response) -> None:
-    client = make_client(FakeIms(answer), ok)
-    with pytest.raises(RetryableError) as caught:
-        client.get_flow(None, "f1")
+async def test_ims_trouble_is_retryable(answer: httpx.Response) -> None:
+    async with make_client(FakeIms(answer), ok) as client:
+        with pytest.raises(RetryableError) as caught:
+            await client.get_flow(None, "f1")
     assert type(caught.value) is RetryableError  # a token request may always be repeated
     assert caught.value.api == "ims"
 

@@ -35,16 +35,16 @@ def test_flow_service_filters_quote_the_name_or_list_everything(
 @pytest.mark.parametrize(
     ("title", "expected"),
     [
-        ("crm orders (schema) [crm-42]", "title==crm orders (schema) [crm-42]"),
-        ("Übersicht 注文 *", "title==Übersicht 注文 *"),
+        ("crm orders (schema) [crm-42]", 'title=="crm orders (schema) [crm-42]"'),
+        ("Übersicht 注文 *", 'title=="Übersicht 注文 *"'),
+        ("it's 100% #1 & more", 'title=="it\'s 100% #1 & more"'),
         ("a,b", None),
         ("a==b", None),
-        ("a&b", None),
         ('say "hi"', None),
         (" padded", None),
     ],
 )
-def test_schema_registry_filters_use_the_title_or_list_everything(
+def test_schema_registry_filters_quote_the_title_or_list_everything(
     title: str, expected: str | None
 ) -> None:
     assert schema_registry_title_filter(title) == expected

@@ -15,12 +15,8 @@ from worker.errors import (
     RejectedError,
     RetryableError,
 )
-from worker.platform.http import (
-    error_for_exception,
-    error_for_response,
-    parse_problem,
-    parse_retry_after,
-)
+from worker.platform.http import error_for_exception, error_for_response, parse_retry_after
+from worker.platform.problems import parse_problem
 
 FLOW_404 = {
     "type": "https://ns.adobe.com/aep/errors/FLOW-1439-404",

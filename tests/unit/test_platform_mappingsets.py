@@ -153,34 +153,37 @@ class ListingPlatform:
         return httpx.Response(200, json={"data": self.sets[start : start + limit], "_page": {}})
 
 
-def test_recent_sets_are_listed_newest_first_until_one_is_older_than_the_bound() -> None:
+@pytest.mark.anyio
+async def test_recent_sets_are_listed_newest_first_until_one_is_older_than_the_bound() -> None:
     since = 1_700_000_000.0
     bound_ms = int((since - CLOCK_SKEW_SECONDS) * 1000)
     recent = [listed(f"r{n}", created=bound_ms + 10_000 - n) for n in range(PAGE_SIZE + 5)]
     older = [listed(f"o{n}", created=bound_ms - 1 - n) for n in range(PAGE_SIZE * 2)]
     platform = ListingPlatform(recent + older)
-    with mock_client(platform) as client:
-        found = client.recent_mapping_sets("dev", since)
+    async with mock_client(platform) as client:
+        found = await client.recent_mapping_sets("dev", since)
     assert [item["id"] for item in found] == [item["id"] for item in recent]
     assert [q["start"] for q in platform.queries] == ["0", str(PAGE_SIZE)]
     assert {q["orderBy"] for q in platform.queries} == {"-createdDate"}
     assert {q["limit"] for q in platform.queries} == {str(PAGE_SIZE)}
 
 
-def test_the_listing_stops_at_a_short_page() -> None:
+@pytest.mark.anyio
+async def test_the_listing_stops_at_a_short_page() -> None:
     platform = ListingPlatform([listed("only", created=2**62)])
-    with mock_client(platform) as client:
-        assert client.find_mapping_set(None, SCHEMA, PAIRS, since=0.0) == listed(
-            "only", created=2**62
-        )
+    async with mock_client(platform) as client:
+        found = await client.find_mapping_set(None, SCHEMA, PAIRS, since=0.0)
+    assert found == listed("only", created=2**62)
     assert len(platform.queries) == 1
 
 
-def test_a_page_without_data_is_a_retryable_error() -> None:
+@pytest.mark.anyio
+async def test_a_page_without_data_is_a_retryable_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/ims/token/v3":
             return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
         return httpx.Response(200, json={"items": []})
 
-    with mock_client(handler) as client, pytest.raises(RetryableError):
-        client.recent_mapping_sets(None, 0.0)
+    async with mock_client(handler) as client:
+        with pytest.raises(RetryableError):
+            await client.recent_mapping_sets(None, 0.0)

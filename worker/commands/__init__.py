@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
+from worker.commands.connections import connections
 from worker.commands.connectors import connectors
 from worker.commands.demo import demo
 from worker.commands.discover import discover
 from worker.commands.dlq import dlq
+from worker.commands.doctor import doctor
 from worker.commands.emulator import emulator
 from worker.commands.onboard import onboard
 from worker.commands.publish import publish
@@ -25,5 +27,7 @@ COMMANDS: list[click.Command] = [
     dlq,
     connectors,
     topology,
+    connections,
+    doctor,
     demo,
 ]

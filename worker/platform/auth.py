@@ -1,8 +1,8 @@
-"""IMS OAuth server-to-server: one token per process, fetched single-flight, renewed in time."""
+"""IMS OAuth server-to-server: one token per client, fetched single-flight, renewed in time."""
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,27 +49,30 @@ class ImsAuth:
         self._url = ims_url.rstrip("/") + TOKEN_PATH
         self._credentials = credentials
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = asyncio.Lock()  # bound to the loop that first waits on it
         self._token: str | None = None
         self._renew_at = 0.0
 
-    def token(self) -> str:
+    async def token(self) -> str:
         """A valid token; every caller waiting at the same moment shares one IMS request."""
-        with self._lock:
+        token = self._token
+        if token is not None and self._clock() < self._renew_at:
+            return token  # the common case takes no lock
+        async with self._lock:
             if self._token is None or self._clock() >= self._renew_at:
-                self._fetch()
+                await self._fetch()
             assert self._token is not None
             return self._token
 
-    def renew(self, rejected: str) -> str:
+    async def renew(self, rejected: str) -> str:
         """A fresh token after the Platform refused ``rejected`` (renewed once, not per caller)."""
-        with self._lock:
+        async with self._lock:
             if self._token is None or self._token == rejected:
-                self._fetch()
+                await self._fetch()
             assert self._token is not None
             return self._token
 
-    def _fetch(self) -> None:
+    async def _fetch(self) -> None:
         """Ask IMS for a token (the caller holds the lock)."""
         self._token = None
         issued_at = self._clock()
@@ -79,14 +82,17 @@ class ImsAuth:
             "client_secret": self._credentials.client_secret,
             "scope": self._credentials.scopes,
         }
-        response = self._transport.send(
+        response = await self._transport.send(
             "ims", "POST", self._url, TOKEN_PATH, form=form, idempotent=True
         )
         if response.status_code != 200:
             error = error_for_response("ims", "POST", TOKEN_PATH, response, idempotent=True)
             if not error.retryable:
+                message = f"IMS refused the credentials: {error.status} {error.code or ''}".rstrip()
+                if error.detail:
+                    message += f": {error.detail}"
                 raise AuthenticationError(
-                    f"IMS refused the credentials: {error.status} {error.code or ''}".rstrip(),
+                    message,
                     status=error.status,
                     code=error.code,
                     title=error.title,

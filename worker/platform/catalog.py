@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from worker.errors import NotFoundError, RetryableError
@@ -34,16 +34,16 @@ class Catalog:
     def __init__(self, session: PlatformSession) -> None:
         self._session = session
 
-    def create_dataset(self, sandbox: str | None, body: Json) -> str:
+    async def create_dataset(self, sandbox: str | None, body: Json) -> str:
         """Create a dataset; return its id."""
-        answer = self._session.request(
+        answer = await self._session.request(
             API, "POST", "/catalog/dataSets", sandbox=sandbox, json_body=body
         )
         return created_id(answer)
 
-    def get_dataset(self, sandbox: str | None, dataset_id: str) -> Json:
+    async def get_dataset(self, sandbox: str | None, dataset_id: str) -> Json:
         """One dataset by id."""
-        answer = self._session.request(
+        answer = await self._session.request(
             API, "GET", "/catalog/dataSets/{id}", sandbox=sandbox, path={"id": dataset_id}
         )
         items = keyed_items(answer)
@@ -51,18 +51,21 @@ class Catalog:
             raise NotFoundError(f"{API}: dataset {dataset_id} not found", status=404, api=API)
         return items[0]
 
-    def delete_dataset(self, sandbox: str | None, dataset_id: str) -> None:
+    async def delete_dataset(self, sandbox: str | None, dataset_id: str) -> None:
         """Delete one dataset by id."""
-        self._session.request(
+        await self._session.request(
             API, "DELETE", "/catalog/dataSets/{id}", sandbox=sandbox, path={"id": dataset_id}
         )
 
-    def find_datasets(self, sandbox: str | None, name: str) -> list[Json]:
+    async def find_datasets(self, sandbox: str | None, name: str) -> list[Json]:
         """Every dataset whose name is exactly ``name``, oldest first."""
-        found = [item for item in self.list_datasets(sandbox, name) if item.get("name") == name]
+        listed = self.list_datasets(sandbox, name)
+        found = [item async for item in listed if item.get("name") == name]
         return sorted(found, key=lambda item: (item.get("created") or 0, str(item["id"])))
 
-    def list_datasets(self, sandbox: str | None, name: str | None = None) -> Iterator[Json]:
+    async def list_datasets(
+        self, sandbox: str | None, name: str | None = None
+    ) -> AsyncIterator[Json]:
         """Datasets, filtered by a (possibly widened) name, page after page."""
         name_filter = catalog_name_filter(name) if name is not None else None
         start = 0
@@ -70,11 +73,12 @@ class Catalog:
             params: dict[str, str | int] = {"limit": PAGE_SIZE, "start": start}
             if name_filter is not None:
                 params["name"] = name_filter
-            answer = self._session.request(
+            answer = await self._session.request(
                 API, "GET", "/catalog/dataSets", sandbox=sandbox, params=params
             )
             items = keyed_items(answer)
-            yield from items
+            for item in items:
+                yield item
             if len(items) < PAGE_SIZE:
                 return
             start += len(items)

@@ -1,6 +1,8 @@
 """The Platform client the worker uses: one object, one token, one connection pool per process.
 
-Every operation takes the sandbox first (None: the configured default) and raises only
+Every operation is a coroutine of the event loop the client was opened in (use it from that loop
+only). Every operation takes the sandbox first
+(None: the configured default) and raises only
 `worker.errors.PlatformError` subclasses. Nothing here re-sends a POST: after an
 `OutcomeUnknownError` the caller decides whether to look up by name before creating again.
 Find operations compare exact names client-side and return the oldest match, or None; mapping
@@ -27,6 +29,8 @@ from worker.platform.schemaregistry import SchemaRegistry
 from worker.platform.session import PlatformSession
 
 Json = dict[str, Any]
+# Requests in flight per dataflow in flight: the engine may run independent steps together.
+IN_FLIGHT_PER_DATAFLOW = 2
 # How far the Platform's clock may lag the worker's when listing mapping sets by creation time.
 CLOCK_SKEW_SECONDS = 300.0
 
@@ -38,161 +42,174 @@ def _first(found: list[Json]) -> Json | None:
 class PlatformClient:
     """Create, get, find by name and delete every resource a dataflow is made of."""
 
-    def __init__(self, session: PlatformSession, transport: Transport) -> None:
+    def __init__(self, session: PlatformSession, transport: Transport, auth: ImsAuth) -> None:
         self._transport = transport
+        self._auth = auth
         self.flows = FlowService(session)
         self.registry = SchemaRegistry(session)
         self.catalog = Catalog(session)
         self.dataprep = DataPrep(session)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the connection pool."""
-        self._transport.close()
+        await self._transport.aclose()
 
-    def __enter__(self) -> PlatformClient:
+    async def __aenter__(self) -> PlatformClient:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
 
-    def probe(self, sandbox: str | None = None) -> None:
+    async def authenticate(self) -> None:
+        """Prove that IMS accepts the credentials: a token (fetched now unless one is valid)."""
+        await self._auth.token()
+
+    async def probe(self, sandbox: str | None = None) -> None:
         """Prove that IMS and the Platform answer: a token and one cheap authenticated read."""
-        next(iter(self.flows.items(sandbox, "flowSpecs")), None)
+        await self.flows.page(sandbox, "flowSpecs")
 
     # Flow Service: source connections, target connections, flows.
-    def create_source_connection(self, sandbox: str | None, body: Json) -> str:
+    async def create_source_connection(self, sandbox: str | None, body: Json) -> str:
         """Create a source connection; return its id."""
-        return self.flows.create(sandbox, "sourceConnections", body)
+        return await self.flows.create(sandbox, "sourceConnections", body)
 
-    def get_source_connection(self, sandbox: str | None, connection_id: str) -> Json:
+    async def get_source_connection(self, sandbox: str | None, connection_id: str) -> Json:
         """A source connection by id."""
-        return self.flows.get(sandbox, "sourceConnections", connection_id)
+        return await self.flows.get(sandbox, "sourceConnections", connection_id)
 
-    def find_source_connection(self, sandbox: str | None, name: str) -> Json | None:
+    async def find_source_connection(self, sandbox: str | None, name: str) -> Json | None:
         """The source connection named exactly ``name``."""
-        return _first(self.flows.find_by_name(sandbox, "sourceConnections", name))
+        return _first(await self.flows.find_by_name(sandbox, "sourceConnections", name))
 
-    def delete_source_connection(self, sandbox: str | None, connection_id: str) -> None:
+    async def delete_source_connection(self, sandbox: str | None, connection_id: str) -> None:
         """Delete a source connection."""
-        self.flows.delete(sandbox, "sourceConnections", connection_id)
+        await self.flows.delete(sandbox, "sourceConnections", connection_id)
 
-    def create_target_connection(self, sandbox: str | None, body: Json) -> str:
+    async def create_target_connection(self, sandbox: str | None, body: Json) -> str:
         """Create a target connection; return its id."""
-        return self.flows.create(sandbox, "targetConnections", body)
+        return await self.flows.create(sandbox, "targetConnections", body)
 
-    def get_target_connection(self, sandbox: str | None, connection_id: str) -> Json:
+    async def get_target_connection(self, sandbox: str | None, connection_id: str) -> Json:
         """A target connection by id."""
-        return self.flows.get(sandbox, "targetConnections", connection_id)
+        return await self.flows.get(sandbox, "targetConnections", connection_id)
 
-    def find_target_connection(self, sandbox: str | None, name: str) -> Json | None:
+    async def find_target_connection(self, sandbox: str | None, name: str) -> Json | None:
         """The target connection named exactly ``name``."""
-        return _first(self.flows.find_by_name(sandbox, "targetConnections", name))
+        return _first(await self.flows.find_by_name(sandbox, "targetConnections", name))
 
-    def delete_target_connection(self, sandbox: str | None, connection_id: str) -> None:
+    async def delete_target_connection(self, sandbox: str | None, connection_id: str) -> None:
         """Delete a target connection."""
-        self.flows.delete(sandbox, "targetConnections", connection_id)
+        await self.flows.delete(sandbox, "targetConnections", connection_id)
 
-    def create_flow(self, sandbox: str | None, body: Json) -> str:
+    async def create_flow(self, sandbox: str | None, body: Json) -> str:
         """Create a flow; return its id."""
-        return self.flows.create(sandbox, "flows", body)
+        return await self.flows.create(sandbox, "flows", body)
 
-    def get_flow(self, sandbox: str | None, flow_id: str) -> Json:
+    async def get_flow(self, sandbox: str | None, flow_id: str) -> Json:
         """A flow by id."""
-        return self.flows.get(sandbox, "flows", flow_id)
+        return await self.flows.get(sandbox, "flows", flow_id)
 
-    def find_flow(self, sandbox: str | None, name: str) -> Json | None:
+    async def find_flow(self, sandbox: str | None, name: str) -> Json | None:
         """The flow named exactly ``name``."""
-        return _first(self.flows.find_by_name(sandbox, "flows", name))
+        return _first(await self.flows.find_by_name(sandbox, "flows", name))
 
-    def delete_flow(self, sandbox: str | None, flow_id: str) -> None:
+    async def delete_flow(self, sandbox: str | None, flow_id: str) -> None:
         """Delete a flow."""
-        self.flows.delete(sandbox, "flows", flow_id)
+        await self.flows.delete(sandbox, "flows", flow_id)
 
-    def get_base_connection(self, sandbox: str | None, connection_id: str) -> Json:
+    async def get_base_connection(self, sandbox: str | None, connection_id: str) -> Json:
         """A base connection by id."""
-        return self.flows.get_base_connection(sandbox, connection_id)
+        return await self.flows.get_base_connection(sandbox, connection_id)
 
-    def flow_spec(
+    async def create_base_connection(self, sandbox: str | None, body: Json) -> str:
+        """Create a base connection (a database's address and credentials); return its id."""
+        return await self.flows.create(sandbox, "connections", body)
+
+    async def base_connections(self, sandbox: str | None) -> list[Json]:
+        """Every base connection of the sandbox, oldest first."""
+        return [item async for item in self.flows.items(sandbox, "connections")]
+
+    async def flow_spec(
         self, sandbox: str | None, name: str, connection_spec_id: str | None = None
     ) -> Json:
         """The flow spec called ``name`` (cached), checked to accept ``connection_spec_id``."""
-        spec = self.flows.flow_spec(sandbox, name)
+        spec = await self.flows.flow_spec(sandbox, name)
         if connection_spec_id is not None:
             check_connector(spec, connection_spec_id)
         return spec
 
-    def runs(self, sandbox: str | None, flow_id: str) -> list[Json]:
+    async def runs(self, sandbox: str | None, flow_id: str) -> list[Json]:
         """Every run of a flow."""
-        return self.flows.runs(sandbox, flow_id)
+        return await self.flows.runs(sandbox, flow_id)
 
     # Schema Registry: tenant field groups and schemas.
-    def tenant_id(self, sandbox: str | None) -> str:
+    async def tenant_id(self, sandbox: str | None) -> str:
         """The tenant id (cached per sandbox)."""
-        return self.registry.tenant_id(sandbox)
+        return await self.registry.tenant_id(sandbox)
 
-    def create_field_group(self, sandbox: str | None, body: Json) -> str:
+    async def create_field_group(self, sandbox: str | None, body: Json) -> str:
         """Create a tenant field group; return its ``$id``."""
-        return self.registry.create(sandbox, "fieldgroups", body)
+        return await self.registry.create(sandbox, "fieldgroups", body)
 
-    def get_field_group(self, sandbox: str | None, field_group_id: str) -> Json:
+    async def get_field_group(self, sandbox: str | None, field_group_id: str) -> Json:
         """A tenant field group by ``$id``."""
-        return self.registry.get(sandbox, "fieldgroups", field_group_id)
+        return await self.registry.get(sandbox, "fieldgroups", field_group_id)
 
-    def find_field_group(self, sandbox: str | None, title: str) -> Json | None:
+    async def find_field_group(self, sandbox: str | None, title: str) -> Json | None:
         """The tenant field group titled exactly ``title``."""
-        return _first(self.registry.find_by_title(sandbox, "fieldgroups", title))
+        return _first(await self.registry.find_by_title(sandbox, "fieldgroups", title))
 
-    def delete_field_group(self, sandbox: str | None, field_group_id: str) -> None:
+    async def delete_field_group(self, sandbox: str | None, field_group_id: str) -> None:
         """Delete a tenant field group."""
-        self.registry.delete(sandbox, "fieldgroups", field_group_id)
+        await self.registry.delete(sandbox, "fieldgroups", field_group_id)
 
-    def create_schema(self, sandbox: str | None, body: Json) -> str:
+    async def create_schema(self, sandbox: str | None, body: Json) -> str:
         """Create a tenant schema; return its ``$id``."""
-        return self.registry.create(sandbox, "schemas", body)
+        return await self.registry.create(sandbox, "schemas", body)
 
-    def get_schema(self, sandbox: str | None, schema_id: str) -> Json:
+    async def get_schema(self, sandbox: str | None, schema_id: str) -> Json:
         """A tenant schema by ``$id``."""
-        return self.registry.get(sandbox, "schemas", schema_id)
+        return await self.registry.get(sandbox, "schemas", schema_id)
 
-    def find_schema(self, sandbox: str | None, title: str) -> Json | None:
+    async def find_schema(self, sandbox: str | None, title: str) -> Json | None:
         """The tenant schema titled exactly ``title``."""
-        return _first(self.registry.find_by_title(sandbox, "schemas", title))
+        return _first(await self.registry.find_by_title(sandbox, "schemas", title))
 
-    def delete_schema(self, sandbox: str | None, schema_id: str) -> None:
+    async def delete_schema(self, sandbox: str | None, schema_id: str) -> None:
         """Delete a tenant schema."""
-        self.registry.delete(sandbox, "schemas", schema_id)
+        await self.registry.delete(sandbox, "schemas", schema_id)
 
     # Catalog and Data Prep.
-    def create_dataset(self, sandbox: str | None, body: Json) -> str:
+    async def create_dataset(self, sandbox: str | None, body: Json) -> str:
         """Create a dataset; return its id."""
-        return self.catalog.create_dataset(sandbox, body)
+        return await self.catalog.create_dataset(sandbox, body)
 
-    def get_dataset(self, sandbox: str | None, dataset_id: str) -> Json:
+    async def get_dataset(self, sandbox: str | None, dataset_id: str) -> Json:
         """A dataset by id."""
-        return self.catalog.get_dataset(sandbox, dataset_id)
+        return await self.catalog.get_dataset(sandbox, dataset_id)
 
-    def find_dataset(self, sandbox: str | None, name: str) -> Json | None:
+    async def find_dataset(self, sandbox: str | None, name: str) -> Json | None:
         """The dataset named exactly ``name``."""
-        return _first(self.catalog.find_datasets(sandbox, name))
+        return _first(await self.catalog.find_datasets(sandbox, name))
 
-    def delete_dataset(self, sandbox: str | None, dataset_id: str) -> None:
+    async def delete_dataset(self, sandbox: str | None, dataset_id: str) -> None:
         """Delete a dataset."""
-        self.catalog.delete_dataset(sandbox, dataset_id)
+        await self.catalog.delete_dataset(sandbox, dataset_id)
 
-    def create_mapping_set(self, sandbox: str | None, body: Json) -> MappingSetRef:
+    async def create_mapping_set(self, sandbox: str | None, body: Json) -> MappingSetRef:
         """Create a mapping set; return its id and version."""
-        return self.dataprep.create_mapping_set(sandbox, body)
+        return await self.dataprep.create_mapping_set(sandbox, body)
 
-    def get_mapping_set(self, sandbox: str | None, mapping_set_id: str) -> Json:
+    async def get_mapping_set(self, sandbox: str | None, mapping_set_id: str) -> Json:
         """A mapping set by id."""
-        return self.dataprep.get_mapping_set(sandbox, mapping_set_id)
+        return await self.dataprep.get_mapping_set(sandbox, mapping_set_id)
 
-    def recent_mapping_sets(self, sandbox: str | None, since: float) -> list[Json]:
+    async def recent_mapping_sets(self, sandbox: str | None, since: float) -> list[Json]:
         """Mapping sets made since ``since`` (epoch seconds, less the skew margin), newest first."""
         since_ms = int((since - CLOCK_SKEW_SECONDS) * 1000)
-        return list(self.dataprep.recent_mapping_sets(sandbox, since_ms))
+        return [item async for item in self.dataprep.recent_mapping_sets(sandbox, since_ms)]
 
-    def find_mapping_set(
+    async def find_mapping_set(
         self,
         sandbox: str | None,
         schema_id: str,
@@ -201,23 +218,29 @@ class PlatformClient:
         since: float,
     ) -> Json | None:
         """The oldest recent set into ``schema_id`` (with ``pairs``, if given), or None."""
-        return oldest_requested_set(self.recent_mapping_sets(sandbox, since), schema_id, pairs)
+        recent = await self.recent_mapping_sets(sandbox, since)
+        return oldest_requested_set(recent, schema_id, pairs)
 
 
 def open_platform_client(
     settings: Settings,
     *,
     metrics: PlatformMetrics | None = None,
-    http_client: httpx.Client | None = None,
+    http_client: httpx.AsyncClient | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> PlatformClient:
-    """The process's client, built from the settings (``http_client`` replaces the real pool)."""
+    """The process's client, built from the settings (``http_client`` replaces the real pool).
+
+    At most twice ``DATAFLOW_CONCURRENCY`` requests are in flight: a dataflow may run its
+    independent steps at once. Open it in the event loop that will use it (``asyncio.run``,
+    or the engine's loop); close it with ``aclose()`` or ``async with``.
+    """
     settings.require_credentials()
     if not (settings.client_id and settings.client_secret and settings.org_id):
         raise ConfigurationError("the Platform client needs a client id, secret and org id")
     client = http_client or build_http_client(
         timeout_seconds=settings.http_timeout_seconds,
-        pool_size=settings.concurrency,
+        pool_size=IN_FLIGHT_PER_DATAFLOW * settings.concurrency,
         ca_bundle=settings.ca_bundle,
     )
     transport = Transport(client, metrics)
@@ -236,4 +259,4 @@ def open_platform_client(
         org_id=settings.org_id,
         default_sandbox=settings.sandbox,
     )
-    return PlatformClient(session, transport)
+    return PlatformClient(session, transport, auth)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,16 +30,16 @@ class DataPrep:
     def __init__(self, session: PlatformSession) -> None:
         self._session = session
 
-    def create_mapping_set(self, sandbox: str | None, body: Json) -> MappingSetRef:
+    async def create_mapping_set(self, sandbox: str | None, body: Json) -> MappingSetRef:
         """Create a mapping set; return its id and version."""
-        answer = self._session.request(
+        answer = await self._session.request(
             API, "POST", "/conversion/mappingSets", sandbox=sandbox, json_body=body
         )
         return mapping_set_ref(answer)
 
-    def get_mapping_set(self, sandbox: str | None, mapping_set_id: str) -> Json:
+    async def get_mapping_set(self, sandbox: str | None, mapping_set_id: str) -> Json:
         """One mapping set by id."""
-        answer = self._session.request(
+        answer = await self._session.request(
             API,
             "GET",
             "/conversion/mappingSets/{id}",
@@ -50,7 +50,7 @@ class DataPrep:
             raise RetryableError(f"{API}: unreadable mapping set {mapping_set_id}", api=API)
         return answer
 
-    def recent_mapping_sets(self, sandbox: str | None, since_ms: int) -> Iterator[Json]:
+    async def recent_mapping_sets(self, sandbox: str | None, since_ms: int) -> AsyncIterator[Json]:
         """Mapping sets created at or after ``since_ms`` (epoch ms), newest first, page by page.
 
         Newest first, a set created while paging only shifts older ones to a later page (seen
@@ -62,7 +62,7 @@ class DataPrep:
                 "limit": PAGE_SIZE,
                 "orderBy": "-createdDate",
             }
-            answer = self._session.request(
+            answer = await self._session.request(
                 API, "GET", "/conversion/mappingSets", sandbox=sandbox, params=params
             )
             data = answer.get("data") if isinstance(answer, dict) else None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from worker.errors import NotFoundError, RejectedError, RetryableError
 from worker.platform.cache import LookupCache
-from worker.platform.filters import flow_service_name_filter
+from worker.platform.filters import flow_service_name_filter, quoted_filter
 from worker.platform.session import PlatformSession
 
 API = "flowservice"
@@ -46,73 +46,83 @@ class FlowService:
         self._session = session
         self._specs: LookupCache[tuple[str, str], Json] = LookupCache()
 
-    def create(self, sandbox: str | None, kind: str, body: Json) -> str:
+    async def create(self, sandbox: str | None, kind: str, body: Json) -> str:
         """Create a source connection, target connection or flow; return its id."""
-        answer = self._session.request(
+        answer = await self._session.request(
             API, "POST", f"/flowservice/{kind}", sandbox=sandbox, json_body=body
         )
         if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
             raise RetryableError(f"{API}: POST /{kind} answered without an id", api=API)
         return str(answer["id"])
 
-    def get(self, sandbox: str | None, kind: str, resource_id: str) -> Json:
+    async def get(self, sandbox: str | None, kind: str, resource_id: str) -> Json:
         """One resource by id (unwrapped from ``items``); NotFoundError when absent."""
-        answer = self._session.request(
+        answer = await self._session.request(
             API, "GET", f"/flowservice/{kind}/{{id}}", sandbox=sandbox, path={"id": resource_id}
         )
         return first_item(answer, f"{kind} {resource_id}")
 
-    def delete(self, sandbox: str | None, kind: str, resource_id: str) -> None:
+    async def delete(self, sandbox: str | None, kind: str, resource_id: str) -> None:
         """Delete one resource by id."""
-        self._session.request(
+        await self._session.request(
             API, "DELETE", f"/flowservice/{kind}/{{id}}", sandbox=sandbox, path={"id": resource_id}
         )
 
-    def find_by_name(self, sandbox: str | None, kind: str, name: str) -> list[Json]:
+    async def find_by_name(self, sandbox: str | None, kind: str, name: str) -> list[Json]:
         """Every resource of ``kind`` whose name is exactly ``name``, oldest first."""
         prop = flow_service_name_filter(name)
         found = [
             item
-            for item in self.items(sandbox, kind, prop)
+            async for item in self.items(sandbox, kind, prop)
             if isinstance(item, dict) and item.get("name") == name
         ]
         return sorted(found, key=lambda item: (item.get("createdAt") or 0, str(item.get("id"))))
 
-    def items(self, sandbox: str | None, kind: str, prop: str | None = None) -> Iterator[Json]:
+    async def items(
+        self, sandbox: str | None, kind: str, prop: str | None = None
+    ) -> AsyncIterator[Json]:
         """Every item of a collection, following continuation tokens to the end."""
-        template = f"/flowservice/{kind}"
         token: str | None = None
         while True:
-            params: dict[str, str | int] = {}
-            if prop is not None:
-                params["property"] = prop
-            if token is not None:
-                params["continuationToken"] = token
-            page = self._session.request(API, "GET", template, sandbox=sandbox, params=params)
-            if not isinstance(page, dict):
-                raise RetryableError(f"{API}: unreadable page of {kind}", api=API)
-            yield from page.get("items") or []
+            page = await self.page(sandbox, kind, prop, token)
+            for item in page.get("items") or []:
+                yield item
             token = next_token(page)
             if token is None:
                 return
 
-    def get_base_connection(self, sandbox: str | None, connection_id: str) -> Json:
+    async def page(
+        self, sandbox: str | None, kind: str, prop: str | None = None, token: str | None = None
+    ) -> Json:
+        """One page of a collection (the first, or the one ``token`` continues to)."""
+        params: dict[str, str | int] = {}
+        if prop is not None:
+            params["property"] = prop
+        if token is not None:
+            params["continuationToken"] = token
+        template = f"/flowservice/{kind}"
+        page = await self._session.request(API, "GET", template, sandbox=sandbox, params=params)
+        if not isinstance(page, dict):
+            raise RetryableError(f"{API}: unreadable page of {kind}", api=API)
+        return page
+
+    async def get_base_connection(self, sandbox: str | None, connection_id: str) -> Json:
         """A base connection (`/connections/{id}`)."""
-        return self.get(sandbox, "connections", connection_id)
+        return await self.get(sandbox, "connections", connection_id)
 
-    def runs(self, sandbox: str | None, flow_id: str) -> list[Json]:
-        """Every run of a flow (`/runs?property=flowId==<id>`)."""
-        return list(self.items(sandbox, "runs", f"flowId=={flow_id}"))
+    async def runs(self, sandbox: str | None, flow_id: str) -> list[Json]:
+        """Every run of a flow (`/runs?property=flowId=="<id>"`)."""
+        return [run async for run in self.items(sandbox, "runs", quoted_filter("flowId", flow_id))]
 
-    def flow_spec(self, sandbox: str | None, name: str) -> Json:
+    async def flow_spec(self, sandbox: str | None, name: str) -> Json:
         """The flow spec called ``name``, looked up once per process and sandbox."""
         key = (sandbox or self._session.default_sandbox, name)
-        return self._specs.get(key, lambda: self._look_up_flow_spec(sandbox, name))
+        return await self._specs.get(key, lambda: self._look_up_flow_spec(sandbox, name))
 
-    def _look_up_flow_spec(self, sandbox: str | None, name: str) -> Json:
+    async def _look_up_flow_spec(self, sandbox: str | None, name: str) -> Json:
         prop = flow_service_name_filter(name)
         params = {"property": prop} if prop else {}
-        page = self._session.request(
+        page = await self._session.request(
             API, "GET", "/flowservice/flowSpecs", sandbox=sandbox, params=params
         )
         items = page.get("items") if isinstance(page, dict) else None

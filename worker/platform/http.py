@@ -7,7 +7,7 @@ unsuccessful response into the error tree:
 ========================================  ===============================================
 what happened                             error
 ========================================  ===============================================
-connect error / connect or pool timeout   RetryableError (nothing was sent)
+connect error / connect or pool timeout   RetryableError (nothing was sent), naming the origin
 read timeout, dropped connection          OutcomeUnknownError for POST/PATCH, else Retryable
 502, 504 on POST/PATCH                    OutcomeUnknownError (the gateway lost the answer)
 408, 429, other 5xx                       RetryableError (``retry_after_seconds`` if given)
@@ -15,6 +15,9 @@ read timeout, dropped connection          OutcomeUnknownError for POST/PATCH, el
 404                                       NotFoundError
 other 4xx                                 RejectedError with the Platform's code/title/detail
 ========================================  ===============================================
+
+Every error's message carries the Platform's own explanation where it gave one (bounded and
+redacted: `worker.platform.problems`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from __future__ import annotations
 import email.utils
 import json
 import ssl
-import threading
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -40,6 +42,8 @@ from worker.errors import (
     RejectedError,
     RetryableError,
 )
+from worker.platform.problems import bounded, parse_problem, redact
+from worker.platform.wire import LeanTransport, Proxies
 
 # Methods whose effect is not safe to repeat blindly: a lost answer leaves the outcome unknown.
 NON_IDEMPOTENT = frozenset({"POST", "PATCH"})
@@ -66,78 +70,34 @@ class PlatformMetrics(Protocol):
 
 
 def build_http_client(
-    *, timeout_seconds: float, pool_size: int, ca_bundle: str | None = None
-) -> httpx.Client:
-    """One client per process: TLS always verified, proxy variables honoured.
+    *,
+    timeout_seconds: float,
+    pool_size: int,
+    ca_bundle: str | None = None,
+    proxies: Mapping[str, str] | None = None,
+) -> httpx.AsyncClient:
+    """One async client per process and event loop, on our own transport (docs/adr/0009).
 
-    At most ``pool_size`` requests in flight (the worker's concurrency). Without a proxy, each
-    calling thread keeps up to two keep-alive connections of its own (see :class:`ThreadPools`);
-    with one, httpx's own pool of ``pool_size`` connections goes through it.
+    TLS is always verified (the system's trust store, or ``ca_bundle``). At most ``pool_size``
+    requests are in flight; one more waits for a slot up to the timeout. ``proxies`` are the
+    proxy variables shaped like ``urllib.request.getproxies_environment()``, read from the
+    environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``) when not given.
     """
     try:
         context = ssl.create_default_context(cafile=ca_bundle)
     except (OSError, ssl.SSLError) as error:
         raise ConfigurationError(f"DATAFLOW_CA_BUNDLE: cannot load {ca_bundle}: {error}") from None
-    timeout = httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0))
-    return httpx.Client(
-        verify=context,
-        trust_env=True,  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY
-        timeout=timeout,
-        limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
-        # A transport of our own makes httpx skip the proxy variables: only when there are none.
-        transport=None
-        if urllib.request.getproxies()
-        else ThreadPools(context, pool_size, pool_timeout=timeout_seconds),
+    if proxies is None:
+        proxies = urllib.request.getproxies_environment()
+    transport = LeanTransport(
+        context, max_in_flight=pool_size, proxies=Proxies.from_environment(proxies)
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0)),
+        trust_env=False,  # the proxy variables are the transport's; no .netrc, no SSL_CERT_FILE
         follow_redirects=False,
     )
-
-
-class ThreadPools(httpx.BaseTransport):
-    """A small connection pool per calling thread, and a cap on requests in flight.
-
-    A thread sends one request at a time, so its own pool of a connection or two serves it;
-    one pool shared by many threads would scan every connection (a syscall each) on every
-    request and response, under one lock.
-    """
-
-    PER_THREAD = 2
-
-    def __init__(self, context: ssl.SSLContext, in_flight: int, *, pool_timeout: float) -> None:
-        """Pools verify TLS with ``context``; at most ``in_flight`` requests at once."""
-        self._context = context
-        self._slots = threading.BoundedSemaphore(in_flight)
-        self._pool_timeout = pool_timeout
-        self._local = threading.local()
-        self._pools: list[httpx.HTTPTransport] = []
-        self._lock = threading.Lock()
-
-    def _pool(self) -> httpx.HTTPTransport:
-        pool: httpx.HTTPTransport | None = getattr(self._local, "pool", None)
-        if pool is None:
-            limits = httpx.Limits(
-                max_connections=self.PER_THREAD, max_keepalive_connections=self.PER_THREAD
-            )
-            pool = httpx.HTTPTransport(verify=self._context, limits=limits)
-            with self._lock:
-                self._pools.append(pool)
-            self._local.pool = pool
-        return pool
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send through the calling thread's pool once a slot is free (until the answer starts)."""
-        if not self._slots.acquire(timeout=self._pool_timeout):
-            raise httpx.PoolTimeout("every request slot is busy", request=request)
-        try:
-            return self._pool().handle_request(request)
-        finally:
-            self._slots.release()
-
-    def close(self) -> None:
-        """Close every thread's pool."""
-        with self._lock:
-            pools, self._pools = self._pools, []
-        for pool in pools:
-            pool.close()
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -155,35 +115,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
-
-
-def parse_problem(body: Any) -> tuple[str | None, str | None, str | None]:
-    """The Platform's (code, title, detail) from a service, gateway or OAuth error body."""
-    if not isinstance(body, Mapping):
-        return None, None, None
-    code = title = detail = None
-    if isinstance(body.get("type"), str) and "/" in body["type"]:
-        code = body["type"].rstrip("/").rsplit("/", 1)[-1] or None
-    if body.get("error_code") is not None:
-        code = str(body["error_code"])
-    if isinstance(body.get("error"), str):
-        code = body["error"]
-    if isinstance(body.get("title"), str):
-        title = body["title"]
-    report = body.get("report")
-    for candidate in (
-        report.get("detailed-message") if isinstance(report, Mapping) else None,
-        body.get("detail"),
-        body.get("message"),
-        body.get("error_description"),
-        body.get("errorMessage"),
-    ):
-        if isinstance(candidate, str) and candidate:
-            detail = candidate
-            break
-    if title is None and isinstance(body.get("message"), str) and detail != body["message"]:
-        title = body["message"]
-    return code, title, detail
 
 
 def response_body(response: httpx.Response) -> Any:
@@ -207,7 +138,9 @@ def error_for_response(
     code, title, detail = parse_problem(response_body(response))
     message = f"{api} {method} {template} answered {status}"
     if code or title:
-        message += f" {code or ''} {title or ''}".rstrip()
+        message += " " + " ".join(part for part in (code, title) if part)
+    if detail and detail != title:
+        message += f": {detail}"
     fields: dict[str, Any] = {
         "status": status,
         "code": code,
@@ -232,8 +165,17 @@ def error_for_response(
 def error_for_exception(
     api: str, method: str, template: str, error: httpx.HTTPError, *, idempotent: bool | None = None
 ) -> PlatformError:
-    """The error a transport failure stands for, by whether the request may have landed."""
-    message = f"{api} {method} {template} failed: {type(error).__name__}"
+    """The error a transport failure stands for, by whether the request may have landed.
+
+    The message names the origin tried (scheme, host and port: never a path or a query).
+    """
+    message = f"{api} {method} {template} failed"
+    origin = _origin(error)
+    if origin:
+        message += f" at {origin}"
+    message += f": {type(error).__name__}"
+    if str(error):
+        message += f" ({bounded(redact(str(error)), 200)})"
     if idempotent is None:
         idempotent = method not in NON_IDEMPOTENT
     if isinstance(error, _NOT_SENT) or idempotent:
@@ -241,22 +183,37 @@ def error_for_exception(
     return OutcomeUnknownError(message, api=api)
 
 
+def _origin(error: httpx.HTTPError) -> str | None:
+    try:
+        url = error.request.url
+    except RuntimeError:  # raised without a request
+        return None
+    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+
+
 # Failures that happen before any byte of the request reaches the server.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,  # the proxy refused to open the tunnel
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,  # refused before sending (a header holding a line break)
+)
 
 
 class Transport:
     """Sends requests through the shared pool, logging, counting and translating each one."""
 
-    def __init__(self, client: httpx.Client, metrics: PlatformMetrics | None = None) -> None:
+    def __init__(self, client: httpx.AsyncClient, metrics: PlatformMetrics | None = None) -> None:
         self._client = client
         self._metrics = metrics
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the connection pool."""
-        self._client.close()
+        await self._client.aclose()
 
-    def send(
+    async def send(
         self,
         api: str,
         method: str,
@@ -280,7 +237,7 @@ class Transport:
             content = json.dumps(json_body, ensure_ascii=False).encode()
             all_headers.setdefault("Content-Type", "application/json")
         try:
-            response = self._client.request(
+            response = await self._client.request(
                 method, url, headers=all_headers, params=params, content=content, data=form
             )
         except httpx.HTTPError as error:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from worker.errors import RetryableError
@@ -33,30 +33,30 @@ class SchemaRegistry:
         self._session = session
         self._tenants: LookupCache[str, str] = LookupCache()
 
-    def tenant_id(self, sandbox: str | None) -> str:
+    async def tenant_id(self, sandbox: str | None) -> str:
         """The organisation's tenant id (`GET /stats`), looked up once per sandbox."""
         key = sandbox or self._session.default_sandbox
-        return self._tenants.get(key, lambda: self._look_up_tenant_id(sandbox))
+        return await self._tenants.get(key, lambda: self._look_up_tenant_id(sandbox))
 
-    def _look_up_tenant_id(self, sandbox: str | None) -> str:
-        stats = self._session.request(API, "GET", "/schemaregistry/stats", sandbox=sandbox)
+    async def _look_up_tenant_id(self, sandbox: str | None) -> str:
+        stats = await self._session.request(API, "GET", "/schemaregistry/stats", sandbox=sandbox)
         tenant = stats.get("tenantId") if isinstance(stats, dict) else None
         if not isinstance(tenant, str) or not tenant:
             raise RetryableError(f"{API}: /stats answered without a tenantId", api=API)
         return tenant
 
-    def create(self, sandbox: str | None, kind: str, body: Json) -> str:
+    async def create(self, sandbox: str | None, kind: str, body: Json) -> str:
         """Create a tenant schema or field group; return its ``$id``."""
-        answer = self._session.request(
+        answer = await self._session.request(
             API, "POST", f"/schemaregistry/tenant/{kind}", sandbox=sandbox, json_body=body
         )
         if not isinstance(answer, dict) or not isinstance(answer.get("$id"), str):
             raise RetryableError(f"{API}: POST /tenant/{kind} answered without an $id", api=API)
         return str(answer["$id"])
 
-    def get(self, sandbox: str | None, kind: str, resource_id: str) -> Json:
+    async def get(self, sandbox: str | None, kind: str, resource_id: str) -> Json:
         """One tenant resource by ``$id`` or ``meta:altId``."""
-        answer = self._session.request(
+        answer = await self._session.request(
             API,
             "GET",
             f"/schemaregistry/tenant/{kind}/{{id}}",
@@ -68,9 +68,9 @@ class SchemaRegistry:
             raise RetryableError(f"{API}: unreadable {kind} {resource_id}", api=API)
         return with_id(answer)
 
-    def delete(self, sandbox: str | None, kind: str, resource_id: str) -> None:
+    async def delete(self, sandbox: str | None, kind: str, resource_id: str) -> None:
         """Delete one tenant resource by ``$id``."""
-        self._session.request(
+        await self._session.request(
             API,
             "DELETE",
             f"/schemaregistry/tenant/{kind}/{{id}}",
@@ -78,16 +78,18 @@ class SchemaRegistry:
             path={"id": resource_id},
         )
 
-    def find_by_title(self, sandbox: str | None, kind: str, title: str) -> list[Json]:
+    async def find_by_title(self, sandbox: str | None, kind: str, title: str) -> list[Json]:
         """Every tenant resource whose title is exactly ``title``."""
         prop = schema_registry_title_filter(title)
         return [
             with_id(item)
-            for item in self.summaries(sandbox, kind, prop)
+            async for item in self.summaries(sandbox, kind, prop)
             if isinstance(item, dict) and item.get("title") == title
         ]
 
-    def summaries(self, sandbox: str | None, kind: str, prop: str | None = None) -> Iterator[Json]:
+    async def summaries(
+        self, sandbox: str | None, kind: str, prop: str | None = None
+    ) -> AsyncIterator[Json]:
         """Every tenant resource of ``kind`` (summaries), page after page."""
         start: str | None = None
         while True:
@@ -96,7 +98,7 @@ class SchemaRegistry:
                 params["property"] = prop
             if start is not None:
                 params["start"] = start
-            page = self._session.request(
+            page = await self._session.request(
                 API,
                 "GET",
                 f"/schemaregistry/tenant/{kind}",
@@ -106,7 +108,8 @@ class SchemaRegistry:
             )
             if not isinstance(page, dict):
                 raise RetryableError(f"{API}: unreadable page of {kind}", api=API)
-            yield from page.get("results") or []
+            for item in page.get("results") or []:
+                yield item
             start = next_start(page)
             if start is None:
                 return

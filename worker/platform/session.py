@@ -50,7 +50,7 @@ class PlatformSession:
             "Accept": accept or "application/json",
         }
 
-    def request(
+    async def request(
         self,
         api: str,
         method: str,
@@ -67,9 +67,9 @@ class PlatformSession:
         A 401 renews the token once and sends the call again.
         """
         url = self._base + fill_template(template, path)
-        token = self._auth.token()
+        token = await self._auth.token()
         for attempt in (1, 2):
-            response = self._transport.send(
+            response = await self._transport.send(
                 api,
                 method,
                 url,
@@ -82,7 +82,7 @@ class PlatformSession:
                 break
             # A 401 means the gateway refused the token before applying anything, so sending
             # again (even a POST) cannot duplicate a resource.
-            token = self._auth.renew(token)
+            token = await self._auth.renew(token)
         if not response.is_success:
             error = error_for_response(api, method, template, response)
             if isinstance(error, AuthenticationError):

@@ -179,7 +179,7 @@ def test_a_step_started_before_a_crash_looks_up_its_resource_and_does_not_create
         ops.complete_step(
             r.ledger, "crm-1", claim.fence, "flow_spec", "flow-spec-1", "reused", 1, 0.1, now=now
         )
-        name = step_name(Step.SOURCE_CONNECTION, request())
+        name = step_name(Step.SOURCE_CONNECTION, request()) or ""
         ops.record_intent(r.ledger, "crm-1", claim.fence, "source_connection", name, now=now)
         r.actions.made["source_connection"] = {name: "source-before-crash"}
         r.clock.now += 3600
