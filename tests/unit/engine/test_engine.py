@@ -217,7 +217,10 @@ FAULTS = st.sampled_from(["none", "retryable", "rejected", "lost"])
 def test_every_request_reaches_exactly_one_terminal_event_and_named_resources_are_made_once(
     tmp_path: Path, faults: list[tuple[Step, str]]
 ) -> None:
-    with tempfile.TemporaryDirectory(dir=tmp_path) as directory, rig(Path(directory)) as r:
+    with (
+        tempfile.TemporaryDirectory(dir=tmp_path) as directory,
+        rig(Path(directory), threshold=1000) as r,
+    ):
         for step, fault in faults:
             if fault == "retryable":
                 r.actions.failures.setdefault(step, []).append(RetryableError("503", status=503))
