@@ -35,7 +35,7 @@ from worker.engine.engine import Engine, EngineConfig
 from worker.engine.runner import Tools
 from worker.engine.telemetry import Telemetry
 from worker.engine.upkeep import Upkeep, prune_finished
-from worker.errors import LedgerError
+from worker.errors import DataflowError, LedgerError
 from worker.ledger import Ledger, open_ledger
 from worker.observability.health import HealthServer
 from worker.observability.metrics import Metrics
@@ -235,7 +235,9 @@ class Worker:
     def _serve(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as error:  # the loop died: say why, and let start() raise it
+        except DataflowError as error:  # expected (the broker refused us): start() raises it
+            self._start_error = self._start_error or error
+        except BaseException as error:  # a bug killed the loop: say why, and let start() raise it
             self._start_error = self._start_error or error
             log.exception("event_loop_failed")
         finally:
@@ -268,7 +270,7 @@ class Worker:
         self._link = link
         self._upkeep = Upkeep(settings, platform, self.ledger, self.breaker, link)
         try:
-            await link.start(wait=False)
+            await link.start()
             await self._upkeep.start()
             self._started.set()
             await self._stop_request.wait()

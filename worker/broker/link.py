@@ -137,6 +137,7 @@ class BrokerLink:
         self._up = asyncio.Event()
         self._lost_event = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
+        self._first: asyncio.Future[BrokerError | None] | None = None
 
     @property
     def connected(self) -> bool:
@@ -148,11 +149,20 @@ class BrokerLink:
         """The topology this link consumes from and publishes to."""
         return self._names
 
-    async def start(self, *, wait: bool = True) -> None:
-        """Connect (declaring the topology) and keep connected; ``wait``: until the first time."""
-        self._keeper = asyncio.get_running_loop().create_task(self._keep_connected())
-        if wait:
-            await self._up.wait()
+    async def start(self) -> None:
+        """Connect (declaring the topology) and keep connected.
+
+        A first connection refused over a certificate leaves the link retrying (a rotated
+        certificate may fix it; the worker stays unready meanwhile); any other first failure is
+        raised, so a worker started with settings that cannot work stops at once.
+        """
+        loop = asyncio.get_running_loop()
+        self._first = loop.create_future()
+        self._keeper = loop.create_task(self._keep_connected())
+        error = await self._first
+        if error is not None and not isinstance(error, BrokerCertificateError):
+            await self.close()
+            raise error
 
     async def close(self) -> None:
         """Stop consuming and close both connections (unsettled deliveries are redelivered)."""
@@ -339,18 +349,26 @@ class BrokerLink:
         while not self._closing:
             try:
                 await self._connect()
+                self._attempted(None)
                 wait = _RECONNECT_FIRST_SECONDS
                 await self._lost_event.wait()
             except BrokerCertificateError as error:
                 # Configuration, yet a rotated certificate may fix it: stay unready and retry.
                 log.error("broker_certificate_refused", error=str(error))
+                self._attempted(error)
             except BrokerError as error:
                 log.warning("broker_connect_failed", error=str(error))
+                self._attempted(error)
             if self._closing:
                 return
             self._on_reconnect()
             await asyncio.sleep(wait)
             wait = min(wait * 2, _RECONNECT_MAX_SECONDS)
+
+    def _attempted(self, error: BrokerError | None) -> None:
+        """The outcome of the first connection attempt, for `start`."""
+        if self._first is not None and not self._first.done():
+            self._first.set_result(error)
 
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from types import FrameType
 
 import click
@@ -14,6 +15,8 @@ from worker.config import load_settings
 from worker.observability.logs import configure_logging
 
 log = structlog.get_logger()
+
+IDLE_SECONDS = 0.5  # nothing queued or in flight for this long: the burst is over
 
 
 @click.command()
@@ -48,9 +51,9 @@ def run(burst: bool, burst_timeout: float | None) -> None:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    worker.start()
     finished = True
     try:
+        worker.start()
         if burst:
             finished = _wait_for_idle(worker, stop, burst_timeout)
         else:
@@ -64,14 +67,19 @@ def run(burst: bool, burst_timeout: float | None) -> None:
 
 def _wait_for_idle(worker: Worker, stop: threading.Event, timeout: float | None) -> bool:
     """Wait until the worker is idle, a signal came, or the timeout passed (False)."""
-    waited = 0.0
+    started = time.monotonic()
+    idle_since: float | None = None
     while not stop.is_set():
+        now = time.monotonic()
         if worker.idle():
-            log.info("burst_finished")
-            return True
-        if timeout is not None and waited >= timeout:
+            idle_since = idle_since or now
+            if now - idle_since >= IDLE_SECONDS:
+                log.info("burst_finished")
+                return True
+        else:
+            idle_since = None
+        if timeout is not None and now - started >= timeout:
             log.warning("burst_timed_out", seconds=timeout)
             return False
         stop.wait(0.1)
-        waited += 0.1
     return True
