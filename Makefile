@@ -24,9 +24,10 @@ test: install  ## the whole test suite (integration tests use the local RabbitMQ
 
 check: install lint typecheck test  ## lint, strict types and tests
 
-lint: install
+lint: install  ## ruff, ruff format, and the layering contracts (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
