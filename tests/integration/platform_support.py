@@ -32,7 +32,7 @@ def client_for(
     emu: Emulator,
     *,
     secret: str | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.monotonic,
     **overrides: Any,
 ) -> PlatformClient:
@@ -49,7 +49,7 @@ def client_for(
         ims_url=emu.url,
         **overrides,
     )
-    return open_platform_client(settings, http_client=http, clock=clock)
+    return open_platform_client(settings, http_transport=http, clock=clock)
 
 
 @contextmanager

@@ -157,7 +157,7 @@ class RefusingTransport(httpx.AsyncBaseTransport):
 
 async def test_a_401_leads_to_one_renewal_and_then_an_authentication_error() -> None:
     with running_emulator() as emu:
-        async with client_for(emu, http=httpx.AsyncClient(transport=RefusingTransport())) as client:
+        async with client_for(emu, http=RefusingTransport()) as client:
             with pytest.raises(AuthenticationError, match="fresh token") as caught:
                 await client.find_flow(None, "nothing")
         assert caught.value.status == 401

@@ -33,7 +33,7 @@ from emulator.testing import MARIADB_SPEC_ID, Emulator, running_emulator
 from messages.models import DataflowRequested
 from tests.integration.platform_support import client_for, create_dataflow
 from worker.platform import bodies
-from worker.platform.http import build_http_client
+from worker.platform.http import build_http_transport
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -168,14 +168,27 @@ def emu() -> Iterator[Emulator]:
         yield emulator
 
 
+class Capturing(httpx.AsyncBaseTransport):
+    """A transport that keeps every request it sends."""
+
+    def __init__(self, real: httpx.AsyncBaseTransport, captured: list[httpx.Request]) -> None:
+        self._real = real
+        self._captured = captured
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Keep the request, then send it."""
+        self._captured.append(request)
+        return await self._real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close the real transport."""
+        await self._real.aclose()
+
+
 async def full_dataflow(emu: Emulator, captured: list[httpx.Request], **changes: Any) -> None:
     """Create, find, read and delete a whole dataflow, capturing every request sent."""
 
-    async def capture(request: httpx.Request) -> None:
-        captured.append(request)
-
-    http = build_http_client(timeout_seconds=30, pool_size=4)
-    http.event_hooks["request"] = [capture]
+    http = Capturing(build_http_transport(pool_size=4), captured)
     data: dict[str, Any] = {
         "request_id": f"r-{uuid.uuid4().hex[:8]}",
         "name": 'crm "orders", *all* & more',

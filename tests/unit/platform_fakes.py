@@ -37,5 +37,5 @@ def mock_client(
         platform_url="https://platform.test",
         ims_url=IMS_URL,
     )
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return open_platform_client(settings, metrics=metrics, http_client=http, clock=clock)
+    http = httpx.MockTransport(handler)
+    return open_platform_client(settings, metrics=metrics, http_transport=http, clock=clock)

@@ -23,7 +23,12 @@ from worker.platform.auth import Credentials, ImsAuth
 from worker.platform.catalog import Catalog
 from worker.platform.dataprep import DataPrep, MappingSetRef
 from worker.platform.flowservice import FlowService, check_connector
-from worker.platform.http import PlatformMetrics, Transport, build_http_client
+from worker.platform.http import (
+    PlatformMetrics,
+    Transport,
+    build_http_transport,
+    http_timeout,
+)
 from worker.platform.mappingsets import Pair, oldest_requested_set
 from worker.platform.schemaregistry import SchemaRegistry
 from worker.platform.session import PlatformSession
@@ -226,10 +231,10 @@ def open_platform_client(
     settings: Settings,
     *,
     metrics: PlatformMetrics | None = None,
-    http_client: httpx.AsyncClient | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> PlatformClient:
-    """The process's client, built from the settings (``http_client`` replaces the real pool).
+    """The process's client, built from the settings (``http_transport`` replaces the real pool).
 
     At most twice ``DATAFLOW_CONCURRENCY`` requests are in flight: a dataflow may run its
     independent steps at once. Open it in the event loop that will use it (``asyncio.run``,
@@ -238,12 +243,10 @@ def open_platform_client(
     settings.require_credentials()
     if not (settings.client_id and settings.client_secret and settings.org_id):
         raise ConfigurationError("the Platform client needs a client id, secret and org id")
-    client = http_client or build_http_client(
-        timeout_seconds=settings.http_timeout_seconds,
-        pool_size=IN_FLIGHT_PER_DATAFLOW * settings.concurrency,
-        ca_bundle=settings.ca_bundle,
+    http = http_transport or build_http_transport(
+        pool_size=IN_FLIGHT_PER_DATAFLOW * settings.concurrency, ca_bundle=settings.ca_bundle
     )
-    transport = Transport(client, metrics)
+    transport = Transport(http, http_timeout(settings.http_timeout_seconds), metrics)
     credentials = Credentials(
         client_id=settings.client_id,
         client_secret=settings.client_secret.get_secret_value(),

@@ -69,17 +69,16 @@ class PlatformMetrics(Protocol):
         """Count one call under its status class (or timeout/error) and time it."""
 
 
-def build_http_client(
+def build_http_transport(
     *,
-    timeout_seconds: float,
     pool_size: int,
     ca_bundle: str | None = None,
     proxies: Mapping[str, str] | None = None,
-) -> httpx.AsyncClient:
-    """One async client per process and event loop, on our own transport (docs/adr/0009).
+) -> httpx.AsyncBaseTransport:
+    """One transport per process and event loop: our own (docs/adr/0009).
 
     TLS is always verified (the system's trust store, or ``ca_bundle``). At most ``pool_size``
-    requests are in flight; one more waits for a slot up to the timeout. ``proxies`` are the
+    requests are in flight; one more waits for a slot up to the pool timeout. ``proxies`` are the
     proxy variables shaped like ``urllib.request.getproxies_environment()``, read from the
     environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``) when not given.
     """
@@ -89,12 +88,25 @@ def build_http_client(
         raise ConfigurationError(f"DATAFLOW_CA_BUNDLE: cannot load {ca_bundle}: {error}") from None
     if proxies is None:
         proxies = urllib.request.getproxies_environment()
-    transport = LeanTransport(
-        context, max_in_flight=pool_size, proxies=Proxies.from_environment(proxies)
-    )
+    return LeanTransport(context, max_in_flight=pool_size, proxies=Proxies.from_environment(proxies))
+
+
+def http_timeout(seconds: float) -> httpx.Timeout:
+    """The timeouts of every Platform and IMS request (a connect takes at most 10 s)."""
+    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
+
+
+def build_http_client(
+    *,
+    timeout_seconds: float,
+    pool_size: int,
+    ca_bundle: str | None = None,
+    proxies: Mapping[str, str] | None = None,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` on our transport (for tools and tests that want httpx's API)."""
     return httpx.AsyncClient(
-        transport=transport,
-        timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0)),
+        transport=build_http_transport(pool_size=pool_size, ca_bundle=ca_bundle, proxies=proxies),
+        timeout=http_timeout(timeout_seconds),
         trust_env=False,  # the proxy variables are the transport's; no .netrc, no SSL_CERT_FILE
         follow_redirects=False,
     )
@@ -203,15 +215,26 @@ _NOT_SENT = (
 
 
 class Transport:
-    """Sends requests through the shared pool, logging, counting and translating each one."""
+    """Sends requests through the shared pool, logging, counting and translating each one.
 
-    def __init__(self, client: httpx.AsyncClient, metrics: PlatformMetrics | None = None) -> None:
-        self._client = client
+    Requests go straight to the httpx transport: the Platform needs none of what
+    ``httpx.AsyncClient`` adds around it (redirects, cookies, auth flows, event hooks), and
+    skipping it saves a third of the CPU of a call.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncBaseTransport,
+        timeout: httpx.Timeout,
+        metrics: PlatformMetrics | None = None,
+    ) -> None:
+        self._http = http
+        self._extensions = {"timeout": timeout.as_dict()}
         self._metrics = metrics
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._client.aclose()
+        await self._http.aclose()
 
     async def send(
         self,
@@ -237,14 +260,23 @@ class Transport:
             content = json.dumps(json_body, ensure_ascii=False).encode()
             all_headers.setdefault("Content-Type", "application/json")
         try:
-            response = await self._client.request(
-                method, url, headers=all_headers, params=params, content=content, data=form
+            request = httpx.Request(
+                method,
+                url,
+                params=params,
+                headers=all_headers,
+                content=content,
+                data=form,
+                extensions=self._extensions,
             )
+            response = await self._http.handle_async_request(request)
+            await response.aread()
         except httpx.HTTPError as error:
             duration = time.perf_counter() - started
             label = "timeout" if isinstance(error, httpx.TimeoutException) else "error"
             self._record(api, method, template, label, duration, error=type(error).__name__)
             raise error_for_exception(api, method, template, error, idempotent=idempotent) from None
+        response.request = request
         duration = time.perf_counter() - started
         self._record(api, method, template, response.status_code, duration)
         return response
