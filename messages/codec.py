@@ -153,7 +153,12 @@ def canonical_content(request: DataflowRequested) -> bytes:
 
 def content_hash(request: DataflowRequested) -> str:
     """The SHA-256 hex digest of the request's canonical content: equal content, equal hash."""
-    return hashlib.sha256(canonical_content(request)).hexdigest()
+    return hash_of(canonical_content(request))
+
+
+def hash_of(canonical: bytes) -> str:
+    """The content hash of canonical content (``content_hash`` when it is already at hand)."""
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _whole(message: str) -> FieldViolation:

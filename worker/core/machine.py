@@ -224,7 +224,7 @@ class Done:
 Effect = Write | Call | Emit | Conclude | Republish | TripBreaker | CancelCalls | Done
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class State:
     """The machine's view of one request: the ledger record and what runs in this delivery."""
 
@@ -247,6 +247,12 @@ class Machine:
     def __init__(self, facts: Facts, limits: Limits) -> None:
         self.facts = facts
         self.limits = limits
+        # What each planned step needs, among the planned steps (Step is a str: it keys the
+        # record's steps as their names do).
+        self._needs = {
+            step: tuple(dep for dep in DEPENDENCIES[step] if dep in facts.plan)
+            for step in facts.plan
+        }
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -302,17 +308,17 @@ class Machine:
         done = record.done()
         intents: list[tuple[str, str | None]] = []
         calls: list[Call] = []
-        for step in facts.plan:
-            if step.value in done or step in state.running:
+        for step, needs in self._needs.items():
+            if step in done or step in state.running:
                 continue
-            if not all(dep.value in done for dep in DEPENDENCIES[step] if dep in facts.plan):
+            if not all(dep in done for dep in needs):
                 continue
             if step in facts.reuses:
                 calls.append(Call(step, "reuse"))
                 continue
-            current = record.step(step.value)
+            current = record.step(step)
             if current.state == "pending" and current.name is None:
-                intents.append((step.value, facts.names.get(step)))
+                intents.append((str(step), facts.names.get(step)))
                 calls.append(Call(step, "create"))
             else:  # an earlier delivery may have created it: look first
                 calls.append(Call(step, "lookup"))
@@ -387,7 +393,8 @@ class Machine:
             return self._decide_failure(_replace(state, failure=None), step, failure, now)
         if state.stopping:
             return _done(state, [Write((Release(settled=True),)), Done(REQUEUE)])
-        if all(step.value in state.record.done() for step in self.facts.plan):
+        done = state.record.done()
+        if all(step in done for step in self.facts.plan):
             return self._created(state, now)
         raise AssertionError(f"request {self.facts.request_id}: nothing runs and nothing is ready")
 
@@ -588,9 +595,11 @@ def _weight(failure: Failure) -> int:
 
 
 def _replace(state: State, **changes: Any) -> State:
-    values = {name: getattr(state, name) for name in State.__slots__}
+    values = dict(state.__dict__)
     values.update(changes)
-    return State(**values)
+    copy = object.__new__(State)
+    object.__setattr__(copy, "__dict__", values)
+    return copy
 
 
 def _applied(state: State, changes: Sequence[Change], now: float) -> State:

@@ -29,7 +29,7 @@ FINISHED: frozenset[str] = frozenset({"created", "failed"})
 STATUSES: tuple[RequestStatus, ...] = ("pending", "running", "waiting_retry", "created", "failed")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StepRecord:
     """One step's state: what it created or found, the name a started create uses, attempts.
 
@@ -44,7 +44,7 @@ class StepRecord:
     duration_seconds: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RequestRecord:
     """Everything the ledger knows about one request (one record per ``request_id``)."""
 

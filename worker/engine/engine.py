@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from messages.base import FieldViolation
-from messages.codec import InvalidMessageError, canonical_content, content_hash, decode
+from messages.codec import InvalidMessageError, canonical_content, decode, hash_of
 from messages.envelope import Event
 from messages.models import DataflowRequested
 from worker.core import admission, outcomes
@@ -103,11 +103,12 @@ class Engine:
             return REQUEUE
         if tools.breaker.is_open:
             return await self._carry_out(admission.circuit_open(config.handback_seconds))
+        canonical = canonical_content(request)
         try:
             claim = await tools.ledger.aclaim(
                 request.request_id,
-                content_hash(request),
-                canonical_content(request).decode(),
+                hash_of(canonical),
+                canonical.decode(),
                 event.id,
                 config.owner,
                 config.lease_seconds,

@@ -23,7 +23,7 @@ import psycopg_pool
 from worker.errors import LedgerError
 from worker.ledger.cursor import Cursor
 from worker.ledger.migrations import LATEST_VERSION, migrate
-from worker.ledger.sql import Clock, SqlLedger, T
+from worker.ledger.sql import Clock, Op, SqlLedger, T
 
 TYPES = {"real": "DOUBLE PRECISION", "blob": "BYTEA"}
 MIGRATION_LOCK = 0x64617461666C6F77  # "dataflow": serialises schema upgrades across workers
@@ -127,18 +127,11 @@ class PostgresLedger(SqlLedger):
         except psycopg.Error as error:
             raise LedgerError(f"ledger database error: {_first_line(error)}") from error
 
-    def _submit(
-        self,
-        work: Callable[[Cursor], T],
-        *,
-        write: bool,
-        single: bool = False,
-        then: Callable[[T], None] | None = None,
-    ) -> Future[T]:
+    def _submit(self, op: Op[T]) -> Future[T]:
         def run() -> T:
-            result = self._execute(work, write=write, single=single)
-            if then is not None:
-                then(result)
+            result = self._execute(op.work, write=op.write, single=op.single)
+            if op.then is not None:
+                op.then(result)
             return result
 
         if self._closed.is_set():

@@ -20,13 +20,15 @@ together; PostgreSQL runs each on a pooled connection in a thread of its own).
 from __future__ import annotations
 
 import abc
+import asyncio
 import builtins
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
 
 from worker.core import changes as transitions
 from worker.core.changes import Change, apply_all
@@ -57,6 +59,16 @@ T = TypeVar("T")
 _TABLE = "ledger_requests"
 HELD_RECORDS = 1024  # far above any worker's concurrency; beyond it, writes read the row first
 _FINISHED_SQL = ", ".join(f"'{status}'" for status in sorted(FINISHED))
+
+
+@dataclass(frozen=True, slots=True)
+class Op(Generic[T]):
+    """One ledger operation for a variant to run: a function of a cursor, and how to run it."""
+
+    work: Callable[[Cursor], T]
+    write: bool
+    single: bool = False
+    then: Callable[[T], None] | None = None
 
 
 class HeldLeases:
@@ -123,23 +135,20 @@ class SqlLedger(Ledger):
         self._held = HeldLeases()
 
     @abc.abstractmethod
-    def _submit(
-        self,
-        work: Callable[[Cursor], T],
-        *,
-        write: bool,
-        single: bool = False,
-        then: Callable[[T], None] | None = None,
-    ) -> Future[T]:
-        """Run ``work`` (in a write transaction, or as a read) and resolve the future with it.
+    def _submit(self, op: Op[T]) -> Future[T]:
+        """Run the operation (in a write transaction, or as a read); its future gets the result.
 
-        ``single``: ``work`` is one statement, which needs no transaction of its own. ``then``
-        runs with the result once it is committed, before the future resolves. When ``work``
+        ``op.single``: one statement, which needs no transaction of its own. ``op.then`` runs
+        with the result once it is committed, before the future resolves. When ``op.work``
         raises, what it wrote is rolled back and the future holds the error.
         """
 
+    def _submit_async(self, op: Op[T]) -> Awaitable[T]:
+        """The same for the running event loop (a variant may resolve several at once)."""
+        return asyncio.wrap_future(self._submit(op))
+
     def _run(self, work: Callable[[Cursor], T], *, write: bool, single: bool = False) -> T:
-        return self._submit(work, write=write, single=single).result()
+        return self._submit(Op(work, write, single)).result()
 
     def _now(self, now: float | None) -> float:
         return self._clock() if now is None else now
@@ -166,6 +175,21 @@ class SqlLedger(Ledger):
         now: float | None = None,
     ) -> Future[RequestRecord]:
         """One write: the held record's fenced UPDATE, or a locked read-change-write."""
+        return self._submit(self._apply_op(request_id, fence, changes, now))
+
+    async def aapply(
+        self,
+        request_id: str,
+        fence: int,
+        changes: Sequence[Change],
+        now: float | None = None,
+    ) -> RequestRecord:
+        """See :meth:`apply_future`."""
+        return await self._submit_async(self._apply_op(request_id, fence, changes, now))
+
+    def _apply_op(
+        self, request_id: str, fence: int, changes: Sequence[Change], now: float | None
+    ) -> Op[RequestRecord]:
         at = self._now(now)
         held = self._held.get(request_id, fence)
         if held is None:
@@ -178,7 +202,7 @@ class SqlLedger(Ledger):
                 self._update(cursor, changed)
                 return changed
 
-            return self._submit(load_and_update, write=True, then=self._held.put)
+            return Op(load_and_update, write=True, then=self._held.put)
         changed = apply_all(held, changes, at)
         values = (*mutable_values(changed), request_id, fence)
 
@@ -189,7 +213,7 @@ class SqlLedger(Ledger):
                 raise LeaseLostError(f"request {request_id}: lease lost (fence {fence})")
             return changed
 
-        return self._submit(update, write=True, single=True, then=self._held.put)
+        return Op(update, write=True, single=True, then=self._held.put)
 
     def claim_future(
         self,
@@ -202,6 +226,39 @@ class SqlLedger(Ledger):
         now: float | None = None,
     ) -> Future[Claim]:
         """Insert, or lock and decide, in one transaction (see :meth:`Ledger.claim_future`)."""
+        return self._submit(
+            self._claim_op(
+                request_id, content_hash, request_json, event_id, owner, lease_seconds, now
+            )
+        )
+
+    async def aclaim(
+        self,
+        request_id: str,
+        content_hash: str,
+        request_json: str,
+        event_id: str,
+        owner: str,
+        lease_seconds: float,
+        now: float | None = None,
+    ) -> Claim:
+        """See :meth:`claim_future`."""
+        return await self._submit_async(
+            self._claim_op(
+                request_id, content_hash, request_json, event_id, owner, lease_seconds, now
+            )
+        )
+
+    def _claim_op(
+        self,
+        request_id: str,
+        content_hash: str,
+        request_json: str,
+        event_id: str,
+        owner: str,
+        lease_seconds: float,
+        now: float | None,
+    ) -> Op[Claim]:
         at = self._now(now)
         fresh = transitions.new_record(
             request_id, content_hash, request_json, event_id, owner, lease_seconds, at
@@ -225,7 +282,7 @@ class SqlLedger(Ledger):
             if claim.fence is not None:
                 self._hold(claim.record)
 
-        return self._submit(insert_or_decide, write=True, then=hold)
+        return Op(insert_or_decide, write=True, then=hold)
 
     def record_run_future(
         self, request_id: str, run: Mapping[str, Any], now: float | None = None
@@ -237,7 +294,7 @@ class SqlLedger(Ledger):
             record = transitions.with_run(self._load(cursor, request_id), run, at)
             cursor.execute(self._runs_sql, (encode_runs(record.runs), at, request_id))
 
-        return self._submit(append, write=True)
+        return self._submit(Op(append, write=True))
 
     def get_future(self, request_id: str) -> Future[RequestRecord | None]:
         """The record, or ``None``."""
@@ -247,7 +304,7 @@ class SqlLedger(Ledger):
             row = cursor.fetchone()
             return None if row is None else from_row(row)
 
-        return self._submit(select, write=False)
+        return self._submit(Op(select, write=False))
 
     def reopen_for_replay(self, request_id: str, *, now: float | None = None) -> RequestRecord:
         """Make a failed request pending again, keeping what its done steps created."""

@@ -14,11 +14,12 @@ handler up to ``busy_timeout``. Every ``sqlite3`` error is translated into ``Led
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 from worker.errors import LedgerError
 from worker.ledger.cursor import Cursor
 from worker.ledger.migrations import LATEST_VERSION, migrate
-from worker.ledger.sql import Clock, SqlLedger, T
+from worker.ledger.sql import Clock, Op, SqlLedger, T
 
 TYPES = {"real": "REAL", "blob": "BLOB"}
 BUSY_TIMEOUT_MS = 10_000
@@ -42,36 +43,68 @@ def sqlite_path(state_url: str) -> str:
 
 
 class _Job:
-    """One operation handed to the writer thread; its future resolves once it has an outcome."""
+    """One operation handed to the writer thread, and whoever waits for its outcome.
 
-    __slots__ = ("error", "future", "result", "single", "then", "work", "write")
+    A blocking caller waits on a ``concurrent.futures.Future``; a coroutine on an asyncio future
+    of its loop, which the writer resolves with the rest of its batch in one hand-over to the
+    loop (one wake-up per batch, not one per operation).
+    """
 
-    def __init__(
-        self,
-        work: Callable[[Cursor], Any],
-        write: bool,
-        single: bool,
-        then: Callable[[Any], None] | None,
-    ) -> None:
-        self.work = work
-        self.write = write
-        self.single = single  # one statement: SQLite undoes a failed one itself, no savepoint
-        self.then = then
+    __slots__ = ("error", "future", "loop_future", "op", "result")
+
+    def __init__(self, op: Op[Any], loop_future: asyncio.Future[Any] | None = None) -> None:
+        self.op = op
         self.result: Any = None
         self.error: BaseException | None = None
-        self.future: Future[Any] = Future()
+        self.loop_future = loop_future
+        self.future: Future[Any] | None = None if loop_future is not None else Future()
+
+    def finish(self) -> None:
+        """Run ``then`` on success (a bug in it becomes the outcome)."""
+        then = self.op.then
+        if self.error is None and then is not None:
+            try:
+                then(self.result)
+            except Exception as error:
+                self.error = error
 
     def resolve(self) -> None:
-        """Hand the outcome to whoever waits (``then`` first, on success)."""
-        if self.error is None and self.then is not None:
-            try:
-                self.then(self.result)
-            except Exception as error:  # a bug in a hook must still resolve the future
-                self.error = error
+        """Hand a blocking caller its outcome (coroutines are handed theirs by batch)."""
+        if self.future is None:
+            return
         if self.error is not None:
             self.future.set_exception(self.error)
         else:
             self.future.set_result(self.result)
+
+
+def _hand_over(jobs: list[_Job]) -> None:
+    """Resolve coroutines' futures, on their loop (called there by ``call_soon_threadsafe``)."""
+    for job in jobs:
+        future = job.loop_future
+        if future is None or future.done():
+            continue
+        if job.error is not None:
+            future.set_exception(job.error)
+        else:
+            future.set_result(job.result)
+
+
+def _resolve_by_loop(jobs: list[_Job]) -> None:
+    """One hand-over per event loop for the coroutines of a batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+    for job in jobs:
+        if job.loop_future is not None:
+            by_loop.setdefault(job.loop_future.get_loop(), []).append(job)
+    for loop, waiting in by_loop.items():
+        with suppress(RuntimeError):  # the loop was closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(_hand_over, waiting)
+
+
+def _resolve_now(job: _Job) -> None:
+    """Resolve a coroutine's future from the loop it belongs to (the ledger was closed)."""
+    if job.loop_future is not None:
+        job.loop_future.get_loop().call_soon(_hand_over, [job])
 
 
 def _failure(context: str, error: sqlite3.Error) -> LedgerError:
@@ -126,22 +159,25 @@ class SqliteLedger(SqlLedger):
 
     # -- what the callers' threads do ----------------------------------------------------
 
-    def _submit(
-        self,
-        work: Callable[[Cursor], T],
-        *,
-        write: bool,
-        single: bool = False,
-        then: Callable[[T], None] | None = None,
-    ) -> Future[T]:
-        job = _Job(work, write, single, then)
+    def _submit(self, op: Op[T]) -> Future[T]:
+        job = _Job(op)
+        self._enqueue(job)
+        assert job.future is not None
+        return job.future
+
+    def _submit_async(self, op: Op[T]) -> Awaitable[T]:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Job(op, future))
+        return future
+
+    def _enqueue(self, job: _Job) -> None:
         with self._open_lock:
             if self._closed:
                 job.error = LedgerError("the ledger is closed")
                 job.resolve()
+                _resolve_now(job)
             else:
                 self._jobs.put(job)
-        return job.future
 
     def pragma(self, name: str) -> str | int:
         """The value of a PRAGMA (``journal_mode``, ``synchronous``), to check durability."""
@@ -190,25 +226,26 @@ class SqliteLedger(SqlLedger):
         writes: list[_Job] = []
         try:
             for job in batch:
-                if job.write:
+                if job.op.write:
                     writes.append(job)
                     continue
                 try:
-                    job.result = job.work(cursor)
+                    job.result = job.op.work(cursor)
                 except sqlite3.Error as error:
                     job.error = _failure("ledger read failed", error)
                 except Exception as error:
                     job.error = error
-                job.resolve()
             if writes:
                 self._commit_together(cursor, writes)
         finally:
-            for job in writes:
+            for job in batch:
+                job.finish()
                 job.resolve()
+            _resolve_by_loop(batch)
 
     def _undo(self, cursor: sqlite3.Cursor, job: _Job) -> None:
         """Roll back what a failed operation wrote; the others of the batch stay."""
-        if not job.single:
+        if not job.op.single:
             cursor.execute("ROLLBACK TO job")
         elif not self._connection.in_transaction:  # the error ended the whole transaction
             raise LedgerError("the batch's transaction was rolled back")
@@ -219,17 +256,17 @@ class SqliteLedger(SqlLedger):
             # IMMEDIATE takes the write lock up front, so a read-then-write never deadlocks.
             cursor.execute("BEGIN IMMEDIATE")
             for job in writes:
-                if not job.single:
+                if not job.op.single:
                     cursor.execute("SAVEPOINT job")
                 try:
-                    job.result = job.work(cursor)
+                    job.result = job.op.work(cursor)
                 except sqlite3.Error as error:
                     job.error = _failure("ledger write failed", error)
                     self._undo(cursor, job)
                 except Exception as error:
                     job.error = error
                     self._undo(cursor, job)
-                if not job.single:
+                if not job.op.single:
                     cursor.execute("RELEASE job")
             cursor.execute("COMMIT")
         except Exception as error:
