@@ -12,6 +12,7 @@ import pytest
 from kombu import Connection
 
 from tests.integration.harness import delete_topology, unique
+from tests.integration.tcp_proxy import CuttableProxy
 from worker.broker.link import BrokerLink, Token
 from worker.broker.publisher import Outgoing
 from worker.broker.topology import REQUESTED_KEY, Topology
@@ -178,21 +179,21 @@ def test_a_requeued_delivery_comes_back_marked_redelivered(rabbitmq_url: str, pr
 def test_after_a_lost_connection_the_link_reconnects_and_the_unsettled_message_returns(
     rabbitmq_url: str, prefix: str
 ) -> None:
-    async def scenario() -> None:
-        async with link(rabbitmq_url, prefix) as (broker, inbox):
+    async def scenario(url: str, proxy: CuttableProxy) -> None:
+        async with link(url, prefix) as (broker, inbox):
             await broker.publish(request(prefix, b"held"))
             await inbox.wait_for(1)
             delivery, stale = inbox.items[0]
-            wire = broker._consumer_wire
-            assert wire is not None
-            assert wire.connection is not None
-            wire.connection.connection.sock.close()  # the network drops the connection
+            proxy.cut()  # the network drops both connections
             await inbox.wait_for(2, timeout=30)
             await broker.settle(stale, delivery, ACK)  # a tag of the old connection: dropped
             again, token = inbox.items[1]
             assert again.body == b"held"
+            assert again.redelivered
             await broker.settle(token, again, ACK)
             assert broker.connected
 
-    asyncio.run(scenario())
+    with CuttableProxy(("127.0.0.1", 5672)) as proxy:
+        through_proxy = rabbitmq_url.replace("127.0.0.1:5672", f"127.0.0.1:{proxy.port}")
+        asyncio.run(scenario(through_proxy, proxy))
     assert settles_to_empty(rabbitmq_url, f"{prefix}.requests")

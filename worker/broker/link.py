@@ -18,6 +18,7 @@ accepts is confirmed at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable
@@ -40,6 +41,10 @@ log = structlog.get_logger()
 PUBLISH_ID_HEADER = "x-dataflow-publish-id"  # matches a basic.return to its publish
 _RECONNECT_FIRST_SECONDS = 0.5
 _RECONNECT_MAX_SECONDS = 10.0
+
+
+def _coalescing(wire: Wire | None) -> contextlib.AbstractContextManager[None]:
+    return wire.coalescing() if wire is not None else contextlib.nullcontext()
 
 
 def _log_lost_copy(future: asyncio.Future[None]) -> None:
@@ -173,6 +178,9 @@ class BrokerLink:
         if self._keeper is not None:
             self._keeper.cancel()
             await asyncio.gather(self._keeper, return_exceptions=True)
+        # Cancelling the consumer is a round trip after the last acks: the broker has taken them
+        # before the connection goes (a quorum queue may otherwise return acked messages).
+        self._apply_consuming()
         self._disconnect(BrokerError("the broker link is closed"))
 
     # -- consuming -----------------------------------------------------------------------
@@ -274,8 +282,9 @@ class BrokerLink:
         if message is None:
             log.info("settle_dropped_after_reconnect", tag=token.tag, action=action)
             return
+        wire = self._consumer_wire
         try:
-            with broker.broker_errors("settling a delivery"):
+            with broker.broker_errors("settling a delivery"), _coalescing(wire):
                 if action == "ack":
                     message.ack()
                 else:
@@ -314,7 +323,7 @@ class BrokerLink:
         if tag is not None and publish_id is not None:
             self._publish_ids[tag] = publish_id
         try:
-            with broker.broker_errors("publishing"):
+            with broker.broker_errors("publishing"), wire.coalescing():
                 channel.basic_publish(
                     prepared,
                     exchange=message.exchange,

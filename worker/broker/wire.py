@@ -2,10 +2,14 @@
 
 ``open`` runs in a helper thread (connecting may take seconds); ``attach`` hands the connection
 to the loop, which from then on is its only user: it reads frames when the socket is readable
-(py-amqp keeps a partial frame until the rest arrives) and checks heartbeats every second. Writes
-(publishes, acks) go straight to the socket, bounded by a send timeout so that a broker that stops
-reading cannot stall the loop for long. The in-process ``memory://`` transport has no socket and
-is polled instead.
+(py-amqp keeps a partial frame until the rest arrives) and checks heartbeats every second.
+
+System calls are the cost per message here, so both directions are coalesced: the frames written
+while the loop runs its ready callbacks (publishes, acks) leave in one ``sendall`` at the end of
+the round (py-amqp's frame writer is given a buffering transport), bounded by a send timeout so a
+broker that stops reading cannot stall the loop for long; and reads take whatever the socket
+holds (py-amqp keeps what a frame did not use). The in-process ``memory://`` transport has no
+socket and is polled instead.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import select
 import ssl
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
+import amqp.method_framing
+import amqp.transport
 import kombu
 import structlog
 
@@ -30,6 +36,51 @@ WRITE_TIMEOUT_SECONDS = 10
 _FRAME_WAIT_SECONDS = 0.05  # the most a read waits for the rest of a frame already begun
 _POLL_SECONDS = 0.005  # the in-process transport, which has no socket to wait on
 _HEARTBEAT_CHECK_SECONDS = 1.0
+_READ_CHUNK = 65536  # what one read takes at most: several frames, when several wait
+
+
+class CoalescedWrites:
+    """A stand-in for py-amqp's transport in its frame writer: some frames wait for the round's end.
+
+    Only frames written while ``holding`` wait (publishes and acks, which expect no reply); any
+    other (a method py-amqp then waits on the reply of) goes out at once, after those queued.
+    py-amqp hands ``write`` a view of a buffer it reuses, so each frame is copied; the first
+    frame of a round schedules one flush with ``call_soon``, after the loop's ready callbacks.
+    """
+
+    def __init__(
+        self,
+        transport: Any,
+        loop: asyncio.AbstractEventLoop,
+        on_error: Callable[[BrokerError], None],
+    ) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._on_error = on_error
+        self._frames: list[bytes] = []
+        self.holding = False
+
+    def write(self, frame: Any) -> None:
+        """Queue one frame (the first of a round schedules the flush), or send it now."""
+        if not self.holding:
+            self.flush()
+            self._transport.write(frame)
+            return
+        if not self._frames:
+            self._loop.call_soon(self.flush)
+        self._frames.append(bytes(frame))
+
+    def flush(self) -> None:
+        """Send what is queued, in one system call."""
+        if not self._frames:
+            return
+        data = b"".join(self._frames)
+        self._frames.clear()
+        try:
+            with broker.broker_errors("writing to the broker"):
+                self._transport.write(data)
+        except BrokerError as error:
+            self._on_error(error)
 
 
 class Wire:
@@ -46,6 +97,9 @@ class Wire:
         self._sock: Any = None
         self._timers: list[asyncio.TimerHandle] = []
         self._closed = False
+        self._amqp: Any = None
+        self._writes: CoalescedWrites | None = None
+        self._unbuffered_writer: Any = None
 
     def open(self) -> None:
         """Connect and open the channel (blocking: call it from a helper thread)."""
@@ -61,16 +115,40 @@ class Wire:
             self.channel = connection.channel()
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """From now on the loop reads the connection."""
+        """From now on the loop reads the connection, and coalesces what it writes."""
         self._loop = loop
         if self._memory:
             self._schedule(_POLL_SECONDS, self._poll)
             return
         assert self.connection is not None
-        self._sock = self.connection.connection.sock
+        amqp_connection = self.connection.connection
+        self._amqp = amqp_connection
+        self._sock = amqp_connection.sock
         self._fd = self._sock.fileno()
+        transport = amqp_connection.transport
+        if isinstance(transport, amqp.transport.TCPTransport):  # TLS reads its own records
+            recv = self._sock.recv
+            transport._quick_recv = lambda wanted: recv(max(wanted, _READ_CHUNK))
+        self._unbuffered_writer = amqp_connection.frame_writer
+        self._writes = CoalescedWrites(transport, loop, self._fail)
+        amqp_connection.frame_writer = amqp.method_framing.frame_writer(
+            amqp_connection, self._writes
+        )
         loop.add_reader(self._fd, self._readable)
         self._schedule(_HEARTBEAT_CHECK_SECONDS, self._heartbeat)
+
+    @contextmanager
+    def coalescing(self) -> Iterator[None]:
+        """Frames written inside wait for the end of the loop's round (they expect no reply)."""
+        writes = self._writes
+        if writes is None:
+            yield
+            return
+        writes.holding = True
+        try:
+            yield
+        finally:
+            writes.holding = False
 
     def _schedule(self, delay: float, callback: Callable[[], None]) -> None:
         if self._loop is not None and not self._closed:
@@ -95,6 +173,8 @@ class Wire:
     def _more_to_read(self) -> bool:
         sock = self._sock
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        if self._amqp is not None and self._amqp.transport._read_buffer:
             return True
         try:
             readable, _, _ = select.select([sock], [], [], 0)
@@ -132,6 +212,9 @@ class Wire:
 
     def close(self) -> None:
         """Stop reading and close the connection (errors closing a dead one are ignored)."""
+        if self._writes is not None and self._amqp is not None:
+            self._writes.flush()  # what is queued goes out before the close handshake
+            self._amqp.frame_writer = self._unbuffered_writer
         self._closed = True
         for timer in self._timers:
             timer.cancel()
