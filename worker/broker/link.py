@@ -311,7 +311,7 @@ class BrokerLink:
             message.body,
             content_type=CONTENT_TYPE,
             content_encoding="utf-8",
-            headers=headers,
+            headers=headers or None,  # an empty table costs as much as a small one
             properties={
                 "delivery_mode": 2,
                 "message_id": message.message_id,

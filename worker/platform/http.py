@@ -88,7 +88,8 @@ def build_http_transport(
         raise ConfigurationError(f"DATAFLOW_CA_BUNDLE: cannot load {ca_bundle}: {error}") from None
     if proxies is None:
         proxies = urllib.request.getproxies_environment()
-    return LeanTransport(context, max_in_flight=pool_size, proxies=Proxies.from_environment(proxies))
+    routes = Proxies.from_environment(proxies)
+    return LeanTransport(context, max_in_flight=pool_size, proxies=routes)
 
 
 def http_timeout(seconds: float) -> httpx.Timeout:
