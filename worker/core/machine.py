@@ -21,7 +21,7 @@ Retry policy, poison detection and the breaker's state are inputs, never side ef
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from messages.envelope import Payload
@@ -181,12 +181,17 @@ class Emit:
 
 @dataclass(frozen=True, slots=True)
 class Conclude:
-    """End the request: encode its terminal event, store it with ``changes`` and Finish, publish."""
+    """End the request: encode its terminal event, store it with ``changes`` and Finish, publish.
+
+    ``before``: events that go out after the write and before the terminal event (the last
+    step's completion, written in the same write).
+    """
 
     status: Literal["created", "failed"]
     payload: Payload
     error: Mapping[str, Any] | None = None
     changes: tuple[Change, ...] = ()
+    before: tuple[Emit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,11 +350,15 @@ class Machine:
             seen.seconds,
         )
         event_id = outcomes.step_event_id(state.record.first_event_id, step.value, seen.resource_id)
-        effects: list[Effect] = [Write(changes), Emit(payload, event_id), *calls]
-        if not state.running:
-            state, more = self._settle_when_idle(state, seen.now)
-            effects.extend(more)
-        return state, effects
+        emit = Emit(payload, event_id)
+        if state.running:
+            return state, [Write(changes), emit, *calls]
+        state, more = self._settle_when_idle(state, seen.now)
+        if more and isinstance(more[0], Conclude):  # the last step: one write ends the request
+            conclude = more[0]
+            merged = replace(conclude, changes=(*changes, *conclude.changes), before=(emit,))
+            return state, [merged, *more[1:]]
+        return state, [Write(changes), emit, *calls, *more]
 
     def _looked_up(self, state: State, seen: LookedUp) -> Decision:
         step = seen.step

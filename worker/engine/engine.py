@@ -74,21 +74,25 @@ class Engine:
             run.interrupt()
 
     async def handle(self, delivery: Delivery) -> Settle:
-        """Process one delivery; return how to settle it."""
+        """Process one delivery; return how to settle it.
+
+        Run it as a task of its own: its log context (message and request ids) is bound in the
+        task's context, which dies with it.
+        """
         metrics = self._tools.telemetry.metrics
-        with structlog.contextvars.bound_contextvars(message_id=delivery.message_id):
-            try:
-                event = decode(delivery.body, max_bytes=self.config.max_message_bytes)
-            except InvalidMessageError as error:
-                metrics.count_received(error.event_type)
-                return await self._invalid(delivery, error)
-            metrics.count_received(event.type)
-            age = self._tools.clock() - event.time.timestamp()
-            metrics.message_age_seconds.observe(max(age, 0.0))
-            if not isinstance(event.data, DataflowRequested):
-                return await self._invalid(delivery, _not_a_request(event))
-            with structlog.contextvars.bound_contextvars(request_id=event.data.request_id):
-                return await self._request(delivery, event, event.data)
+        structlog.contextvars.bind_contextvars(message_id=delivery.message_id)
+        try:
+            event = decode(delivery.body, max_bytes=self.config.max_message_bytes)
+        except InvalidMessageError as error:
+            metrics.count_received(error.event_type)
+            return await self._invalid(delivery, error)
+        metrics.count_received(event.type)
+        age = self._tools.clock() - event.time.timestamp()
+        metrics.message_age_seconds.observe(max(age, 0.0))
+        if not isinstance(event.data, DataflowRequested):
+            return await self._invalid(delivery, _not_a_request(event))
+        structlog.contextvars.bind_contextvars(request_id=event.data.request_id)
+        return await self._request(delivery, event, event.data)
 
     async def _invalid(self, delivery: Delivery, error: InvalidMessageError) -> Settle:
         log.warning("message_invalid", error=str(error))

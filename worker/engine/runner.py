@@ -232,6 +232,8 @@ class RequestRun:
         event = reporter.encode(effect.payload)
         finish = Finish(effect.status, event.body, effect.error)
         await self._write(Write((*effect.changes, finish)))
+        for emit in effect.before:
+            await self._execute(emit)
         self._confirms.append(reporter.send(event))
         self._tools.telemetry.concluded(effect)
 

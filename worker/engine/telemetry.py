@@ -13,7 +13,7 @@ from collections.abc import Callable
 import structlog
 
 from messages.envelope import Payload
-from messages.events import StepCompleted
+from messages.events import STEPS, StepCompleted
 from worker.core.changes import FailStep
 from worker.core.delivery import COPY_HEADER, REASON_HEADER
 from worker.core.machine import Call, Conclude, Done
@@ -29,16 +29,21 @@ class Telemetry:
     def __init__(self, metrics: Metrics, clock: Callable[[], float] = time.time) -> None:
         self.metrics = metrics
         self._clock = clock
+        # A step's counters, looked up once (a label lookup takes a lock and builds a key).
+        self._completed = {
+            step: (
+                metrics.step_attempts_total.labels(step=step, outcome="completed"),
+                metrics.step_duration_seconds.labels(step=step),
+            )
+            for step in STEPS
+        }
 
     def emitted(self, payload: Payload) -> None:
         """An event was published (a step's completion is counted here)."""
         if isinstance(payload, StepCompleted):
-            metrics = self.metrics
-            metrics.step_attempts_total.labels(step=payload.step, outcome="completed").inc()
-            metrics.step_duration_seconds.labels(step=payload.step).observe(
-                payload.duration_seconds
-            )
-            log.debug("step_completed", step=payload.step, outcome=payload.outcome)
+            completed, duration = self._completed[payload.step]
+            completed.inc()
+            duration.observe(payload.duration_seconds)
 
     def concluded(self, conclusion: Conclude) -> None:
         """A request ended; a step that failed for good is counted."""

@@ -215,6 +215,9 @@ _NOT_SENT = (
 )
 
 
+_URL_CACHE = 256
+
+
 class Transport:
     """Sends requests through the shared pool, logging, counting and translating each one.
 
@@ -232,6 +235,7 @@ class Transport:
         self._http = http
         self._extensions = {"timeout": timeout.as_dict()}
         self._metrics = metrics
+        self._urls: dict[str, httpx.URL] = {}  # parsed once: collection paths repeat
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -263,7 +267,7 @@ class Transport:
         try:
             request = httpx.Request(
                 method,
-                url,
+                self._url(url),
                 params=params,
                 headers=all_headers,
                 content=content,
@@ -281,6 +285,14 @@ class Transport:
         duration = time.perf_counter() - started
         self._record(api, method, template, response.status_code, duration)
         return response
+
+    def _url(self, url: str) -> httpx.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _URL_CACHE:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     def _record(
         self,

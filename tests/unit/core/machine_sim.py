@@ -148,6 +148,7 @@ class World:
             finish = Finish(effect.status, body, effect.error)
             self.record = apply_all(self.record, (*effect.changes, finish), self.now)
             self.concluded.append(effect)
+            self.events.extend(emit.payload for emit in effect.before)
             self.events.append(effect.payload)
         elif isinstance(effect, Republish):
             self.events.append(effect.body)
