@@ -26,8 +26,10 @@ import email.utils
 import json
 import ssl
 import time
+import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
@@ -130,7 +132,38 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
-def response_body(response: httpx.Response) -> Any:
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole answer as the client reads it: what it uses of ``httpx.Response``, built cheaply."""
+
+    status_code: int
+    headers: Mapping[str, str]  # names in lower case
+    content: bytes
+
+    @classmethod
+    def of(cls, status: int, raw_headers: Iterable[tuple[bytes, bytes]], body: bytes) -> Reply:
+        """The reply of a status, raw header pairs and a body."""
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers
+        }
+        return cls(status, headers, body)
+
+    @property
+    def is_success(self) -> bool:
+        """A 2xx status."""
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        """The body as text."""
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ValueError when it is not)."""
+        return json.loads(self.content)
+
+
+def response_body(response: Reply | httpx.Response) -> Any:
     """The JSON body of a response, or its text when it is not JSON (never raises)."""
     try:
         return response.json()
@@ -142,7 +175,7 @@ def error_for_response(
     api: str,
     method: str,
     template: str,
-    response: httpx.Response,
+    response: Reply | httpx.Response,
     *,
     idempotent: bool | None = None,
 ) -> PlatformError:
@@ -176,14 +209,21 @@ def error_for_response(
 
 
 def error_for_exception(
-    api: str, method: str, template: str, error: httpx.HTTPError, *, idempotent: bool | None = None
+    api: str,
+    method: str,
+    template: str,
+    error: httpx.HTTPError,
+    *,
+    idempotent: bool | None = None,
+    url: str | None = None,
 ) -> PlatformError:
     """The error a transport failure stands for, by whether the request may have landed.
 
-    The message names the origin tried (scheme, host and port: never a path or a query).
+    The message names the origin tried (scheme, host and port: never a path or a query), from
+    ``url`` or else the error's request.
     """
     message = f"{api} {method} {template} failed"
-    origin = _origin(error)
+    origin = _origin_of(httpx.URL(url)) if url is not None else _origin(error)
     if origin:
         message += f" at {origin}"
     message += f": {type(error).__name__}"
@@ -201,6 +241,10 @@ def _origin(error: httpx.HTTPError) -> str | None:
         url = error.request.url
     except RuntimeError:  # raised without a request
         return None
+    return _origin_of(url)
+
+
+def _origin_of(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
 
 
@@ -216,6 +260,7 @@ _NOT_SENT = (
 
 
 _URL_CACHE = 256
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})  # sent with a Content-Length even when empty
 
 
 class Transport:
@@ -233,7 +278,7 @@ class Transport:
         metrics: PlatformMetrics | None = None,
     ) -> None:
         self._http = http
-        self._extensions = {"timeout": timeout.as_dict()}
+        self._extensions: dict[str, Any] = {"timeout": timeout.as_dict()}
         self._metrics = metrics
         self._urls: dict[str, httpx.URL] = {}  # parsed once: collection paths repeat
 
@@ -253,38 +298,64 @@ class Transport:
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
-    ) -> httpx.Response:
+    ) -> Reply:
         """Send one request; raise only `PlatformError` for transport failures.
 
         ``idempotent`` overrides the method's default (a token request may be repeated safely).
         """
         started = time.perf_counter()
-        content = None
-        all_headers = dict(headers or {})
-        if json_body is not None:
-            content = json.dumps(json_body, ensure_ascii=False).encode()
-            all_headers.setdefault("Content-Type", "application/json")
         try:
-            request = httpx.Request(
-                method,
-                self._url(url),
-                params=params,
-                headers=all_headers,
-                content=content,
-                data=form,
-                extensions=self._extensions,
-            )
-            response = await self._http.handle_async_request(request)
-            await response.aread()
+            reply = await self._exchange(method, url, headers, params, json_body, form)
         except httpx.HTTPError as error:
             duration = time.perf_counter() - started
             label = "timeout" if isinstance(error, httpx.TimeoutException) else "error"
             self._record(api, method, template, label, duration, error=type(error).__name__)
-            raise error_for_exception(api, method, template, error, idempotent=idempotent) from None
-        response.request = request
+            raise error_for_exception(
+                api, method, template, error, idempotent=idempotent, url=url
+            ) from None
         duration = time.perf_counter() - started
-        self._record(api, method, template, response.status_code, duration)
-        return response
+        self._record(api, method, template, reply.status_code, duration)
+        return reply
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str | int] | None,
+        json_body: Any,
+        form: Mapping[str, str] | None,
+    ) -> Reply:
+        target = self._url(url)
+        if params:
+            target = target.copy_merge_params(params)
+        names = {name.lower() for name in headers or ()}
+        pairs = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in (headers or {}).items()
+        ]
+        body = b""
+        if json_body is not None:
+            body = json.dumps(json_body, ensure_ascii=False).encode()
+            if "content-type" not in names:
+                pairs.append((b"Content-Type", b"application/json"))
+        elif form is not None:
+            body = urllib.parse.urlencode(form).encode("ascii")
+            pairs.append((b"Content-Type", b"application/x-www-form-urlencoded"))
+        if not isinstance(self._http, LeanTransport):  # a test's transport: through httpx
+            request = httpx.Request(
+                method, target, headers=pairs, content=body or None, extensions=self._extensions
+            )
+            response = await self._http.handle_async_request(request)
+            content = await response.aread()
+            return Reply.of(response.status_code, response.headers.raw, content)
+        pairs.insert(0, (b"Host", target.netloc))
+        if body or method in _WITH_BODY:
+            pairs.append((b"Content-Length", str(len(body)).encode("ascii")))
+        answer = await self._http.exchange(
+            method.encode("ascii"), target, pairs, body, self._extensions["timeout"]
+        )
+        return Reply.of(answer.status, answer.headers, answer.body)
 
     def _url(self, url: str) -> httpx.URL:
         parsed = self._urls.get(url)

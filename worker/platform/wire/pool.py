@@ -25,6 +25,7 @@ import os
 import socket
 import ssl
 from collections import deque
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -61,9 +62,44 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its whole answer."""
+        timeouts: dict[str, Any] = request.extensions.get("timeout") or {}
+        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+        body = await request.aread()
+        answer = await self.exchange(
+            request.method.encode("ascii"),
+            request.url,
+            request.headers.raw,
+            body,
+            timeouts,
+            chunked=chunked,
+            request=request,
+        )
+        return httpx.Response(
+            answer.status,
+            headers=answer.headers,
+            stream=httpx.ByteStream(answer.body),
+            extensions={**_HTTP11, "reason_phrase": answer.reason},
+            request=request,
+        )
+
+    async def exchange(
+        self,
+        method: bytes,
+        url: httpx.URL,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: Mapping[str, Any],
+        *,
+        chunked: bool = False,
+        request: httpx.Request | None = None,
+    ) -> Answer:
+        """Send a request given as bytes (the caller's headers include Host and Content-Length).
+
+        The Platform client's own path: no ``httpx.Request`` or ``httpx.Response`` to build,
+        which costs more than the exchange itself. ``request`` only labels errors.
+        """
         if self._closed:
             raise httpx.ConnectError("the transport is closed", request=request)
-        timeouts: dict[str, Any] = request.extensions.get("timeout") or {}
         slots = self._slots
         if slots is None:
             slots = self._slots = asyncio.Semaphore(self._max_in_flight)
@@ -72,16 +108,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
         else:
             await slots.acquire()
         try:
-            answer = await self._send(request, timeouts)
+            return await self._send(method, url, headers, body, timeouts, chunked, request)
         finally:
             slots.release()
-        return httpx.Response(
-            answer.status,
-            headers=answer.headers,
-            stream=httpx.ByteStream(answer.body),
-            extensions={**_HTTP11, "reason_phrase": answer.reason},
-            request=request,
-        )
 
     async def aclose(self) -> None:
         """Close every connection, idle or busy; later requests fail with ConnectError."""
@@ -97,7 +126,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
     # -- one request ------------------------------------------------------------------------
 
     async def _wait_for_slot(
-        self, slots: asyncio.Semaphore, timeout: float | None, request: httpx.Request
+        self, slots: asyncio.Semaphore, timeout: float | None, request: httpx.Request | None
     ) -> None:
         try:
             async with asyncio.timeout(timeout):
@@ -108,15 +137,20 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 request=request,
             ) from None
 
-    async def _send(self, request: httpx.Request, timeouts: dict[str, Any]) -> Answer:
-        route = self._route(request.url)
-        method = request.method.encode("ascii")
-        body = await request.aread()
-        headers = request.headers.raw
+    async def _send(
+        self,
+        method: bytes,
+        url: httpx.URL,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: Mapping[str, Any],
+        chunked: bool,
+        request: httpx.Request | None,
+    ) -> Answer:
+        route = self._route(url)
         if route.proxy_headers:
             headers = [*headers, *route.proxy_headers]
-        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        target = request_target(request.url, absolute_form=route.absolute_form)
+        target = request_target(url, absolute_form=route.absolute_form)
         data = encode_request(method, target, headers, body, chunked=chunked)
         while True:
             connection, reused = await self._checkout(route, timeouts, request)
@@ -132,7 +166,8 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 stale = reused and not connection.answered and method in _RESENDABLE
                 if stale and isinstance(error, httpx.ReadError | httpx.RemoteProtocolError):
                     continue  # a keep-alive connection the server had just closed: once more
-                error.request = request
+                if request is not None:
+                    error.request = request
                 raise
             except BaseException:  # cancelled mid-exchange: the connection's state is unknown
                 self._discard(connection)
@@ -154,7 +189,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
     # -- connections ------------------------------------------------------------------------
 
     async def _checkout(
-        self, route: Route, timeouts: dict[str, Any], request: httpx.Request
+        self, route: Route, timeouts: Mapping[str, Any], request: httpx.Request | None
     ) -> tuple[Connection, bool]:
         """An idle connection of the route that is still good, or a new one."""
         idle = self._idle.get(route.key)
@@ -183,7 +218,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
         self._all.discard(connection)
 
     async def _connect(
-        self, route: Route, timeout: float | None, request: httpx.Request
+        self, route: Route, timeout: float | None, request: httpx.Request | None
     ) -> Connection:
         loop = asyncio.get_running_loop()
         connection = Connection(loop)
@@ -215,7 +250,8 @@ class LeanTransport(httpx.AsyncBaseTransport):
             ) from None
         except httpx.ProxyError as error:
             self._discard(connection)
-            error.request = request
+            if request is not None:
+                error.request = request
             raise
         return connection
 
