@@ -33,10 +33,21 @@ from worker.errors import BrokerError
 log = structlog.get_logger()
 
 WRITE_TIMEOUT_SECONDS = 10
-_FRAME_WAIT_SECONDS = 0.05  # the most a read waits for the rest of a frame already begun
+# The most a read waits for the rest of a frame already begun: the loop waits with it, so short
+# (a frame's bytes arrive together; a slow remainder is read when it comes, py-amqp keeps the rest).
+_FRAME_WAIT_SECONDS = 0.005
 _POLL_SECONDS = 0.005  # the in-process transport, which has no socket to wait on
 _HEARTBEAT_CHECK_SECONDS = 1.0
+_FRAME_HEADER = 7  # type (1 octet), channel (2), payload size (4)
 _READ_CHUNK = 65536  # what one read takes at most: several frames, when several wait
+
+
+def _holds_a_frame(buffer: bytes) -> bool:
+    """True when py-amqp's read buffer holds a whole frame (header, payload, end octet)."""
+    if len(buffer) < _FRAME_HEADER:
+        return False
+    size = int.from_bytes(buffer[3:7], "big")
+    return len(buffer) >= _FRAME_HEADER + size + 1
 
 
 class CoalescedWrites:
@@ -174,7 +185,7 @@ class Wire:
         sock = self._sock
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return True
-        if self._amqp is not None and self._amqp.transport._read_buffer:
+        if self._amqp is not None and _holds_a_frame(self._amqp.transport._read_buffer):
             return True
         try:
             readable, _, _ = select.select([sock], [], [], 0)
