@@ -65,7 +65,12 @@ def _released(record: RequestRecord, now: float) -> RequestRecord:
 
 @dataclass(frozen=True, slots=True)
 class StartSteps:
-    """Intents: each step started, with the name its create will use; one attempt counted each."""
+    """Intents: each step started, with the name its create will use.
+
+    Written before any of these steps' creates is sent, so that a later delivery finding a
+    step started looks its resource up before creating it. Attempts are counted when their
+    outcome is known (``CompleteStep``, ``FailStep``, ``CountAttempt``).
+    """
 
     steps: tuple[tuple[str, str | None], ...]
 
@@ -75,10 +80,7 @@ class StartSteps:
         for step, name in self.steps:
             current = steps.get(step, StepRecord())
             steps[step] = replace(
-                current,
-                state="started",
-                name=name if name is not None else current.name,
-                attempts=current.attempts + 1,
+                current, state="started", name=name if name is not None else current.name
             )
         return replace(record, steps=steps, updated_at=now)
 
@@ -124,7 +126,7 @@ class FailStep:
 
 @dataclass(frozen=True, slots=True)
 class CountAttempt:
-    """One more attempt of a step that writes no intent (a look-up of something reused)."""
+    """One more attempt of a step whose outcome is a retry."""
 
     step: str
 

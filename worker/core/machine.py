@@ -42,7 +42,7 @@ from worker.core.delivery import ACK, REQUEUE, Settle, delay, park
 from worker.core.follow import follow_settle
 from worker.core.record import RequestRecord, StepOutcome
 from worker.core.retry import RetryPolicy, decide
-from worker.core.steps import DEPENDENCIES, Step, rollback_plan
+from worker.core.steps import DELETABLE, DEPENDENCIES, Step, rollback_plan
 
 CallMode = Literal["create", "lookup", "reuse", "delete"]
 FailureKind = Literal["retryable", "outcome_unknown", "rejected", "authentication"]
@@ -157,10 +157,16 @@ Observation = Succeeded | LookedUp | Failed | Deleted | Interrupted
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """Apply the changes to the ledger in one write; ``best_effort``: a failure is ignored."""
+    """Apply the changes to the ledger in one write.
+
+    ``pipelined``: later effects need not wait for it (a step's completion: its resource is found
+    again by name if the write is lost), but writes stay in order and the delivery is not settled
+    before it is durable. ``best_effort``: a failure is ignored.
+    """
 
     changes: tuple[Change, ...]
     best_effort: bool = False
+    pipelined: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +246,7 @@ class State:
     stopping: bool = False
     removals: tuple[Step, ...] = ()
     failed_step: Step | None = None  # while rolling back: the step the request failed at
+    fresh: frozenset[Step] = frozenset()  # started in this delivery: create without a look-up
     finished: bool = False
 
 
@@ -279,10 +286,12 @@ class Machine:
         effects: list[Effect] = []
         if record.unsettled_deliveries > 1:  # a crash may have lost these events
             effects.extend(self._republish(record))
-        state, intents, calls = self._ready(state)
-        if intents:
+        intents = self._intents(record)
+        if intents:  # every create's intent, durable before the first create is sent
             effects.append(Write((StartSteps(intents),)))
-            state = _applied(state, (StartSteps(intents),), now)
+            fresh = frozenset(Step(step) for step, _ in intents)
+            state = _replace(_applied(state, (StartSteps(intents),), now), fresh=fresh)
+        state, calls = self._ready(state)
         effects.extend(calls)
         if not state.running:
             state, more = self._settle_when_idle(state, now)
@@ -305,13 +314,23 @@ class Machine:
 
     # -- steps -----------------------------------------------------------------------------
 
-    def _ready(self, state: State) -> tuple[State, tuple[tuple[str, str | None], ...], list[Call]]:
-        """Start every step whose dependencies are done: intents to write, and the calls."""
+    def _intents(self, record: RequestRecord) -> tuple[tuple[str, str | None], ...]:
+        """The steps this delivery may create without a look-up: never started before."""
+        facts = self.facts
+        return tuple(
+            (str(step), facts.names.get(step))
+            for step in facts.plan
+            if step not in facts.reuses
+            and record.step(step).state == "pending"
+            and record.step(step).name is None
+        )
+
+    def _ready(self, state: State) -> tuple[State, list[Call]]:
+        """Start every step whose dependencies are done."""
         if state.failure is not None or state.stopping:
-            return state, (), []
+            return state, []
         record, facts = state.record, self.facts
         done = record.done()
-        intents: list[tuple[str, str | None]] = []
         calls: list[Call] = []
         for step, needs in self._needs.items():
             if step in done or step in state.running:
@@ -320,27 +339,23 @@ class Machine:
                 continue
             if step in facts.reuses:
                 calls.append(Call(step, "reuse"))
-                continue
-            current = record.step(step)
-            if current.state == "pending" and current.name is None:
-                intents.append((str(step), facts.names.get(step)))
+            elif step in state.fresh:
                 calls.append(Call(step, "create"))
             else:  # an earlier delivery may have created it: look first
                 calls.append(Call(step, "lookup"))
         running = state.running | {call.step for call in calls}
-        return _replace(state, running=running), tuple(intents), calls
+        return _replace(state, running=running), calls
 
     def _succeeded(self, state: State, seen: Succeeded) -> Decision:
         step = seen.step
         state = _replace(state, running=state.running - {step}, unknown=_without(state, step))
         current = state.record.step(step.value)
-        attempts = current.attempts + (1 if seen.outcome == "reused" else 0)
+        found = seen.outcome == "found"  # an earlier attempt made it: counted, or lost in a crash
+        attempts = max(current.attempts, 1) if found else current.attempts + 1
         complete = CompleteStep(step.value, seen.resource_id, seen.outcome, attempts, seen.seconds)
         state = _applied(state, (complete,), seen.now)
-        state, intents, calls = self._ready(state)
-        changes: tuple[Change, ...] = (complete, StartSteps(intents)) if intents else (complete,)
-        if intents:
-            state = _applied(state, changes[1:], seen.now)
+        state, calls = self._ready(state)
+        changes: tuple[Change, ...] = (complete,)
         payload = outcomes.step_completed(
             self.facts.request_id,
             step.value,
@@ -352,13 +367,13 @@ class Machine:
         event_id = outcomes.step_event_id(state.record.first_event_id, step.value, seen.resource_id)
         emit = Emit(payload, event_id)
         if state.running:
-            return state, [Write(changes), emit, *calls]
+            return state, [Write(changes, pipelined=True), emit, *calls]
         state, more = self._settle_when_idle(state, seen.now)
         if more and isinstance(more[0], Conclude):  # the last step: one write ends the request
             conclude = more[0]
             merged = replace(conclude, changes=(*changes, *conclude.changes), before=(emit,))
             return state, [merged, *more[1:]]
-        return state, [Write(changes), emit, *calls, *more]
+        return state, [Write(changes, pipelined=True), emit, *calls, *more]
 
     def _looked_up(self, state: State, seen: LookedUp) -> Decision:
         step = seen.step
@@ -372,8 +387,8 @@ class Machine:
         if state.failure is not None or state.stopping:
             state = _replace(state, running=state.running - {step})
             return self._settle_when_idle(state, seen.now) if not state.running else (state, [])
-        intent = StartSteps(((step.value, self.facts.names.get(step)),))
-        return _applied(state, (intent,), seen.now), [Write((intent,)), Call(step, "create")]
+        # Not made: its intent is durable from the delivery that started it, so create now.
+        return state, [Call(step, "create")]
 
     def _failed(self, state: State, seen: Failed) -> Decision:
         step, failure = seen.step, seen.failure
@@ -421,7 +436,6 @@ class Machine:
                     Done(delay(self.limits.handback_seconds, "authentication")),
                 ],
             )
-        reused = step in self.facts.reuses
         if failure.retryable and failure.breaker_open:
             why = "platform_unavailable" if failure.opened_breaker else "circuit_open"
             error = {**info, "kind": "retryable"}
@@ -430,7 +444,7 @@ class Machine:
                 state,
                 [Write((release,)), Done(delay(self.limits.handback_seconds, why))],
             )
-        attempts = max(state.record.step(step.value).attempts + (1 if reused else 0), 1)
+        attempts = state.record.step(step.value).attempts + 1
         decision = decide(
             failure,
             attempts=attempts,
@@ -440,11 +454,10 @@ class Machine:
         )
         if decision.retry:
             retry = ScheduleRetry(now + decision.delay_seconds, {**info, "kind": "retryable"})
-            counted: tuple[Change, ...] = (CountAttempt(step.value),) if reused else ()
             return _done(
                 state,
                 [
-                    Write((*counted, retry)),
+                    Write((CountAttempt(step.value), retry)),
                     Done(delay(decision.delay_seconds, "retry"), retried=step),
                 ],
             )
@@ -496,8 +509,21 @@ class Machine:
         return decision[0], [*effects, *decision[1]]
 
     def _removals(self, record: RequestRecord) -> tuple[Step, ...]:
+        """What a rollback deletes, newest first: what the request made, and what it may have.
+
+        A started step may have made its resource without its completion becoming durable (a
+        crash): its deletion looks the resource up by name first.
+        """
         mine = owned(record)
-        return tuple(r.step for r in rollback_plan(mine, self.facts.plan) if r.deletable)
+        made = [r.step for r in rollback_plan(mine, self.facts.plan) if r.deletable]
+        maybe = {
+            step
+            for step in self.facts.plan
+            if step in DELETABLE
+            and step not in self.facts.reuses
+            and record.step(step).state == "started"
+        }
+        return tuple(step for step in reversed(self.facts.plan) if step in made or step in maybe)
 
     def _failed_conclusion(
         self,

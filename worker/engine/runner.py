@@ -147,6 +147,8 @@ class RequestRun:
         self._calls: set[asyncio.Task[None]] = set()
         self._confirms: list[asyncio.Future[None]] = []
         self._lock = asyncio.Lock()
+        self._pending_writes: list[asyncio.Task[None]] = []
+        self._write_failure: LedgerError | None = None
         self._keeper = LeaseKeeper(
             tools, self._request_id, fence, lease_seconds, self._observations.put_nowait, self._lock
         )
@@ -219,6 +221,11 @@ class RequestRun:
         return None
 
     async def _write(self, effect: Write) -> None:
+        if effect.pipelined:  # in order, without holding up the effects after it
+            task = asyncio.get_running_loop().create_task(self._pipelined(effect))
+            self._pending_writes.append(task)
+            return
+        await self._writes_done()
         try:
             async with self._lock:
                 await self._tools.ledger.aapply(self._request_id, self._fence, effect.changes)
@@ -226,6 +233,27 @@ class RequestRun:
             if not effect.best_effort:
                 raise
             log.warning("release_failed", error=str(error))  # the lease runs out on its own
+
+    async def _pipelined(self, effect: Write) -> None:
+        """A write no effect waits for; a failure interrupts the request like any other."""
+        try:
+            async with self._lock:  # fair: pipelined writes keep the order they were started in
+                await self._tools.ledger.aapply(self._request_id, self._fence, effect.changes)
+        except LeaseLostError as error:
+            self._write_failure = self._write_failure or error
+            self._observations.put_nowait(Interrupted("lease_lost", self._tools.clock()))
+        except LedgerError as error:
+            log.warning("request_interrupted", error=str(error))
+            self._write_failure = self._write_failure or error
+            self._observations.put_nowait(Interrupted("ledger", self._tools.clock()))
+
+    async def _writes_done(self) -> None:
+        """Wait for the pipelined writes; raise the first failure among them."""
+        pending, self._pending_writes = self._pending_writes, []
+        if pending:
+            await asyncio.gather(*pending)
+        if self._write_failure is not None:
+            raise self._write_failure
 
     async def _conclude(self, effect: Conclude) -> None:
         reporter = self._tools.reporter
@@ -238,7 +266,11 @@ class RequestRun:
         self._tools.telemetry.concluded(effect)
 
     async def _done(self, effect: Done) -> Settle:
-        """Every event this delivery owes is confirmed before it is settled; else requeue."""
+        """Every write is durable and every event confirmed before the delivery is settled."""
+        try:
+            await self._writes_done()
+        except LedgerError:
+            return REQUEUE  # progress not recorded: the request runs again (it looks up first)
         try:
             if self._confirms:
                 await asyncio.gather(*self._confirms)
@@ -290,11 +322,14 @@ class RequestRun:
             return LookedUp(step, found, time.perf_counter() - started, now())
         assert self._state is not None
         made = self._state.record.step(step.value).resource_id
+        if made is None:  # started, its completion unknown: was it made?
+            made = await actions.find(step, context, name)
         try:
-            await actions.delete(step, context, made or "")
+            if made is not None:
+                await actions.delete(step, context, made)
         except NotFoundError:
             log.info("rollback_already_gone", step=step.value)
-        return Deleted(step, True, now())
+        return Deleted(step, made is not None, now())
 
     def _failure(self, step: Step, error: PlatformError, call: Call) -> Observation:
         tools = self._tools

@@ -84,6 +84,7 @@ class World:
     settles: list[Done] = field(default_factory=list)
     breaker_trips: int = 0
     deliveries: int = 0
+    unsynced: list[Write] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def deliver(
@@ -113,6 +114,7 @@ class World:
             for effect in effects:
                 if budget is not None:
                     if budget == 0:
+                        self.unsynced.clear()  # the worker died before these were durable
                         return None
                     budget -= 1
                 done = self._execute(effect, pending)
@@ -136,7 +138,10 @@ class World:
         raise AssertionError(f"not concluded after {limit} deliveries")
 
     def _execute(self, effect: Effect, pending: list[Observation]) -> Done | None:
-        if isinstance(effect, Write):
+        if isinstance(effect, Write) and effect.pipelined:
+            self.unsynced.append(effect)  # durable later; a crash before then loses it
+        elif isinstance(effect, Write):
+            self._sync()
             self.record = apply_all(self.record, effect.changes, self.now)
         elif isinstance(effect, Call):
             self._check_inputs(effect)
@@ -144,6 +149,7 @@ class World:
         elif isinstance(effect, Emit):
             self.events.append(effect.payload)
         elif isinstance(effect, Conclude):
+            self._sync()
             body = type(effect.payload).__name__.encode()
             finish = Finish(effect.status, body, effect.error)
             self.record = apply_all(self.record, (*effect.changes, finish), self.now)
@@ -157,25 +163,36 @@ class World:
         elif isinstance(effect, CancelCalls):
             pending.clear()
         elif isinstance(effect, Done):
+            self._sync()
             self.settles.append(effect)
             self.now += effect.settle.seconds
             return effect
         return None
 
+    def _sync(self) -> None:
+        """The pipelined writes become durable (in order) before a write that waits."""
+        for write in self.unsynced:
+            self.record = apply_all(self.record, write.changes, self.now)
+        self.unsynced.clear()
+
     def _check_inputs(self, call: Call) -> None:
         if call.mode == "delete":
             return
-        done = self.record.done()
+        view = self.record  # what the worker knows: durable, and written but not yet synced
+        for write in self.unsynced:
+            view = apply_all(view, write.changes, self.now)
+        done = view.done()
         missing = [d for d in DEPENDENCIES[call.step] if d in ALL_STEPS and d.value not in done]
         assert not missing, f"{call.step} started before {missing}"
-        if call.mode == "create":
-            assert self.record.step(call.step.value).state == "started", "create without intent"
+        if call.mode == "create":  # its intent (the name, or a started mark) is durable
+            current = self.record.step(call.step.value)
+            assert current.state == "started" or current.name is not None, "create without intent"
 
     def _answer(self, call: Call) -> Observation:
         step, now = call.step, self.now
         if call.mode == "delete":
-            if step not in self.made:  # deleted before a crash: the Platform answers 404
-                return Deleted(step, True, now)
+            if step not in self.made:  # never made, or deleted before a crash (404)
+                return Deleted(step, self.record.step(step.value).resource_id is not None, now)
             gone = self.script(call) == "ok"
             if gone:
                 del self.made[step]

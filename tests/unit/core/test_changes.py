@@ -82,11 +82,13 @@ def test_a_write_with_the_current_fence_matches() -> None:
     assert t.fence_matches(leased(fence=3), 3)
 
 
-def test_an_intent_keeps_the_name_and_counts_an_attempt_per_start() -> None:
+def test_an_intent_keeps_the_name_and_counts_no_attempt() -> None:
     once = t.StartSteps((("flow", "crm (flow) [r-1]"),)).apply(leased(), T0 + 1)
     twice = t.StartSteps((("flow", None),)).apply(once, T0 + 2)
-    assert twice.step("flow") == StepRecord(state="started", name="crm (flow) [r-1]", attempts=2)
+    assert twice.step("flow") == StepRecord(state="started", name="crm (flow) [r-1]", attempts=0)
     assert twice.updated_at == T0 + 2
+    counted = t.CountAttempt("flow").apply(twice, T0 + 3)
+    assert counted.step("flow").attempts == 1
 
 
 def test_retry_and_finish_release_the_lease_and_settle_the_delivery() -> None:
