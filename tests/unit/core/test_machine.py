@@ -87,7 +87,7 @@ def test_every_intent_is_durable_before_the_first_create_and_completions_hold_no
     }
     spec = Succeeded(Step.FLOW_SPEC, "spec-1", "reused", 0.1, w.now)
     state, effects = machine.observe(state, spec)
-    write, emit, *calls = effects
+    write, _emit, *calls = effects
     assert isinstance(write, Write)
     assert write.pipelined  # the next creates need not wait for the completion to be durable
     assert [(c.step, c.mode) for c in calls] == [  # type: ignore[union-attr]
