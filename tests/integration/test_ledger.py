@@ -155,8 +155,8 @@ def test_a_released_lease_can_no_longer_write(ledger: Ledger) -> None:
 
 def test_a_step_records_its_intent_attempts_and_result(ledger: Ledger) -> None:
     fence = claim(ledger).fence
-    assert ops.record_intent(ledger, "r-1", fence, "dataflow", "crm (flow) [r-1]") == 1
-    assert ops.record_intent(ledger, "r-1", fence, "dataflow") == 2
+    assert ops.record_intent(ledger, "r-1", fence, "dataflow", "crm (flow) [r-1]") == 0
+    assert ops.record_intent(ledger, "r-1", fence, "dataflow") == 0  # the name is kept
     ops.complete_step(ledger, "r-1", fence, "dataflow", "flow-1", "found", 2, 1.5)
     error = {"kind": "rejected", "message": "bad", "status": 400, "code": "X-1"}
     ops.fail_step(ledger, "r-1", fence, "mapping_set", error, 1)
@@ -387,17 +387,16 @@ def test_writes_from_many_threads_all_land_and_a_stale_one_fails_alone(state_url
     )
 
 
-def test_a_completion_can_start_the_next_step_in_the_same_write(state_url: str) -> None:
+def test_a_claim_writes_the_intents_of_the_steps_that_never_started(state_url: str) -> None:
+    intents = (("source_connection", "crm (source) [r-1]"), ("target_schema", "crm (schema) [r-1]"))
     with open_ledger(state_url) as ledger:
-        fence = claim(ledger).fence
-        then = ("target_schema", "crm (schema) [r-1]")
-        attempts = ops.complete_step(
-            ledger, "r-1", fence, "source_connection", "s-1", "created", 1, 0.1, then=then
-        )
+        first = ledger.claim("r-1", "hash-a", "{}", "evt-1", "w1", LEASE, T0, intents)
+        ops.complete_step(ledger, "r-1", first.fence, "source_connection", "s-1", "created", 1, 0.1)
+        ops.release(ledger, "r-1", first.fence, settled=False, now=T0 + 1)
+        again = ledger.claim("r-1", "hash-a", "{}", "evt-1", "w2", LEASE, T0 + 2, intents)
         stored = ledger.get("r-1")
-    assert attempts == 1
+    assert first.started == ("source_connection", "target_schema")
+    assert again.started == ()  # started before: the next delivery looks them up first
     assert stored is not None
     assert stored.step("source_connection").state == "done"
-    assert stored.step("target_schema") == StepRecord(
-        state="started", name="crm (schema) [r-1]", attempts=1
-    )
+    assert stored.step("target_schema") == StepRecord(state="started", name="crm (schema) [r-1]")

@@ -290,6 +290,23 @@ def decide_claim(
     return "acquired", claimed
 
 
+def start_fresh(
+    record: RequestRecord, intents: Sequence[tuple[str, str | None]], now: float
+) -> tuple[RequestRecord, tuple[str, ...]]:
+    """The intents of the steps that never started, written; and which those were.
+
+    A claim writes them with the lease, so the first creates need no write of their own.
+    """
+    fresh = tuple(
+        (step, name)
+        for step, name in intents
+        if record.step(step).state == "pending" and record.step(step).name is None
+    )
+    if not fresh:
+        return record, ()
+    return StartSteps(fresh).apply(record, now), tuple(step for step, _ in fresh)
+
+
 def fence_matches(record: RequestRecord, fence: int) -> bool:
     """True when ``fence`` is the token of the lease currently held on the record."""
     return record.fence == fence and record.lease_owner is not None

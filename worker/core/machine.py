@@ -97,9 +97,10 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class Begin:
-    """A delivery was claimed and the request may run."""
+    """A delivery was claimed and the request may run; ``fresh``: intents the claim wrote."""
 
     now: float
+    fresh: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,10 +287,11 @@ class Machine:
         effects: list[Effect] = []
         if record.unsettled_deliveries > 1:  # a crash may have lost these events
             effects.extend(self._republish(record))
-        intents = self._intents(record)
+        state = _replace(state, fresh=frozenset(Step(step) for step in observation.fresh))
+        intents = self.intents(record)
         if intents:  # every create's intent, durable before the first create is sent
             effects.append(Write((StartSteps(intents),)))
-            fresh = frozenset(Step(step) for step, _ in intents)
+            fresh = state.fresh | {Step(step) for step, _ in intents}
             state = _replace(_applied(state, (StartSteps(intents),), now), fresh=fresh)
         state, calls = self._ready(state)
         effects.extend(calls)
@@ -314,8 +316,8 @@ class Machine:
 
     # -- steps -----------------------------------------------------------------------------
 
-    def _intents(self, record: RequestRecord) -> tuple[tuple[str, str | None], ...]:
-        """The steps this delivery may create without a look-up: never started before."""
+    def intents(self, record: RequestRecord) -> tuple[tuple[str, str | None], ...]:
+        """The intents of the steps never started (a claim may write them with the lease)."""
         facts = self.facts
         return tuple(
             (str(step), facts.names.get(step))

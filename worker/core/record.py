@@ -96,9 +96,11 @@ class Claim:
     """What claiming a record decided; ``fence`` is set only when the lease was ``acquired``.
 
     ``record`` is the stored record after the claim; for ``conflict`` and ``busy`` it is the
-    record as another request or worker left it, untouched.
+    record as another request or worker left it, untouched. ``started``: the steps whose intents
+    this claim wrote (never started before: their creates need no look-up).
     """
 
     outcome: ClaimOutcome
     record: RequestRecord
     fence: int | None = None
+    started: tuple[str, ...] = ()

@@ -22,7 +22,7 @@ from worker.core import admission, outcomes
 from worker.core.delivery import ACK, REQUEUE, Delivery, Settle, delay
 from worker.core.follow import followed, next_round
 from worker.core.machine import Done, Effect, Emit, Facts, Limits, Machine, Republish
-from worker.core.record import RequestRecord
+from worker.core.record import Claim, RequestRecord
 from worker.core.retry import RetryPolicy
 from worker.core.runs import first_run, run_completed
 from worker.core.steps import plan, reuses
@@ -108,6 +108,7 @@ class Engine:
         if tools.breaker.is_open:
             return await self._carry_out(admission.circuit_open(config.handback_seconds))
         canonical = canonical_content(request)
+        machine = self._machine(request)
         try:
             claim = await tools.ledger.aclaim(
                 request.request_id,
@@ -117,6 +118,7 @@ class Engine:
                 config.owner,
                 config.lease_seconds,
                 now=tools.clock(),
+                intents=machine.intents(_NO_RECORD),
             )
         except LedgerError as error:
             log.warning("ledger_unavailable", error=str(error))
@@ -135,9 +137,10 @@ class Engine:
         if claim.outcome == "busy":
             return await self._carry_out(admission.busy(claim.record, tools.clock()))
         assert claim.fence is not None
-        return await self._run(request, claim.record, claim.fence)
+        return await self._run(request, claim, machine)
 
-    async def _run(self, request: DataflowRequested, record: RequestRecord, fence: int) -> Settle:
+    def _machine(self, request: DataflowRequested) -> Machine:
+        """The step machine of one request: its plan, names and wishes."""
         config = self.config
         steps = plan(auto_mapping=request.mapping_mode == "auto")
         follow = request.follow_runs if request.follow_runs is not None else config.follow_runs
@@ -150,11 +153,16 @@ class Engine:
             follow=follow,
             follow_first_wait=config.follow_first_wait_seconds,
         )
+        return Machine(facts, self._limits)
+
+    async def _run(self, request: DataflowRequested, claim: Claim, machine: Machine) -> Settle:
+        config, record = self.config, claim.record
+        assert claim.fence is not None
         context = RequestContext(
             request, request.sandbox or config.default_sandbox, created_at=record.created_at
         )
         run = RequestRun(
-            self._tools, Machine(facts, self._limits), context, record, fence, config.lease_seconds
+            self._tools, machine, context, record, claim.fence, config.lease_seconds, claim.started
         )
         metrics = self._tools.telemetry.metrics
         self._runs.add(run)
@@ -209,6 +217,10 @@ class Engine:
                 tools.telemetry.done(effect)
                 return effect.settle
         raise AssertionError("admission effects end in Done")
+
+
+# A record with no step started: what the claim may start for a request seen for the first time.
+_NO_RECORD = RequestRecord("", "", "", "", "pending", 0.0, 0.0)
 
 
 def _not_a_request(event: Event) -> InvalidMessageError:

@@ -136,9 +136,11 @@ class RequestRun:
         record: RequestRecord,
         fence: int,
         lease_seconds: float,
+        started: tuple[str, ...] = (),
     ) -> None:
         self._tools = tools
         self._machine = machine
+        self._started = frozenset(started)
         self._context = context
         self._record = record
         self._fence = fence
@@ -163,7 +165,8 @@ class RequestRun:
         self._context.resources.update(self._record.done())
         self._keeper.start()
         try:
-            state, effects = self._machine.begin(self._record, Begin(self._tools.clock()))
+            begin = Begin(self._tools.clock(), self._started)
+            state, effects = self._machine.begin(self._record, begin)
             while True:
                 self._state = state
                 settle = await self._execute_all(effects)

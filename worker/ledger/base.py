@@ -84,6 +84,7 @@ class Ledger(abc.ABC):
         owner: str,
         lease_seconds: float,
         now: float | None = None,
+        intents: Sequence[tuple[str, str | None]] = (),
     ) -> Future[Claim]:
         """Atomically create or look at the record and take its lease when it can run now.
 
@@ -91,6 +92,7 @@ class Ledger(abc.ABC):
         changes). Finished: ``finished`` (a duplicate). Any unexpired lease (another worker or
         another request of this one): ``busy``. Otherwise the lease is taken (fence + 1), the
         delivery counted (``deliveries`` and ``unsettled_deliveries`` + 1): ``acquired``.
+        When acquired, the ``intents`` of steps that never started are written too.
         """
 
     @abc.abstractmethod
@@ -124,10 +126,11 @@ class Ledger(abc.ABC):
         owner: str,
         lease_seconds: float,
         now: float | None = None,
+        intents: Sequence[tuple[str, str | None]] = (),
     ) -> Claim:
         """See :meth:`claim_future`."""
         return self.claim_future(
-            request_id, content_hash, request_json, event_id, owner, lease_seconds, now
+            request_id, content_hash, request_json, event_id, owner, lease_seconds, now, intents
         ).result()
 
     def apply(
@@ -161,11 +164,12 @@ class Ledger(abc.ABC):
         owner: str,
         lease_seconds: float,
         now: float | None = None,
+        intents: Sequence[tuple[str, str | None]] = (),
     ) -> Claim:
         """See :meth:`claim_future`."""
         return await _awaited(
             self.claim_future(
-                request_id, content_hash, request_json, event_id, owner, lease_seconds, now
+                request_id, content_hash, request_json, event_id, owner, lease_seconds, now, intents
             )
         )
 

@@ -224,11 +224,12 @@ class SqlLedger(Ledger):
         owner: str,
         lease_seconds: float,
         now: float | None = None,
+        intents: Sequence[tuple[str, str | None]] = (),
     ) -> Future[Claim]:
         """Insert, or lock and decide, in one transaction (see :meth:`Ledger.claim_future`)."""
         return self._submit(
             self._claim_op(
-                request_id, content_hash, request_json, event_id, owner, lease_seconds, now
+                request_id, content_hash, request_json, event_id, owner, lease_seconds, now, intents
             )
         )
 
@@ -241,11 +242,12 @@ class SqlLedger(Ledger):
         owner: str,
         lease_seconds: float,
         now: float | None = None,
+        intents: Sequence[tuple[str, str | None]] = (),
     ) -> Claim:
         """See :meth:`claim_future`."""
         return await self._submit_async(
             self._claim_op(
-                request_id, content_hash, request_json, event_id, owner, lease_seconds, now
+                request_id, content_hash, request_json, event_id, owner, lease_seconds, now, intents
             )
         )
 
@@ -258,25 +260,31 @@ class SqlLedger(Ledger):
         owner: str,
         lease_seconds: float,
         now: float | None,
+        intents: Sequence[tuple[str, str | None]],
     ) -> Op[Claim]:
         at = self._now(now)
-        fresh = transitions.new_record(
-            request_id, content_hash, request_json, event_id, owner, lease_seconds, at
+        fresh, started = transitions.start_fresh(
+            transitions.new_record(
+                request_id, content_hash, request_json, event_id, owner, lease_seconds, at
+            ),
+            intents,
+            at,
         )
         row = to_row(fresh)
 
         def insert_or_decide(cursor: Cursor) -> Claim:
             cursor.execute(self._insert_sql, row)
             if cursor.rowcount == 1:
-                return Claim("acquired", fresh, fresh.fence)
+                return Claim("acquired", fresh, fresh.fence, started)
             record = self._load(cursor, request_id, full=True)
             outcome, after = transitions.decide_claim(
                 record, content_hash, owner, lease_seconds, at
             )
             if outcome != "acquired":
                 return Claim(outcome, record)
+            after, newly = transitions.start_fresh(after, intents, at)
             self._update(cursor, after)
-            return Claim(outcome, after, after.fence)
+            return Claim(outcome, after, after.fence, newly)
 
         def hold(claim: Claim) -> None:
             if claim.fence is not None:
