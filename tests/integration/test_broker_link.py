@@ -161,6 +161,31 @@ def test_a_delayed_delivery_is_stored_in_its_tier_and_a_parked_one_in_the_lot(
     assert queued(rabbitmq_url, f"{prefix}.requests") == []
 
 
+def test_messages_waiting_when_consuming_resumes_are_delivered_without_further_traffic(
+    rabbitmq_url: str, prefix: str
+) -> None:
+    # The broker sends deliveries right behind consume-ok; read together, they sit in py-amqp's
+    # buffer with the socket empty, and must still be dispatched.
+    async def scenario() -> None:
+        async with link(rabbitmq_url, prefix, prefetch=20) as (broker, inbox):
+            for cycle in range(5):
+                broker.pause()
+                await asyncio.gather(
+                    *(
+                        broker.publish(request(prefix, b"w", message_id=f"m-{cycle}-{n}"))
+                        for n in range(10)
+                    )
+                )
+                await asyncio.sleep(0.05)
+                broker.resume()
+                await inbox.wait_for(10 * (cycle + 1), timeout=5)
+                for delivery, token in inbox.items[10 * cycle :]:
+                    await broker.settle(token, delivery, ACK)
+
+    asyncio.run(scenario())
+    assert settles_to_empty(rabbitmq_url, f"{prefix}.requests")
+
+
 def test_a_requeued_delivery_comes_back_marked_redelivered(rabbitmq_url: str, prefix: str) -> None:
     async def scenario() -> None:
         async with link(rabbitmq_url, prefix) as (broker, inbox):

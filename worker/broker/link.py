@@ -210,6 +210,8 @@ class BrokerLink:
             self._lost(error)
             return
         self._consuming = want
+        if self._consumer_wire is not None:
+            self._consumer_wire.read_buffered()
 
     def _on_message(self, message: Any) -> None:
         tag = message.delivery_tag

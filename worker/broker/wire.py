@@ -147,6 +147,21 @@ class Wire:
         )
         loop.add_reader(self._fd, self._readable)
         self._schedule(_HEARTBEAT_CHECK_SECONDS, self._heartbeat)
+        self.read_buffered()
+
+    def read_buffered(self) -> None:
+        """Soon read the frames a blocking call left in py-amqp's buffer.
+
+        A call that waits for its reply (connecting, ``basic_consume``) reads whatever the socket
+        holds; deliveries that came with the reply stay buffered, and an empty socket never
+        wakes the reader. Call this after every such call made while attached.
+        """
+        if self._loop is not None and self._fd is not None and not self._closed:
+            self._loop.call_soon(self._read_if_buffered)
+
+    def _read_if_buffered(self) -> None:
+        if not self._closed and self._more_to_read():
+            self._readable()
 
     @contextmanager
     def coalescing(self) -> Iterator[None]:

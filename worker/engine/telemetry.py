@@ -44,6 +44,7 @@ class Telemetry:
             completed, duration = self._completed[payload.step]
             completed.inc()
             duration.observe(payload.duration_seconds)
+            log.debug("step_completed", step=payload.step, outcome=payload.outcome)
 
     def concluded(self, conclusion: Conclude) -> None:
         """A request ended; a step that failed for good is counted."""
