@@ -391,6 +391,7 @@ def test_a_claim_writes_the_intents_of_the_steps_that_never_started(state_url: s
     intents = (("source_connection", "crm (source) [r-1]"), ("target_schema", "crm (schema) [r-1]"))
     with open_ledger(state_url) as ledger:
         first = ledger.claim("r-1", "hash-a", "{}", "evt-1", "w1", LEASE, T0, intents)
+        assert first.fence is not None
         ops.complete_step(ledger, "r-1", first.fence, "source_connection", "s-1", "created", 1, 0.1)
         ops.release(ledger, "r-1", first.fence, settled=False, now=T0 + 1)
         again = ledger.claim("r-1", "hash-a", "{}", "evt-1", "w2", LEASE, T0 + 2, intents)

@@ -262,7 +262,7 @@ class BrokerLink:
         names = self._names
         if settle.action == "park":
             queue = names.dead_queue
-        elif self._memory:  # no TTL queues in memory: the caller delays (see TimerDelay)
+        elif self._memory:  # no TTL queues in memory: a timer delays (see _delay_in_process)
             queue = names.requests_queue
         else:
             queue = names.retry_queue(names.tier_for(settle.seconds))

@@ -6,9 +6,12 @@ executes the effects it returns, in order; nothing here touches the network, the
 ledger or a clock. Each :class:`Write` is durable before the next effect runs, which makes a
 crash at any point harmless (docs/adr/0010-step-machine.md):
 
-* a step that creates writes its intent (its name) first, in the same write as the completion
-  that made it ready; a step whose intent exists from an earlier delivery looks its resource up
-  first and adopts it (``found``); after a create whose answer was lost it looks up again;
+* every create's intent (its name) is durable before the first create is sent: the claim
+  writes the intents of the steps never started; a step whose intent exists from an earlier
+  delivery looks its resource up first and adopts it (``found``); after a create whose answer
+  was lost it looks up again;
+* a step's completion is pipelined: later effects need not wait for its write (a lost one is
+  found again by name), but the delivery is settled only once every write is durable;
 * independent steps run side by side (the source connection beside the schema chain);
 * a failure lets the running branches end, then retries (a delayed copy), hands the request back
   (the breaker is open or the credentials are refused), or fails it, rolling back first when the

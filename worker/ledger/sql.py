@@ -1,7 +1,7 @@
 """Every ledger operation as short SQL transactions, shared by the SQLite and PostgreSQL variants.
 
-Each operation is one transaction: load the row (locked), apply a pure transition from
-:mod:`worker.ledger.transitions`, write the changed columns. A variant supplies connections,
+Each operation is one transaction: load the row (locked), apply the pure changes of
+:mod:`worker.core.changes`, write the changed columns. A variant supplies connections,
 transactions, row locking and the translation of its driver's errors.
 
 Fast path: while a worker holds a lease, nobody else writes the record (a takeover bumps the
@@ -10,8 +10,9 @@ fence first), so the ledger keeps the records whose leases it handed out and wri
 
 Every operation is a function of a cursor handed to :meth:`SqlLedger._submit` as a write (one
 transaction), a single statement (its own transaction) or a read; a variant decides where and how
-to run it and returns a future (SQLite's writer thread commits the writes of many callers
-together; PostgreSQL runs each on a pooled connection in a thread of its own).
+to run it and returns a future (SQLite commits the writes of many callers together, in a writer
+thread or at the end of an event loop's round; PostgreSQL runs each on a pooled connection in a
+thread of its own).
 """
 
 # ruff: noqa: S608  -- statements are built only from this package's constant table and column
