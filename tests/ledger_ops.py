@@ -88,7 +88,7 @@ def finish(
     ledger: Ledger,
     request_id: str,
     fence: int,
-    status: Literal["created", "failed"],
+    status: Literal["created", "updated", "failed", "deleted"],
     terminal_event: bytes,
     error: Mapping[str, Any] | None = None,
     *,

@@ -10,7 +10,10 @@
     │   │   └── OutcomeUnknownError   the request may have been applied (dropped connection or
     │   │                             timeout after the body was sent): look up before creating
     │   ├── RejectedError             any other 4xx: status, code, title, detail from the Platform
-    │   │   └── NotFoundError         404
+    │   │   ├── NotFoundError         404
+    │   │   └── InUseError            a deletion refused: something else still uses the resource
+    │   ├── StaleEtagError            412: the entity changed since it was read (If-Match):
+    │   │                             read it again and re-apply
     │   └── AuthenticationError       IMS refused the credentials, or 401 after a fresh token:
     │                                 the worker stops taking work; it fails no request
     ├── LedgerError                   the ledger cannot be read or written
@@ -80,6 +83,14 @@ class RejectedError(PlatformError):
 
 class NotFoundError(RejectedError):
     """The Platform answered 404."""
+
+
+class InUseError(RejectedError):
+    """A deletion refused because another resource (a flow, a dataset, a schema) uses it."""
+
+
+class StaleEtagError(PlatformError):
+    """412: the entity changed since it was read; read it again and re-apply the change."""
 
 
 class AuthenticationError(PlatformError):

@@ -226,16 +226,21 @@ def test_only_a_failed_known_request_can_be_replayed(ledger: Ledger) -> None:
         ledger.reopen_for_replay("r-1")
 
 
-def test_prune_deletes_only_finished_records_older_than_the_cutoff(ledger: Ledger) -> None:
-    for index, finished_at in enumerate([T0 + 1, T0 + 50]):
-        rid = f"old-{index}"
+def test_prune_deletes_only_failed_and_deleted_records_older_than_the_cutoff(
+    ledger: Ledger,
+) -> None:
+    ends = [("old-failed", "failed", T0 + 1), ("new-failed", "failed", T0 + 50)]
+    ends += [("old-deleted", "deleted", T0 + 1), ("old-created", "created", T0 + 1)]
+    for rid, status, finished_at in ends:
         fence = ledger.claim(rid, "h", "{}", "e", "w", LEASE, T0).fence
         assert fence is not None
-        ops.finish(ledger, rid, fence, "created", b"e", now=finished_at)
+        ops.finish(ledger, rid, fence, status, b"e", now=finished_at)
     ledger.claim("running", "h", "{}", "e", "w", LEASE, T0)
-    assert ledger.prune(older_than=T0 + 10) == 1
-    assert ledger.get("old-0") is None
-    assert ledger.summary() == {"created": 1, "running": 1}
+    assert ledger.prune(older_than=T0 + 10) == 2
+    assert ledger.get("old-failed") is None
+    assert ledger.get("old-deleted") is None
+    # A created dataflow's record lives as long as the dataflow: revisions and deletion need it.
+    assert ledger.summary() == {"created": 1, "failed": 1, "running": 1}
 
 
 def test_list_gives_the_most_recent_first_optionally_by_status(ledger: Ledger) -> None:

@@ -39,11 +39,14 @@ def tls_url(port: int, ca: Path, schema_url: str, host: str = "localhost") -> st
 
 
 def use(url: str) -> None:
-    """Open the ledger, claim and finish a request, read it back."""
+    """Open the ledger, claim and finish two requests (one created, one failed), read back."""
     with open_ledger(url) as ledger:
         claim = ledger.claim("r-1", "hash", '{"name":"crm"}', "evt-1", "w1", 30.0, T0)
         assert claim.fence is not None
         ops.finish(ledger, "r-1", claim.fence, "created", b"{}", None, now=T0 + 1)
+        failed = ledger.claim("r-2", "hash", '{"name":"crm"}', "evt-2", "w1", 30.0, T0)
+        assert failed.fence is not None
+        ops.finish(ledger, "r-2", failed.fence, "failed", b"{}", None, now=T0 + 1)
         record = ledger.get("r-1")
         assert record is not None
         assert record.status == "created"

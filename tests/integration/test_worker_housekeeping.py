@@ -16,11 +16,13 @@ from worker.ledger import open_ledger
 pytestmark = pytest.mark.integration
 
 
-def _finished_record(state_url: str, request_id: str, finished_at: float) -> None:
+def _finished_record(
+    state_url: str, request_id: str, finished_at: float, status: str = "failed"
+) -> None:
     with open_ledger(state_url) as ledger:
         claim = ledger.claim(request_id, "hash", "{}", "event", "test", 60, now=finished_at)
         assert claim.fence is not None
-        ops.finish(ledger, request_id, claim.fence, "created", b"{}", now=finished_at)
+        ops.finish(ledger, request_id, claim.fence, status, b"{}", now=finished_at)  # type: ignore[arg-type]
 
 
 def test_records_finished_before_the_prune_age_are_deleted_and_newer_ones_kept(
@@ -30,6 +32,7 @@ def test_records_finished_before_the_prune_age_are_deleted_and_newer_ones_kept(
     day = 86400.0
     _finished_record(state_url, "old-request", time.time() - 3 * day)
     _finished_record(state_url, "recent-request", time.time() - 0.5 * day)
+    _finished_record(state_url, "old-dataflow", time.time() - 3 * day, "created")
     with running_emulator() as emulator:
         prefix = f"prune{uuid.uuid4().hex[:8]}"
         settings = worker_settings("memory://", emulator, state_url, prefix, prune_after_days=1)
@@ -40,6 +43,7 @@ def test_records_finished_before_the_prune_age_are_deleted_and_newer_ones_kept(
                 time.sleep(0.05)
             assert worker.ledger.get("old-request") is None
             assert worker.ledger.get("recent-request") is not None
+            assert worker.ledger.get("old-dataflow") is not None  # its dataflow still exists
             assert worker.prune_finished() == 0
 
 

@@ -111,7 +111,7 @@ def test_known_label_sets_are_exported_at_zero_from_the_start(
                 assert sample == 0
     for reason in ("invalid_message", "rejected", "retries_exhausted", "conflict", "poison"):
         assert _value(registry, "dataflow_dead_lettered_total", reason=reason) == 0
-    for outcome in ("created", "failed", "duplicate", "conflict"):
+    for outcome in ("created", "updated", "deleted", "failed", "duplicate", "conflict"):
         assert _value(registry, "dataflow_requests_finished_total", outcome=outcome) == 0
     assert _value(registry, "dataflow_request_duration_seconds_count") == 0
     assert _value(registry, "dataflow_requests_in_flight") == 0

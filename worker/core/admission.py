@@ -15,8 +15,8 @@ from typing import Any
 from messages.codec import InvalidMessageError
 from worker.core import outcomes
 from worker.core.delivery import ACK, COPY_HEADER, delay, park
-from worker.core.machine import Done, Effect, Emit, Republish
-from worker.core.record import RequestRecord
+from worker.core.effects import Done, Effect, Emit, Republish
+from worker.core.record import Claim, RequestRecord
 
 BUSY_MAX_SECONDS = 8.0
 
@@ -35,19 +35,62 @@ def circuit_open(seconds: float) -> list[Effect]:
     return [Done(delay(seconds, "circuit_open"))]
 
 
-def conflict(request_id: str, event_id: str) -> list[Effect]:
-    """Another request holds this id with other content: this message fails alone."""
-    message = f"request_id {request_id!r} is already used by a request with other content"
+def conflict(
+    request_id: str, event_id: str, claim: Claim, headers: Mapping[str, Any]
+) -> list[Effect]:
+    """The request conflicts with what the ledger holds: this message fails alone, parked.
+
+    Same revision, other content: ``fields`` lists what differs. A lower revision than one
+    received: ``revision`` (a copy the worker made itself of a revision since replaced is
+    acknowledged silently instead). A higher revision changing fixed fields: their names, and
+    how to go on.
+    """
+    fields, record = claim.fields, claim.record
+    if fields == ("revision",):
+        if headers.get(COPY_HEADER):
+            return [Done(ACK)]
+        message = (
+            f"request_id {request_id!r} is at revision {record.revision}; "
+            "a lower revision is not applied"
+        )
+    elif claim.fixed:
+        message = (
+            f"a revision may not change {', '.join(fields)} of request_id {request_id!r}: "
+            "use a new request_id (and delete the old dataflow)"
+        )
+    else:
+        differing = f" ({', '.join(fields)} differ)" if fields else ""
+        message = (
+            f"request_id {request_id!r} is already used by a request with other content "
+            f"at the same revision{differing}"
+        )
     payload = outcomes.failed(
         request_id,
         step=None,
         info={"kind": "conflict", "message": message},
         attempts=0,
         created={},
+        fields=outcomes.conflict_violations(fields, fixed=claim.fixed) if fields else None,
     )
     return [
         Emit(payload, outcomes.derived_id("conflict", event_id)),
         Done(park("conflict", message, request_id), finished="conflict"),
+    ]
+
+
+def unknown_deletion(request_id: str, event_id: str) -> list[Effect]:
+    """A deletion of a request the ledger never saw: refused (``rejected``), parked."""
+    message = f"no dataflow is recorded for request_id {request_id!r}; nothing to delete"
+    payload = outcomes.failed(
+        request_id,
+        step=None,
+        info={"kind": "rejected", "message": message},
+        attempts=0,
+        created={},
+    )
+    return [
+        Emit(payload, outcomes.derived_id("unknown", event_id)),
+        Done(park("rejected", message, request_id), finished="failed"),
     ]
 
 

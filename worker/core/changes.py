@@ -12,13 +12,13 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal, Protocol, TypeVar
 
 from worker.core.record import (
-    ClaimOutcome,
     Operation,
     RequestRecord,
     StepOutcome,
     StepRecord,
+    StepState,
 )
-from worker.core.steps import DEPENDENCIES
+from worker.core.steps import built_on
 
 _Record = TypeVar("_Record", RequestRecord, StepRecord)
 _FIELDS: dict[type, frozenset[str]] = {
@@ -157,14 +157,19 @@ class ScheduleRetry:
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """Finished with its encoded terminal event: lease released, delivery settled."""
+    """Finished with its encoded terminal event: lease released, delivery settled.
 
-    status: Literal["created", "failed"]
+    ``created`` and ``updated`` make the current revision the applied one (the ledger copies the
+    content itself, in the same write).
+    """
+
+    status: Literal["created", "updated", "failed", "deleted"]
     terminal_event: bytes
     error: Mapping[str, Any] | None = None
 
     def apply(self, record: RequestRecord, now: float) -> RequestRecord:
-        """End the request."""
+        """End the command in progress."""
+        applied = self.status in ("created", "updated")
         finished = replace(
             record,
             status=self.status,
@@ -173,6 +178,8 @@ class Finish:
             next_retry_at=None,
             finished_at=now,
             unsettled_deliveries=0,
+            applied_revision=record.revision if applied else record.applied_revision,
+            applied_json=record.request_json if applied else record.applied_json,
         )
         return _released(finished, now)
 
@@ -219,92 +226,45 @@ class BeginRollback:
 
 @dataclass(frozen=True, slots=True)
 class StepDeleted:
-    """A rollback deleted what the step made (or found it gone)."""
+    """A rollback or a deletion deleted what the step made (or found it gone).
+
+    ``attempts``: a deletion counts its calls in the step (its creation's count is history);
+    ``resource_id``: what was deleted, when a look-up found it (the completion was lost).
+    """
 
     step: str
+    attempts: int | None = None
+    resource_id: str | None = None
 
     def apply(self, record: RequestRecord, now: float) -> RequestRecord:
         """Mark the step deleted."""
-        return _with_step(record, self.step, replace(record.step(self.step), state="deleted"), now)
+        return _ended(record, self, "deleted", now)
 
 
-def new_record(
-    request_id: str,
-    content_hash: str,
-    request_json: str,
-    event_id: str,
-    owner: str,
-    lease_seconds: float,
-    now: float,
+@dataclass(frozen=True, slots=True)
+class StepKept:
+    """A deletion left what the step made: another dataflow still uses it."""
+
+    step: str
+    attempts: int | None = None
+    resource_id: str | None = None
+
+    def apply(self, record: RequestRecord, now: float) -> RequestRecord:
+        """Mark the step kept."""
+        return _ended(record, self, "kept", now)
+
+
+def _ended(
+    record: RequestRecord, change: StepDeleted | StepKept, state: StepState, now: float
 ) -> RequestRecord:
-    """The record of a request seen for the first time, leased to ``owner`` (fence 1)."""
-    return RequestRecord(
-        request_id=request_id,
-        content_hash=content_hash,
-        request_json=request_json,
-        first_event_id=event_id,
-        status="running",
-        created_at=now,
-        updated_at=now,
-        deliveries=1,
-        unsettled_deliveries=1,
-        lease_owner=owner,
-        lease_expires_at=now + lease_seconds,
-        fence=1,
+    step = record.step(change.step)
+    ended = replace(
+        step,
+        state=state,
+        attempts=step.attempts if change.attempts is None else change.attempts,
+        resource_id=change.resource_id or step.resource_id,
     )
-
-
-def lease_held(record: RequestRecord, now: float) -> bool:
-    """True while some worker holds an unexpired lease on the record."""
-    return (
-        record.lease_owner is not None
-        and record.lease_expires_at is not None
-        and record.lease_expires_at > now
-    )
-
-
-def decide_claim(
-    record: RequestRecord,
-    content_hash: str,
-    owner: str,
-    lease_seconds: float,
-    now: float,
-) -> tuple[ClaimOutcome, RequestRecord]:
-    """The outcome of claiming an existing record, and the record afterwards."""
-    if record.content_hash != content_hash:
-        return "conflict", record
-    if record.finished:
-        return "finished", record
-    if lease_held(record, now):
-        return "busy", record
-    claimed = replace(
-        record,
-        status="running",
-        lease_owner=owner,
-        lease_expires_at=now + lease_seconds,
-        fence=record.fence + 1,
-        deliveries=record.deliveries + 1,
-        unsettled_deliveries=record.unsettled_deliveries + 1,
-        updated_at=now,
-    )
-    return "acquired", claimed
-
-
-def start_fresh(
-    record: RequestRecord, intents: Sequence[tuple[str, str | None]], now: float
-) -> tuple[RequestRecord, tuple[str, ...]]:
-    """The intents of the steps that never started, written; and which those were.
-
-    A claim writes them with the lease, so the first creates need no write of their own.
-    """
-    fresh = tuple(
-        (step, name)
-        for step, name in intents
-        if record.step(step).state == "pending" and record.step(step).name is None
-    )
-    if not fresh:
-        return record, ()
-    return StartSteps(fresh).apply(record, now), tuple(step for step, _ in fresh)
+    return _with_step(record, change.step, ended, now)
 
 
 def fence_matches(record: RequestRecord, fence: int) -> bool:
@@ -313,25 +273,34 @@ def fence_matches(record: RequestRecord, fence: int) -> bool:
 
 
 def reopened(record: RequestRecord, now: float) -> RequestRecord:
-    """A failed request made ready to be re-driven from the step that failed.
+    """A failed command made ready to be re-driven from the step that failed (``dlq replay``).
 
-    Failed steps, and steps whose resources a rollback deleted, go back to pending (keeping the
-    name, so the re-driven step looks its resource up before creating); so does a step built on
-    a deleted one (a mapping set into a deleted schema: mapping sets cannot be deleted, and the
-    old one stays behind); other done steps are kept. Raises ``ValueError`` unless the request
-    failed.
+    A creation or an update: failed steps, and steps whose resources a rollback deleted, go back
+    to pending (keeping the name, so the re-driven step looks its resource up before creating,
+    and a flow's id, so a failed patch is applied again); so does a step built on a deleted one
+    (a mapping set into a deleted schema: mapping sets cannot be deleted, and the old one stays
+    behind); other done steps are kept. A deletion goes on deleting: a step whose deletion
+    failed still holds its resource. Raises ``ValueError`` unless the command failed.
     """
     if record.status != "failed":
         raise ValueError(
             f"request {record.request_id} is {record.status}; only failed requests are replayed"
         )
-    redo = {name for name, step in record.steps.items() if step.state in ("failed", "deleted")}
-    redo |= _built_on(redo, record)
-    steps = {
-        name: StepRecord(name=step.name) if name in redo else step
-        for name, step in record.steps.items()
-    }
-    operation: Operation = "create"
+    operation: Operation
+    if record.operation == "delete":
+        operation = "delete"
+        steps = {
+            name: replace(step, state="done") if step.state == "failed" and step.outcome else step
+            for name, step in record.steps.items()
+        }
+    else:
+        operation = "update" if record.applied_revision is not None else "create"
+        redo = {name for name, step in record.steps.items() if step.state in ("failed", "deleted")}
+        gone = {name for name in redo if record.step(name).state == "deleted"}
+        redo |= built_on(gone, record.steps)
+        steps = {
+            name: _redo(name, step) if name in redo else step for name, step in record.steps.items()
+        }
     return replace(
         record,
         status="pending",
@@ -345,20 +314,10 @@ def reopened(record: RequestRecord, now: float) -> RequestRecord:
     )
 
 
-def _built_on(deleted: set[str], record: RequestRecord) -> set[str]:
-    """The steps whose resources were made from a deleted one, directly or through others."""
-    gone = {name for name in deleted if record.step(name).state == "deleted"}
-    built: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for step, needs in DEPENDENCIES.items():
-            if step.value in built or step.value not in record.steps:
-                continue
-            if any(need.value in gone | built for need in needs):
-                built.add(step.value)
-                changed = True
-    return built
+def _redo(name: str, step: StepRecord) -> StepRecord:
+    """A step to run again: a flow that exists (a failed patch) keeps its id."""
+    keep = step.resource_id if name == "dataflow" and step.state == "failed" else None
+    return StepRecord(name=step.name, resource_id=keep)
 
 
 def with_run(record: RequestRecord, run: Mapping[str, Any], now: float) -> RequestRecord:

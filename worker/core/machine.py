@@ -1,10 +1,10 @@
 """The step machine: given a request's record and what just happened, what happens next (pure).
 
-One function decides for every operation (create; rollback of a failed create): the engine feeds
-it observations (a step's result, a failure with its class, a shutdown, a lost lease) and
-executes the effects it returns, in order; nothing here touches the network, the broker, the
-ledger or a clock. Each :class:`Write` is durable before the next effect runs, which makes a
-crash at any point harmless (docs/adr/0010-step-machine.md):
+One function decides for every operation on a dataflow (create; update, a revision applied in
+place; rollback of a failed create; delete): the engine feeds it observations (a step's result,
+a failure with its class, a shutdown, a lost lease) and executes the effects it returns, in
+order (:mod:`worker.core.effects`); nothing here touches the network, the broker, the ledger or
+a clock. A crash at any point is harmless (docs/adr/0010-step-machine.md):
 
 * every create's intent (its name) is durable before the first create is sent: the claim
   writes the intents of the steps never started; a step whose intent exists from an earlier
@@ -13,10 +13,11 @@ crash at any point harmless (docs/adr/0010-step-machine.md):
 * a step's completion is pipelined: later effects need not wait for its write (a lost one is
   found again by name), but the delivery is settled only once every write is durable;
 * independent steps run side by side (the source connection beside the schema chain);
+* an update re-reads the flow and patches what differs, then sets its state (both idempotent),
+  after a new mapping set when the mappings changed (:mod:`worker.core.revisions`);
 * a failure lets the running branches end, then retries (a delayed copy), hands the request back
   (the breaker is open or the credentials are refused), or fails it, rolling back first when the
-  request asks for it. Rollback's deletions are recorded step by step, so a replay creates again
-  what was deleted, and a crash in the middle of a rollback resumes it.
+  request asks for it; rollback and deletion are in :mod:`worker.core.removal`.
 
 Retry policy, poison detection and the breaker's state are inputs, never side effects.
 """
@@ -25,9 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
-from messages.envelope import Payload
 from worker.core import outcomes
 from worker.core.changes import (
     BeginRollback,
@@ -38,19 +38,39 @@ from worker.core.changes import (
     Release,
     ScheduleRetry,
     StartSteps,
-    StepDeleted,
     apply_all,
 )
-from worker.core.delivery import ACK, REQUEUE, Settle, delay, park
+from worker.core.delivery import ACK, REQUEUE, delay, park
+from worker.core.effects import (
+    Begin,
+    Call,
+    CancelCalls,
+    Conclude,
+    Decision,
+    Deleted,
+    Done,
+    Effect,
+    Emit,
+    Failed,
+    Failure,
+    Interrupted,
+    LookedUp,
+    Observation,
+    State,
+    Succeeded,
+    TripBreaker,
+    Write,
+    applied,
+    done,
+    evolve,
+    without,
+)
 from worker.core.follow import follow_settle
-from worker.core.record import RequestRecord, StepOutcome
+from worker.core.record import RequestRecord
+from worker.core.removal import Removals, owned
 from worker.core.retry import RetryPolicy, decide
-from worker.core.steps import DELETABLE, DEPENDENCIES, Step, rollback_plan
-
-CallMode = Literal["create", "lookup", "reuse", "delete"]
-FailureKind = Literal["retryable", "outcome_unknown", "rejected", "authentication"]
-InterruptKind = Literal["shutdown", "lease_lost", "ledger", "broker", "crash"]
-
+from worker.core.revisions import changed_fields
+from worker.core.steps import DEPENDENCIES, Step
 
 # -- what the machine knows before it starts ----------------------------------------------------
 
@@ -66,6 +86,7 @@ class Facts:
     rollback: bool = False
     follow: bool = False
     follow_first_wait: float = 16.0
+    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,186 +99,7 @@ class Limits:
     handback_seconds: float = 2.0
 
 
-# -- observations ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A Platform call failed; the breaker's state is the one after counting this failure."""
-
-    kind: FailureKind
-    info: Mapping[str, Any]  # message, status, code: the ledger's and the event's error
-    retry_after_seconds: float | None = None
-    breaker_open: bool = False
-    opened_breaker: bool = False
-    jitter: float = 0.0
-
-    @property
-    def retryable(self) -> bool:
-        """True when the same call may succeed later."""
-        return self.kind in ("retryable", "outcome_unknown")
-
-
-@dataclass(frozen=True, slots=True)
-class Begin:
-    """A delivery was claimed and the request may run; ``fresh``: intents the claim wrote."""
-
-    now: float
-    fresh: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Succeeded:
-    """A step's call returned its resource (``created``, or ``reused`` for a look-up)."""
-
-    step: Step
-    resource_id: str
-    outcome: StepOutcome
-    seconds: float
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class LookedUp:
-    """A look-up by name (or content) ended: the resource's id, or None."""
-
-    step: Step
-    resource_id: str | None
-    seconds: float
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """A step's call failed."""
-
-    step: Step
-    failure: Failure
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class Deleted:
-    """A rollback's deletion ended: deleted (or already gone), or refused."""
-
-    step: Step
-    gone: bool
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class Interrupted:
-    """The request must stop: a shutdown (let calls end), or its lease, ledger or broker failed."""
-
-    why: InterruptKind
-    now: float
-
-
-Observation = Succeeded | LookedUp | Failed | Deleted | Interrupted
-
-
-# -- effects -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    """Apply the changes to the ledger in one write.
-
-    ``pipelined``: later effects need not wait for it (a step's completion: its resource is found
-    again by name if the write is lost), but writes stay in order and the delivery is not settled
-    before it is durable. ``best_effort``: a failure is ignored.
-    """
-
-    changes: tuple[Change, ...]
-    best_effort: bool = False
-    pipelined: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """Run a step's Platform call; its result comes back as an observation."""
-
-    step: Step
-    mode: CallMode
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    """Publish an event (its confirm is awaited before the delivery is settled)."""
-
-    payload: Payload
-    event_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Conclude:
-    """End the request: encode its terminal event, store it with ``changes`` and Finish, publish.
-
-    ``before``: events that go out after the write and before the terminal event (the last
-    step's completion, written in the same write).
-    """
-
-    status: Literal["created", "failed"]
-    payload: Payload
-    error: Mapping[str, Any] | None = None
-    changes: tuple[Change, ...] = ()
-    before: tuple[Emit, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TripBreaker:
-    """Open the circuit breaker (the worker stops taking work until a probe succeeds)."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class CancelCalls:
-    """Cancel every call still running for this request."""
-
-
-@dataclass(frozen=True, slots=True)
-class Republish:
-    """Publish an encoded event again as it is (same id, source and time)."""
-
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """Settle the delivery.
-
-    ``finished``: how the request ended for the metrics (``created``, ``failed``, ``duplicate``,
-    ``conflict``), None while it goes on; ``retried``: the step a retry was scheduled for.
-    """
-
-    settle: Settle
-    finished: str | None = None
-    retried: Step | None = None
-
-
-Effect = Write | Call | Emit | Conclude | Republish | TripBreaker | CancelCalls | Done
-
-
-@dataclass(frozen=True)
-class State:
-    """The machine's view of one request: the ledger record and what runs in this delivery."""
-
-    record: RequestRecord
-    running: frozenset[Step] = frozenset()
-    failure: tuple[Step, Failure] | None = None
-    unknown: Mapping[Step, Failure] = field(default_factory=dict)
-    stopping: bool = False
-    removals: tuple[Step, ...] = ()
-    failed_step: Step | None = None  # while rolling back: the step the request failed at
-    fresh: frozenset[Step] = frozenset()  # started in this delivery: create without a look-up
-    finished: bool = False
-
-
-Decision = tuple[State, list[Effect]]
-
-
-class Machine:
+class Machine(Removals):
     """Decides the effects of each observation for one request (bound to its facts and limits)."""
 
     def __init__(self, facts: Facts, limits: Limits) -> None:
@@ -287,15 +129,17 @@ class Machine:
         due = record.next_retry_at
         if due is not None and now < due - limits.early_tolerance:
             return state, [Write((Release(settled=True),)), Done(delay(due - now, "early"))]
+        if record.operation == "delete":
+            return self._begin_deletion(state, now)
         effects: list[Effect] = []
         if record.unsettled_deliveries > 1:  # a crash may have lost these events
             effects.extend(self._republish(record))
-        state = _replace(state, fresh=frozenset(Step(step) for step in observation.fresh))
+        state = evolve(state, fresh=frozenset(Step(step) for step in observation.fresh))
         intents = self.intents(record)
         if intents:  # every create's intent, durable before the first create is sent
             effects.append(Write((StartSteps(intents),)))
             fresh = state.fresh | {Step(step) for step, _ in intents}
-            state = _replace(_applied(state, (StartSteps(intents),), now), fresh=fresh)
+            state = evolve(applied(state, (StartSteps(intents),), now), fresh=fresh)
         state, calls = self._ready(state)
         effects.extend(calls)
         if not state.running:
@@ -344,21 +188,23 @@ class Machine:
                 continue
             if step in facts.reuses:
                 calls.append(Call(step, "reuse"))
+            elif _updates(step, record):  # the flow exists: patch it, set its state
+                calls.append(Call(step, "update"))
             elif step in state.fresh:
                 calls.append(Call(step, "create"))
             else:  # an earlier delivery may have created it: look first
                 calls.append(Call(step, "lookup"))
         running = state.running | {call.step for call in calls}
-        return _replace(state, running=running), calls
+        return evolve(state, running=running), calls
 
     def _succeeded(self, state: State, seen: Succeeded) -> Decision:
         step = seen.step
-        state = _replace(state, running=state.running - {step}, unknown=_without(state, step))
+        state = evolve(state, running=state.running - {step}, unknown=without(state, step))
         current = state.record.step(step.value)
         found = seen.outcome == "found"  # an earlier attempt made it: counted, or lost in a crash
         attempts = max(current.attempts, 1) if found else current.attempts + 1
         complete = CompleteStep(step.value, seen.resource_id, seen.outcome, attempts, seen.seconds)
-        state = _applied(state, (complete,), seen.now)
+        state = applied(state, (complete,), seen.now)
         state, calls = self._ready(state)
         changes: tuple[Change, ...] = (complete,)
         payload = outcomes.step_completed(
@@ -368,6 +214,7 @@ class Machine:
             seen.outcome,
             attempts,
             seen.seconds,
+            state.record.revision,
         )
         event_id = outcomes.step_event_id(state.record.first_event_id, step.value, seen.resource_id)
         emit = Emit(payload, event_id)
@@ -387,21 +234,23 @@ class Machine:
             return self._succeeded(state, found)
         lost = state.unknown.get(step)
         if lost is not None:  # the create whose answer was lost did not happen: its failure stands
-            state = _replace(state, running=state.running - {step}, unknown=_without(state, step))
+            state = evolve(state, running=state.running - {step}, unknown=without(state, step))
             return self._record_failure(state, step, lost, seen.now)
         if state.failure is not None or state.stopping:
-            state = _replace(state, running=state.running - {step})
+            state = evolve(state, running=state.running - {step})
             return self._settle_when_idle(state, seen.now) if not state.running else (state, [])
         # Not made: its intent is durable from the delivery that started it, so create now.
         return state, [Call(step, "create")]
 
     def _failed(self, state: State, seen: Failed) -> Decision:
         step, failure = seen.step, seen.failure
+        if state.record.operation == "rollback":  # a rollback goes on past what it cannot delete
+            return self._deleted(state, Deleted(step, "refused", None, 0.0, seen.now))
         if failure.kind == "outcome_unknown" and step not in state.unknown:
             # The create may have been applied: look it up before anything else.
             unknown = {**state.unknown, step: failure}
-            return _replace(state, unknown=unknown), [Call(step, "lookup")]
-        state = _replace(state, running=state.running - {step}, unknown=_without(state, step))
+            return evolve(state, unknown=unknown), [Call(step, "lookup")]
+        state = evolve(state, running=state.running - {step}, unknown=without(state, step))
         return self._record_failure(state, step, failure, seen.now)
 
     def _record_failure(self, state: State, step: Step, failure: Failure, now: float) -> Decision:
@@ -410,7 +259,7 @@ class Machine:
         # The first failure decides, unless a later one says more: refused credentials, or an
         # open circuit (both hand the request back instead of retrying it).
         if first is None or _weight(failure) > _weight(first[1]):
-            state = _replace(state, failure=(step, failure))
+            state = evolve(state, failure=(step, failure))
         if state.running:
             return state, []
         return self._settle_when_idle(state, now)
@@ -419,11 +268,13 @@ class Machine:
         """Nothing runs any more: fail, hand back, or conclude, as the state says."""
         if state.failure is not None:
             step, failure = state.failure
-            return self._decide_failure(_replace(state, failure=None), step, failure, now)
+            return self._decide_failure(evolve(state, failure=None), step, failure, now)
         if state.stopping:
-            return _done(state, [Write((Release(settled=True),)), Done(REQUEUE)])
-        done = state.record.done()
-        if all(step in done for step in self.facts.plan):
+            return done(state, [Write((Release(settled=True),)), Done(REQUEUE)])
+        finished = state.record.done()
+        if all(step in finished for step in self.facts.plan):
+            if state.record.operation == "update":
+                return self._updated(state, now)
             return self._created(state, now)
         raise AssertionError(f"request {self.facts.request_id}: nothing runs and nothing is ready")
 
@@ -433,7 +284,7 @@ class Machine:
         info = dict(failure.info)
         if failure.kind == "authentication":
             error = {**info, "kind": "authentication"}
-            return _done(
+            return done(
                 state,
                 [
                     TripBreaker("authentication"),
@@ -445,7 +296,7 @@ class Machine:
             why = "platform_unavailable" if failure.opened_breaker else "circuit_open"
             error = {**info, "kind": "retryable"}
             release = Release(settled=True, error=error)
-            return _done(
+            return done(
                 state,
                 [Write((release,)), Done(delay(self.limits.handback_seconds, why))],
             )
@@ -453,13 +304,13 @@ class Machine:
         decision = decide(
             failure,
             attempts=attempts,
-            elapsed_seconds=now - state.record.created_at,
+            elapsed_seconds=now - state.record.command_started_at,
             policy=self.limits.policy,
             jitter=failure.jitter,
         )
         if decision.retry:
             retry = ScheduleRetry(now + decision.delay_seconds, {**info, "kind": "retryable"})
-            return _done(
+            return done(
                 state,
                 [
                     Write((CountAttempt(step.value), retry)),
@@ -481,54 +332,13 @@ class Machine:
     ) -> Decision:
         """The request failed: roll back first when asked, else conclude."""
         changes: tuple[Change, ...] = (failed_step,) if failed_step is not None else ()
-        if self.facts.rollback and self._removals(apply_all(state.record, changes, now)):
+        rolls_back = self.facts.rollback and state.record.operation == "create"
+        if rolls_back and self._removals(apply_all(state.record, changes, now)):
             changes = (*changes, BeginRollback(error))
-            state = _applied(state, changes, now)
+            state = applied(state, changes, now)
             decision = self._rollback(state, step, error)
             return decision[0], [Write(changes), *decision[1]]
         return self._failed_conclusion(state, step, error, changes, now)
-
-    def _rollback(self, state: State, step: Step | None, error: Mapping[str, Any]) -> Decision:
-        """Delete the next of the request's own resources, newest first, or conclude."""
-        removals = self._removals(state.record)
-        if not removals:
-            return self._failed_conclusion(state, step, error, (), 0.0)
-        state = _replace(
-            state, removals=removals, failed_step=step, running=frozenset({removals[0]})
-        )
-        return state, [Call(removals[0], "delete")]
-
-    def _deleted(self, state: State, seen: Deleted) -> Decision:
-        step = seen.step
-        removals = tuple(s for s in state.removals if s is not step)
-        changes: tuple[Change, ...] = (StepDeleted(step.value),) if seen.gone else ()
-        state = _replace(_applied(state, changes, seen.now), removals=removals, running=frozenset())
-        effects: list[Effect] = [Write(changes)] if changes else []
-        if state.stopping:  # the rollback resumes from the ledger when the request comes back
-            return _done(state, [*effects, Write((Release(settled=True),)), Done(REQUEUE)])
-        if removals:
-            state = _replace(state, running=frozenset({removals[0]}))
-            return state, [*effects, Call(removals[0], "delete")]
-        error = dict(state.record.last_error or {"kind": "rejected", "message": "rolled back"})
-        decision = self._failed_conclusion(state, state.failed_step, error, (), seen.now)
-        return decision[0], [*effects, *decision[1]]
-
-    def _removals(self, record: RequestRecord) -> tuple[Step, ...]:
-        """What a rollback deletes, newest first: what the request made, and what it may have.
-
-        A started step may have made its resource without its completion becoming durable (a
-        crash): its deletion looks the resource up by name first.
-        """
-        mine = owned(record)
-        made = [r.step for r in rollback_plan(mine, self.facts.plan) if r.deletable]
-        maybe = {
-            step
-            for step in self.facts.plan
-            if step in DELETABLE
-            and step not in self.facts.reuses
-            and record.step(step).state == "started"
-        }
-        return tuple(step for step in reversed(self.facts.plan) if step in made or step in maybe)
 
     def _failed_conclusion(
         self,
@@ -551,7 +361,7 @@ class Machine:
             rolled_back=rolled_back,
         )
         kind, message = str(error.get("kind")), str(error.get("message", ""))
-        return _done(
+        return done(
             state,
             [
                 Conclude("failed", payload, error, changes),
@@ -571,21 +381,39 @@ class Machine:
         record = state.record
         resources = record.done()
         payload = outcomes.created(
-            self.facts.request_id, resources, record.attempts, now - record.created_at
+            self.facts.request_id, resources, record.attempts, now - record.command_started_at
         )
         settle = ACK
         if self.facts.follow:
             settle = follow_settle(resources[Step.DATAFLOW.value], 1, self.facts.follow_first_wait)
-        return _done(state, [Conclude("created", payload), Done(settle, finished="created")])
+        return done(state, [Conclude("created", payload), Done(settle, finished="created")])
+
+    def _updated(self, state: State, now: float) -> Decision:
+        """A revision applied in place: what changed since the last applied one."""
+        record = state.record
+        changed = changed_fields(record.applied_json, record.request_json)
+        updating = {Step.DATAFLOW.value, Step.FLOW_STATE.value}
+        if "mappings" in changed:
+            updating.add(Step.MAPPING_SET.value)
+        payload = outcomes.updated(
+            self.facts.request_id,
+            record.revision,
+            record.done(),
+            changed=changed,
+            enabled=self.facts.enabled,
+            attempts=sum(record.step(name).attempts for name in updating),
+            seconds=now - record.command_started_at,
+        )
+        return done(state, [Conclude("updated", payload), Done(ACK, finished="updated")])
 
     def _interrupted(self, state: State, seen: Interrupted) -> Decision:
         if seen.why == "shutdown":
-            state = _replace(state, stopping=True)
+            state = evolve(state, stopping=True)
             return self._settle_when_idle(state, seen.now) if not state.running else (state, [])
         if seen.why == "lease_lost":  # another delivery holds the request now
-            return _done(state, [CancelCalls(), Done(ACK)])
+            return done(state, [CancelCalls(), Done(ACK)])
         release = Write((Release(settled=False),), best_effort=True)
-        return _done(state, [CancelCalls(), release, Done(REQUEUE)])
+        return done(state, [CancelCalls(), release, Done(REQUEUE)])
 
     def _republish(self, record: RequestRecord) -> list[Effect]:
         """The StepCompleted event of every done step, as first published."""
@@ -600,19 +428,11 @@ class Machine:
                 step.outcome,
                 step.attempts,
                 step.duration_seconds or 0.0,
+                record.revision,
             )
             event_id = outcomes.step_event_id(record.first_event_id, name, step.resource_id)
             effects.append(Emit(payload, event_id))
         return effects
-
-
-def owned(record: RequestRecord) -> dict[str, str]:
-    """What the request made itself and still exists (not reused, not the flow spec)."""
-    return {
-        name: resource_id
-        for name, resource_id in record.done().items()
-        if record.step(name).outcome != "reused" and name != Step.FLOW_SPEC.value
-    }
 
 
 def current_step(record: RequestRecord, plan: Sequence[Step]) -> Step | None:
@@ -634,21 +454,8 @@ def _weight(failure: Failure) -> int:
     return 1 if failure.retryable and failure.breaker_open else 0
 
 
-def _replace(state: State, **changes: Any) -> State:
-    values = dict(state.__dict__)
-    values.update(changes)
-    copy = object.__new__(State)
-    object.__setattr__(copy, "__dict__", values)
-    return copy
-
-
-def _applied(state: State, changes: Sequence[Change], now: float) -> State:
-    return _replace(state, record=apply_all(state.record, changes, now)) if changes else state
-
-
-def _without(state: State, step: Step) -> dict[Step, Failure]:
-    return {s: f for s, f in state.unknown.items() if s is not step}
-
-
-def _done(state: State, effects: list[Effect]) -> Decision:
-    return _replace(state, finished=True), effects
+def _updates(step: Step, record: RequestRecord) -> bool:
+    """True for a step that changes an existing flow: its state, or the flow itself."""
+    if step is Step.FLOW_STATE:
+        return True
+    return step is Step.DATAFLOW and record.step(step.value).resource_id is not None

@@ -10,8 +10,16 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from messages.base import FieldViolation
 from messages.codec import InvalidMessageError
-from messages.events import DataflowCreated, DataflowFailed, FailureError, StepCompleted
+from messages.events import (
+    DataflowCreated,
+    DataflowDeleted,
+    DataflowFailed,
+    DataflowUpdated,
+    FailureError,
+    StepCompleted,
+)
 from worker.errors import PlatformError
 
 _NAMESPACE = uuid.UUID("5b8f3c2e-8f64-4f0c-9a53-2d0f1e6a7c41")
@@ -72,12 +80,16 @@ def failed(
     attempts: int,
     created: Mapping[str, str],
     rolled_back: list[str] | None = None,
+    fields: list[FieldViolation] | None = None,
 ) -> DataflowFailed:
-    """The DataflowFailed of a request that ended without a dataflow."""
+    """The DataflowFailed of a command that failed (``fields``: a conflict's differing fields)."""
+    error = failure_error(info)
+    if fields is not None:
+        error = error.model_copy(update={"fields": fields})
     return DataflowFailed(
         request_id=request_id,
         step=step,
-        error=failure_error(info),
+        error=error,
         attempts=attempts,
         created=dict(created),
         rolled_back=rolled_back or [],
@@ -85,9 +97,15 @@ def failed(
 
 
 def step_completed(
-    request_id: str, step: str, resource_id: str, outcome: str, attempts: int, seconds: float
+    request_id: str,
+    step: str,
+    resource_id: str,
+    outcome: str,
+    attempts: int,
+    seconds: float,
+    revision: int = 1,
 ) -> StepCompleted:
-    """The StepCompleted of one finished step."""
+    """The StepCompleted of one finished step (of the request's ``revision``)."""
     return StepCompleted(
         request_id=request_id,
         step=step,
@@ -95,6 +113,7 @@ def step_completed(
         outcome=outcome,
         attempts=attempts,
         duration_seconds=max(seconds, 0.0),
+        revision=revision,
     )
 
 
@@ -114,3 +133,54 @@ def created(
         attempts=attempts,
         duration_seconds=max(seconds, 0.0),
     )
+
+
+def updated(
+    request_id: str,
+    revision: int,
+    resources: Mapping[str, str],
+    *,
+    changed: tuple[str, ...],
+    enabled: bool,
+    attempts: int,
+    seconds: float,
+) -> DataflowUpdated:
+    """The DataflowUpdated of a revision applied in place."""
+    return DataflowUpdated(
+        request_id=request_id,
+        revision=revision,
+        flow_id=resources["dataflow"],
+        changed=sorted(changed),
+        mapping_set_id=resources["mapping_set"],
+        enabled=enabled,
+        attempts=attempts,
+        duration_seconds=max(seconds, 0.0),
+    )
+
+
+def deleted(
+    request_id: str,
+    *,
+    removed: Mapping[str, str],
+    kept: Mapping[str, tuple[str, str]],
+    reason: str | None,
+    attempts: int,
+    seconds: float,
+) -> DataflowDeleted:
+    """The DataflowDeleted of a deletion: what is gone, what was kept and why."""
+    return DataflowDeleted(
+        request_id=request_id,
+        deleted=dict(removed),
+        kept={step: {"id": ident, "reason": why} for step, (ident, why) in kept.items()},
+        reason=reason,
+        attempts=attempts,
+        duration_seconds=max(seconds, 0.0),
+    )
+
+
+def conflict_violations(fields: tuple[str, ...], *, fixed: bool) -> list[FieldViolation]:
+    """The ``fields`` of a conflict's error: each differing field and why it matters."""
+    if fields == ("revision",):
+        return [FieldViolation(path="revision", message="lower than a revision already received")]
+    why = "fixed for the dataflow's life" if fixed else "differs from the same revision received"
+    return [FieldViolation(path=name, message=why) for name in fields]

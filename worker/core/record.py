@@ -1,12 +1,17 @@
 """What the ledger knows about one request: its record and its steps, as immutable values (pure).
 
-A request's life in the ledger::
+A ``request_id`` names one dataflow for its whole life (contract 2.4). Its record holds the latest
+revision received, the one last applied, and the operation in progress::
 
     claim ──> running ──changes (intents, completions, failures)──> running
                  │──ScheduleRetry──> waiting_retry ──claim──> running
                  │──Release──> pending (or left running with an expired lease after a crash)
                  │──BeginRollback──> running, operation "rollback" ──StepDeleted...──> finish
-                 └──Finish──> created | failed ──reopen (replay)──> pending
+                 └──Finish──> created | updated | failed | deleted ──reopen (replay)──> pending
+
+    a higher revision ──claim──> running, operation "update" (or "create" when nothing was
+                                 applied yet, or after a deletion); the changed steps reopened
+    a deletion ──claim──> running, operation "delete" ──StepDeleted / StepKept...──> deleted
 
 The engine's machine (:mod:`worker.core.machine`) and the ledger's storage variants apply the same
 changes (:mod:`worker.core.changes`) to these records, so what the engine believes and what the
@@ -19,21 +24,36 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-RequestStatus = Literal["pending", "running", "waiting_retry", "created", "failed"]
-StepState = Literal["pending", "started", "done", "failed", "deleted"]
-StepOutcome = Literal["created", "found", "reused"]
-Operation = Literal["create", "rollback"]
-ClaimOutcome = Literal["acquired", "finished", "conflict", "busy"]
+RequestStatus = Literal[
+    "pending", "running", "waiting_retry", "created", "updated", "failed", "deleted"
+]
+StepState = Literal["pending", "started", "done", "failed", "deleted", "kept"]
+StepOutcome = Literal["created", "found", "reused", "updated", "enabled", "disabled"]
+Operation = Literal["create", "rollback", "update", "delete"]
+ClaimOutcome = Literal["acquired", "finished", "conflict", "busy", "superseded", "unknown"]
 
-FINISHED: frozenset[str] = frozenset({"created", "failed"})
-STATUSES: tuple[RequestStatus, ...] = ("pending", "running", "waiting_retry", "created", "failed")
+FINISHED: frozenset[str] = frozenset({"created", "updated", "failed", "deleted"})
+STATUSES: tuple[RequestStatus, ...] = (
+    "pending",
+    "running",
+    "waiting_retry",
+    "created",
+    "updated",
+    "failed",
+    "deleted",
+)
+PRUNABLE: frozenset[str] = frozenset({"failed", "deleted"})
+"""Finished records that pruning may delete: a created dataflow's record is kept for its life."""
+APPLIED: frozenset[str] = frozenset({"created", "updated"})
+"""The statuses of a request whose dataflow exists as its last applied revision left it."""
 
 
 @dataclass(frozen=True)
 class StepRecord:
     """One step's state: what it created or found, the name a started create uses, attempts.
 
-    ``deleted``: a rollback removed what the step had made; a replay makes it again.
+    ``deleted``: a rollback or a deletion removed what the step had made; a replay makes it
+    again. ``kept``: a deletion left it because another dataflow still uses it.
     """
 
     state: StepState = "pending"
@@ -67,6 +87,16 @@ class RequestRecord:
     fence: int = 0
     runs: tuple[Mapping[str, Any], ...] = ()
     operation: Operation = "create"
+    revision: int = 1
+    started_at: float | None = None
+    applied_revision: int | None = None
+    applied_json: str = ""
+    deletion_reason: str | None = None
+
+    @property
+    def command_started_at(self) -> float:
+        """When the command in progress (first request, a revision, a deletion) was accepted."""
+        return self.created_at if self.started_at is None else self.started_at
 
     @property
     def attempts(self) -> int:
@@ -75,7 +105,7 @@ class RequestRecord:
 
     @property
     def finished(self) -> bool:
-        """True once the request has ended in ``created`` or ``failed``."""
+        """True once the command in progress has ended (created, updated, failed, deleted)."""
         return self.status in FINISHED
 
     def step(self, name: str) -> StepRecord:
@@ -97,10 +127,16 @@ class Claim:
 
     ``record`` is the stored record after the claim; for ``conflict`` and ``busy`` it is the
     record as another request or worker left it, untouched. ``started``: the steps whose intents
-    this claim wrote (never started before: their creates need no look-up).
+    this claim wrote (never started before: their creates need no look-up). ``fields``: for a
+    ``conflict``, the differing fields (``revision`` for a stale revision); ``fixed`` when they
+    are fields a revision may not change. ``superseded``: the message belongs to a command that
+    a later one replaced (acknowledged without an event). ``unknown``: a deletion of a request
+    the ledger never saw.
     """
 
     outcome: ClaimOutcome
     record: RequestRecord
     fence: int | None = None
     started: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    fixed: bool = False

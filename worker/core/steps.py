@@ -3,9 +3,10 @@
 A request is executed as a fixed plan of steps (contract 2.2). The flow spec and the connector are
 checked first, then each resource is created once its inputs exist, independent ones side by side:
 the source connection beside the chain schema (after the field group in ``auto`` mode), dataset,
-target connection; the mapping set once the schema exists; the flow last. The plan depends only
-on the request's mapping mode, so a resumed request replays the same plan and skips the steps the
-ledger records as done.
+target connection; the mapping set once the schema exists; the flow last; then, when the flow's
+state must be set (a disabled flow, or any revision of an existing flow), ``flow_state``. The plan
+depends only on the request and on whether its flow state is managed, so a resumed request replays
+the same plan and skips the steps the ledger records as done.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Step(StrEnum):
     TARGET_CONNECTION = "target_connection"
     MAPPING_SET = "mapping_set"
     DATAFLOW = "dataflow"
+    FLOW_STATE = "flow_state"
 
 
 # What each step needs before it can run (contract 2.2: the flow spec and the connector first).
@@ -45,6 +47,7 @@ DEPENDENCIES: Mapping[Step, tuple[Step, ...]] = {
         Step.TARGET_CONNECTION,
         Step.MAPPING_SET,
     ),
+    Step.FLOW_STATE: (Step.DATAFLOW,),
 }
 
 _ORDER: tuple[Step, ...] = (
@@ -56,6 +59,7 @@ _ORDER: tuple[Step, ...] = (
     Step.TARGET_CONNECTION,
     Step.MAPPING_SET,
     Step.DATAFLOW,
+    Step.FLOW_STATE,
 )
 
 # Resources the Platform lets us delete on rollback; mapping sets cannot be deleted.
@@ -76,9 +80,18 @@ FOUND = "found"
 REUSED = "reused"
 
 
-def plan(*, auto_mapping: bool) -> tuple[Step, ...]:
-    """The steps of a request in execution order; `field_group` only in auto mapping mode."""
-    return tuple(step for step in _ORDER if auto_mapping or step is not Step.FIELD_GROUP)
+def plan(*, auto_mapping: bool, flow_state: bool = False) -> tuple[Step, ...]:
+    """The steps of a request in execution order.
+
+    ``field_group`` only in auto mapping mode; ``flow_state`` only when the flow's state is set
+    explicitly (a new flow is enabled, so an enabled request that creates one needs no step).
+    """
+    return tuple(
+        step
+        for step in _ORDER
+        if (auto_mapping or step is not Step.FIELD_GROUP)
+        and (flow_state or step is not Step.FLOW_STATE)
+    )
 
 
 def next_step(steps: tuple[Step, ...], done: Collection[str]) -> Step | None:
@@ -111,11 +124,27 @@ class Removal:
     deletable: bool
 
 
+def built_on(gone: Collection[str], recorded: Collection[str]) -> set[str]:
+    """The recorded steps made from a gone one, directly or through others (not the gone ones)."""
+    built: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for step, needs in DEPENDENCIES.items():
+            name = step.value
+            if name in built or name in gone or name not in recorded:
+                continue
+            if any(need.value in gone or need.value in built for need in needs):
+                built.add(name)
+                grew = True
+    return built
+
+
 def rollback_plan(created: Mapping[str, str], steps: tuple[Step, ...]) -> tuple[Removal, ...]:
     """What a rollback removes, newest first: only resources this request created itself."""
     newest_first = [step for step in reversed(steps) if step.value in created]
     return tuple(
         Removal(step=step, resource_id=created[step.value], deletable=step in DELETABLE)
         for step in newest_first
-        if step is not Step.FLOW_SPEC
+        if step not in (Step.FLOW_SPEC, Step.FLOW_STATE)
     )

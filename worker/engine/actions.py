@@ -10,22 +10,29 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from messages.models import DataflowRequested
+from worker.core.record import StepOutcome
 from worker.core.steps import Step
-from worker.errors import RejectedError
+from worker.errors import InUseError, NotFoundError, RejectedError, RetryableError, StaleEtagError
 from worker.platform import PlatformClient, bodies
+from worker.platform.flowpatch import flow_patch, mapping_of
+
+_PATCH_TRIES = 3  # re-reads after a stale etag before the update is retried later
 
 
 @dataclass
 class RequestContext:
     """What the actions of one request share: the request, its sandbox, what exists so far.
 
-    ``created_at``: when the ledger first saw the request (epoch seconds); nothing the request
+    ``created_at``: when the ledger accepted the command in progress (epoch seconds); nothing it
     created is older, which bounds the search for an unnamed resource (mapping sets).
+    ``exact_mappings``: a mapping set is adopted only with exactly the request's mappings (a
+    revision: older sets into the same schema exist).
     """
 
     request: DataflowRequested
     sandbox: str
     created_at: float = 0.0
+    exact_mappings: bool = False
     resources: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -43,7 +50,12 @@ class Actions(Protocol):
         """The id of the step's resource named `name` (unnamed: matched by content), or None."""
 
     async def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
-        """Delete the step's resource."""
+        """Delete the step's resource (``InUseError``: something else still uses it)."""
+
+    async def update(
+        self, step: Step, context: RequestContext, resource_id: str | None
+    ) -> tuple[str, StepOutcome]:
+        """Bring an existing flow (``dataflow``) or its state (``flow_state``) to the request."""
 
     async def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
         """Every run of a flow (for `follow_runs`)."""
@@ -178,7 +190,8 @@ class PlatformActions:
         if since is None or schema_id is None:
             return None
         pairs = None
-        if request.target.schema_id is not None:  # a supplied schema may be shared: match pairs
+        if request.target.schema_id is not None or context.exact_mappings:
+            # A supplied schema may be shared, and a revision's schema has older sets: match pairs.
             tenant_id = await client.tenant_id(sandbox) if request.mapping_mode == "auto" else None
             pairs = bodies.mapping_pairs(request, tenant_id)
         found = await client.find_mapping_set(sandbox, schema_id, pairs, since=float(since))
@@ -205,4 +218,65 @@ class PlatformActions:
         deleter = deleters.get(step)
         if deleter is None:
             raise ValueError(f"step {step.value} cannot be deleted")
+        if step is Step.DATAFLOW:  # a running flow is disabled first, as the UI does
+            try:
+                await client.flow_action(sandbox, resource_id, "disable")
+            except NotFoundError:
+                return
+        if step is Step.TARGET_DATASET:  # Catalog does not know which flows write a dataset
+            users = await client.target_connections_using_dataset(sandbox, resource_id)
+            if users:
+                raise InUseError(
+                    f"dataset {resource_id} is written by target connection {users[0].get('id')}",
+                    code="in_use",
+                    title="Dataset in use",
+                )
         await deleter(sandbox, resource_id)
+
+    async def update(
+        self, step: Step, context: RequestContext, resource_id: str | None
+    ) -> tuple[str, StepOutcome]:
+        """Patch the flow where it differs from the request; set its state. Both idempotent."""
+        if step is Step.FLOW_STATE:
+            return await self._set_state(context)
+        if step is not Step.DATAFLOW or resource_id is None:
+            raise ValueError(f"step {step.value} updates nothing")
+        sandbox, client = context.sandbox, self._client
+        for _ in range(_PATCH_TRIES):
+            try:
+                flow, etag = await client.flow_with_etag(sandbox, resource_id)
+            except NotFoundError:  # deleted behind our back: made again (a drift repaired)
+                return await self._flow_again(context), "created"
+            desired = self._flow_body(context)
+            if mapping_of(flow)[0] == context.resources.get(Step.MAPPING_SET.value):
+                version = mapping_of(flow)[1]
+                if version is not None and "mapping_version" not in context.extras:
+                    context.extras["mapping_version"] = int(version)
+                    desired = self._flow_body(context)
+            operations = flow_patch(flow, desired)
+            if not operations:
+                return resource_id, "updated"
+            try:
+                await client.patch_flow(sandbox, resource_id, operations, etag)
+            except StaleEtagError:
+                continue  # changed meanwhile: read it again and re-apply
+            return resource_id, "updated"
+        raise RetryableError(
+            f"flow {resource_id} changed under each of {_PATCH_TRIES} patches",
+            code="stale_etag",
+        )
+
+    async def _flow_again(self, context: RequestContext) -> str:
+        name = step_name(Step.DATAFLOW, context.request)
+        found = await self.find(Step.DATAFLOW, context, name)
+        return found or await self.create(Step.DATAFLOW, context, name)
+
+    async def _set_state(self, context: RequestContext) -> tuple[str, StepOutcome]:
+        flow_id = context.resources[Step.DATAFLOW.value]
+        enabled = context.request.enabled
+        flow, _ = await self._client.flow_with_etag(context.sandbox, flow_id)
+        if str(flow.get("state", "")).lower() != ("enabled" if enabled else "disabled"):
+            await self._client.flow_action(
+                context.sandbox, flow_id, "enable" if enabled else "disable"
+            )
+        return flow_id, "enabled" if enabled else "disabled"

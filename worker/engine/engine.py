@@ -1,7 +1,8 @@
 """The engine: what one delivery of the requests queue becomes, from bytes to its settle action.
 
-Decode, claim the request in the ledger, run it (:mod:`worker.engine.runner`), and return how to
-settle the delivery: every message ends acked after what it produced was confirmed by the broker
+Decode, claim the request in the ledger (a ``DataflowRequested`` of any revision, or a
+``DataflowDeletionRequested``), run it (:mod:`worker.engine.runner`), and return how to settle
+the delivery: every message ends acked after what it produced was confirmed by the broker
 (events, a delayed copy, a parked copy), or waits as a copy when the worker cannot take it now
 (circuit open, another worker holds the lease, shutting down). The worker never crashes on input:
 every unreadable message gives one DataflowFailed (kind ``invalid_message``) and is parked.
@@ -17,15 +18,16 @@ import structlog
 from messages.base import FieldViolation
 from messages.codec import InvalidMessageError, canonical_content, decode, hash_of
 from messages.envelope import Event
-from messages.models import DataflowRequested
+from messages.models import DataflowDeletionRequested, DataflowRequested
 from worker.core import admission, outcomes
 from worker.core.delivery import ACK, REQUEUE, Delivery, Settle, delay
+from worker.core.effects import Done, Effect, Emit, Republish
 from worker.core.follow import followed, next_round
-from worker.core.machine import Done, Effect, Emit, Facts, Limits, Machine, Republish
+from worker.core.machine import Facts, Limits, Machine
 from worker.core.record import Claim, RequestRecord
 from worker.core.retry import RetryPolicy
 from worker.core.runs import first_run, run_completed
-from worker.core.steps import plan, reuses
+from worker.core.steps import Step, plan, reuses
 from worker.engine.actions import RequestContext, step_name
 from worker.engine.runner import RequestRun, Tools
 from worker.errors import BrokerError, LedgerError, PlatformError
@@ -89,6 +91,9 @@ class Engine:
         metrics.count_received(event.type)
         age = self._tools.clock() - event.time.timestamp()
         metrics.message_age_seconds.observe(max(age, 0.0))
+        if isinstance(event.data, DataflowDeletionRequested):
+            structlog.contextvars.bind_contextvars(request_id=event.data.request_id)
+            return await self._deletion(delivery, event, event.data)
         if not isinstance(event.data, DataflowRequested):
             return await self._invalid(delivery, _not_a_request(event))
         structlog.contextvars.bind_contextvars(request_id=event.data.request_id)
@@ -108,7 +113,6 @@ class Engine:
         if tools.breaker.is_open:
             return await self._carry_out(admission.circuit_open(config.handback_seconds))
         canonical = canonical_content(request)
-        machine = self._machine(request)
         try:
             claim = await tools.ledger.aclaim(
                 request.request_id,
@@ -118,14 +122,19 @@ class Engine:
                 config.owner,
                 config.lease_seconds,
                 now=tools.clock(),
-                intents=machine.intents(_NO_RECORD),
+                intents=self._machine(request, _NO_RECORD).intents(_NO_RECORD),
+                revision=request.revision,
             )
         except LedgerError as error:
             log.warning("ledger_unavailable", error=str(error))
             return delay(config.handback_seconds, "ledger_unavailable")
         if claim.outcome == "conflict":
-            log.warning("request_conflict")
-            return await self._carry_out(admission.conflict(request.request_id, event.id))
+            log.warning("request_conflict", fields=list(claim.fields))
+            effects = admission.conflict(request.request_id, event.id, claim, delivery.headers)
+            return await self._carry_out(effects)
+        if claim.outcome == "superseded":
+            log.info("request_superseded", revision=request.revision)
+            return ACK
         if claim.outcome == "finished":
             follow = followed(delivery.headers)
             if follow is not None:
@@ -137,12 +146,47 @@ class Engine:
         if claim.outcome == "busy":
             return await self._carry_out(admission.busy(claim.record, tools.clock()))
         assert claim.fence is not None
-        return await self._run(request, claim, machine)
+        return await self._run(request, claim, self._machine(request, claim.record))
 
-    def _machine(self, request: DataflowRequested) -> Machine:
+    async def _deletion(
+        self, delivery: Delivery, event: Event, deletion: DataflowDeletionRequested
+    ) -> Settle:
+        tools, config = self._tools, self.config
+        if self._stopping:
+            return REQUEUE
+        if tools.breaker.is_open:
+            return await self._carry_out(admission.circuit_open(config.handback_seconds))
+        log.info("deletion_requested", reason=deletion.reason)
+        try:
+            claim = await tools.ledger.aclaim_deletion(
+                deletion.request_id,
+                event.id,
+                deletion.reason,
+                config.owner,
+                config.lease_seconds,
+                now=tools.clock(),
+            )
+        except LedgerError as error:
+            log.warning("ledger_unavailable", error=str(error))
+            return delay(config.handback_seconds, "ledger_unavailable")
+        if claim.outcome == "unknown":
+            return await self._carry_out(admission.unknown_deletion(deletion.request_id, event.id))
+        if claim.outcome == "finished":
+            effects = admission.duplicate(
+                claim.record, delivery.headers, event.id, delivery.redelivered
+            )
+            return await self._carry_out(effects)
+        if claim.outcome == "busy":
+            return await self._carry_out(admission.busy(claim.record, tools.clock()))
+        assert claim.fence is not None
+        request = DataflowRequested.model_validate_json(claim.record.request_json)
+        return await self._run(request, claim, self._machine(request, claim.record))
+
+    def _machine(self, request: DataflowRequested, record: RequestRecord) -> Machine:
         """The step machine of one request: its plan, names and wishes."""
         config = self.config
-        steps = plan(auto_mapping=request.mapping_mode == "auto")
+        flow_state = not request.enabled or Step.FLOW_STATE.value in record.steps
+        steps = plan(auto_mapping=request.mapping_mode == "auto", flow_state=flow_state)
         follow = request.follow_runs if request.follow_runs is not None else config.follow_runs
         facts = Facts(
             request_id=request.request_id,
@@ -152,6 +196,7 @@ class Engine:
             rollback=request.on_failure == "rollback",
             follow=follow,
             follow_first_wait=config.follow_first_wait_seconds,
+            enabled=request.enabled,
         )
         return Machine(facts, self._limits)
 
@@ -159,7 +204,10 @@ class Engine:
         config, record = self.config, claim.record
         assert claim.fence is not None
         context = RequestContext(
-            request, request.sandbox or config.default_sandbox, created_at=record.created_at
+            request,
+            request.sandbox or config.default_sandbox,
+            created_at=record.command_started_at,
+            exact_mappings=record.revision > 1,
         )
         run = RequestRun(
             self._tools, machine, context, record, claim.fence, config.lease_seconds, claim.started

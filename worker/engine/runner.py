@@ -24,12 +24,13 @@ from worker.broker.reporter import Reporter
 from worker.core import outcomes
 from worker.core.changes import Finish, RenewLease
 from worker.core.delivery import REQUEUE, Settle
-from worker.core.machine import (
+from worker.core.effects import (
     Begin,
     Call,
     CancelCalls,
     Conclude,
     Deleted,
+    DeleteResult,
     Done,
     Effect,
     Emit,
@@ -37,7 +38,6 @@ from worker.core.machine import (
     Failure,
     Interrupted,
     LookedUp,
-    Machine,
     Observation,
     Republish,
     State,
@@ -45,6 +45,7 @@ from worker.core.machine import (
     TripBreaker,
     Write,
 )
+from worker.core.machine import Machine
 from worker.core.record import RequestRecord
 from worker.core.steps import Step
 from worker.engine.actions import Actions, RequestContext
@@ -53,6 +54,7 @@ from worker.engine.telemetry import Telemetry
 from worker.errors import (
     AuthenticationError,
     BrokerError,
+    InUseError,
     LeaseLostError,
     LedgerError,
     NotFoundError,
@@ -324,21 +326,31 @@ class RequestRun:
             found = await actions.find(step, context, name)
             return LookedUp(step, found, time.perf_counter() - started, now())
         assert self._state is not None
-        made = self._state.record.step(step.value).resource_id
-        if made is None:  # started, its completion unknown: was it made?
-            made = await actions.find(step, context, name)
+        known = self._state.record.step(step.value).resource_id
+        if call.mode == "update":
+            resource_id, outcome = await actions.update(step, context, known)
+            return Succeeded(step, resource_id, outcome, time.perf_counter() - started, now())
+        return await self._delete(step, known, name)
+
+    async def _delete(self, step: Step, known: str | None, name: str | None) -> Deleted:
+        """Delete a step's resource; one started without a recorded result is looked up first."""
+        actions, context, started = self._tools.actions, self._context, time.perf_counter()
+        made = known if known is not None else await actions.find(step, context, name)
+        if made is None:
+            return Deleted(step, "absent", None, 0.0, self._tools.clock())
         try:
-            if made is not None:
-                await actions.delete(step, context, made)
+            await actions.delete(step, context, made)
+            result: DeleteResult = "deleted"
         except NotFoundError:
-            log.info("rollback_already_gone", step=step.value)
-        return Deleted(step, made is not None, now())
+            log.info("already_deleted", step=step.value)
+            result = "deleted"
+        except InUseError as error:
+            log.info("kept_in_use", step=step.value, error=str(error))
+            result = "in_use"
+        return Deleted(step, result, made, time.perf_counter() - started, self._tools.clock())
 
     def _failure(self, step: Step, error: PlatformError, call: Call) -> Observation:
         tools = self._tools
-        if call.mode == "delete":
-            log.warning("rollback_failed", step=step.value, error=str(error))
-            return Deleted(step, False, tools.clock())
         log.warning("step_failed", step=step.value, mode=call.mode, error=str(error))
         if isinstance(error, AuthenticationError):
             kind = "authentication"

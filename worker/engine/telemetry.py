@@ -16,7 +16,7 @@ from messages.envelope import Payload
 from messages.events import STEPS, StepCompleted
 from worker.core.changes import FailStep
 from worker.core.delivery import COPY_HEADER, REASON_HEADER
-from worker.core.machine import Call, Conclude, Done
+from worker.core.effects import Call, Conclude, Done
 from worker.core.record import RequestRecord
 from worker.observability.metrics import Metrics
 

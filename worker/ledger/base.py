@@ -26,6 +26,7 @@ from typing import Any, Self, TypeVar
 from worker.core.changes import Change
 from worker.core.record import (
     FINISHED,
+    PRUNABLE,
     Claim,
     ClaimOutcome,
     RequestRecord,
@@ -40,6 +41,7 @@ T = TypeVar("T")
 
 __all__ = [
     "FINISHED",
+    "PRUNABLE",
     "Claim",
     "ClaimOutcome",
     "Ledger",
@@ -85,14 +87,32 @@ class Ledger(abc.ABC):
         lease_seconds: float,
         now: float | None = None,
         intents: Sequence[tuple[str, str | None]] = (),
+        *,
+        revision: int = 1,
     ) -> Future[Claim]:
         """Atomically create or look at the record and take its lease when it can run now.
 
-        New request: inserted, ``acquired``. Same id, other content hash: ``conflict`` (nothing
-        changes). Finished: ``finished`` (a duplicate). Any unexpired lease (another worker or
-        another request of this one): ``busy``. Otherwise the lease is taken (fence + 1), the
-        delivery counted (``deliveries`` and ``unsettled_deliveries`` + 1): ``acquired``.
-        When acquired, the ``intents`` of steps that never started are written too.
+        New request: inserted, ``acquired``. Otherwise :func:`worker.core.claims.decide_request`
+        decides: a duplicate (``finished``), a ``conflict`` (nothing changes), ``busy`` (another
+        lease, or a previous command still running), ``superseded``, or ``acquired``: the lease
+        taken (fence + 1), the delivery counted, a higher revision's content stored. When
+        acquired, the ``intents`` of steps that never started are written too.
+        """
+
+    @abc.abstractmethod
+    def claim_deletion_future(
+        self,
+        request_id: str,
+        event_id: str,
+        reason: str | None,
+        owner: str,
+        lease_seconds: float,
+        now: float | None = None,
+    ) -> Future[Claim]:
+        """Claim a record for its deletion (:func:`worker.core.claims.decide_deletion`).
+
+        ``unknown`` for a request the ledger never saw; ``finished`` once deleted; ``busy``
+        while another command holds it; else ``acquired`` with the operation ``delete``.
         """
 
     @abc.abstractmethod
@@ -127,10 +147,34 @@ class Ledger(abc.ABC):
         lease_seconds: float,
         now: float | None = None,
         intents: Sequence[tuple[str, str | None]] = (),
+        *,
+        revision: int = 1,
     ) -> Claim:
         """See :meth:`claim_future`."""
         return self.claim_future(
-            request_id, content_hash, request_json, event_id, owner, lease_seconds, now, intents
+            request_id,
+            content_hash,
+            request_json,
+            event_id,
+            owner,
+            lease_seconds,
+            now,
+            intents,
+            revision=revision,
+        ).result()
+
+    def claim_deletion(
+        self,
+        request_id: str,
+        event_id: str,
+        reason: str | None,
+        owner: str,
+        lease_seconds: float,
+        now: float | None = None,
+    ) -> Claim:
+        """See :meth:`claim_deletion_future`."""
+        return self.claim_deletion_future(
+            request_id, event_id, reason, owner, lease_seconds, now
         ).result()
 
     def apply(
@@ -165,12 +209,36 @@ class Ledger(abc.ABC):
         lease_seconds: float,
         now: float | None = None,
         intents: Sequence[tuple[str, str | None]] = (),
+        *,
+        revision: int = 1,
     ) -> Claim:
         """See :meth:`claim_future`."""
         return await _awaited(
             self.claim_future(
-                request_id, content_hash, request_json, event_id, owner, lease_seconds, now, intents
+                request_id,
+                content_hash,
+                request_json,
+                event_id,
+                owner,
+                lease_seconds,
+                now,
+                intents,
+                revision=revision,
             )
+        )
+
+    async def aclaim_deletion(
+        self,
+        request_id: str,
+        event_id: str,
+        reason: str | None,
+        owner: str,
+        lease_seconds: float,
+        now: float | None = None,
+    ) -> Claim:
+        """See :meth:`claim_deletion_future`."""
+        return await _awaited(
+            self.claim_deletion_future(request_id, event_id, reason, owner, lease_seconds, now)
         )
 
     async def aapply(
@@ -216,7 +284,11 @@ class Ledger(abc.ABC):
 
     @abc.abstractmethod
     def prune(self, older_than: float) -> int:
-        """Delete records finished before ``older_than``; return how many were deleted."""
+        """Delete failed and deleted records finished before ``older_than``; return how many.
+
+        Records of dataflows that exist (created, updated) are kept whatever their age: a later
+        revision or deletion of the dataflow needs them.
+        """
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -44,6 +44,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 3: the operation in progress (create, or the rollback of a failed create), so a rollback
     # is a transition the ledger knows and a crash in the middle of one resumes it.
     ("ALTER TABLE ledger_requests ADD COLUMN operation TEXT NOT NULL DEFAULT 'create'",),
+    # 4: a dataflow's life (contract 2.4): the latest revision received and when its command
+    # started, the revision last applied with its content, and a deletion's reason. Requests
+    # created before are revision 1, applied.
+    (
+        "ALTER TABLE ledger_requests ADD COLUMN revision INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE ledger_requests ADD COLUMN started_at {real}",
+        "ALTER TABLE ledger_requests ADD COLUMN applied_revision INTEGER",
+        "ALTER TABLE ledger_requests ADD COLUMN applied_json TEXT",
+        "ALTER TABLE ledger_requests ADD COLUMN deletion_reason TEXT",
+        "UPDATE ledger_requests SET applied_revision = 1, applied_json = request_json "
+        "WHERE status = 'created'",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -28,14 +28,29 @@ COLUMNS: tuple[str, ...] = (
     "fence",
     "runs",
     "operation",
+    "applied_revision",
+    "revision",
+    "started_at",
+    "deletion_reason",
+    "applied_json",
 )
 """Every column, in the order of :func:`to_row`."""
 
+COMMAND_COLUMNS: tuple[str, ...] = (
+    "content_hash",
+    "request_json",
+    "first_event_id",
+    "revision",
+    "started_at",
+    "deletion_reason",
+    "applied_json",
+)
+"""What a command (a request, a revision, a deletion) sets when a claim accepts it, in the order
+of :func:`command_values`; fenced writes never change them (``applied_json`` is copied from
+``request_json`` by the ledger itself when a revision is applied)."""
+
 MUTABLE_COLUMNS: tuple[str, ...] = tuple(
-    name
-    for name in COLUMNS
-    if name
-    not in {"request_id", "content_hash", "request_json", "first_event_id", "created_at", "runs"}
+    name for name in COLUMNS if name not in {"request_id", "created_at", "runs", *COMMAND_COLUMNS}
 )
 """The columns the claim and the fenced writes change, in the order of :func:`mutable_values`.
 
@@ -43,8 +58,10 @@ MUTABLE_COLUMNS: tuple[str, ...] = tuple(
 of the record can never overwrite a run recorded meanwhile.
 """
 
-STATE_COLUMNS: tuple[str, ...] = tuple(name for name in COLUMNS if name != "request_json")
-"""Every column but the request content, which fenced writes never need to read."""
+STATE_COLUMNS: tuple[str, ...] = tuple(
+    name for name in COLUMNS if name not in ("request_json", "applied_json")
+)
+"""Every column but the contents, which fenced writes never need to read."""
 
 _STEP_FIELDS = ("state", "resource_id", "name", "attempts", "outcome", "duration_seconds")
 
@@ -77,17 +94,24 @@ def encode_runs(runs: tuple[Mapping[str, Any], ...]) -> str:
 
 def to_row(record: RequestRecord) -> tuple[Any, ...]:
     """The values of every column, in :data:`COLUMNS` order."""
-    mutable = mutable_values(record)
+    values = dict(zip(MUTABLE_COLUMNS, mutable_values(record), strict=True))
+    values.update(zip(COMMAND_COLUMNS, command_values(record), strict=True))
+    values.update(
+        request_id=record.request_id, created_at=record.created_at, runs=encode_runs(record.runs)
+    )
+    return tuple(values[name] for name in COLUMNS)
+
+
+def command_values(record: RequestRecord) -> tuple[Any, ...]:
+    """The values of :data:`COMMAND_COLUMNS`, in that order."""
     return (
-        record.request_id,
         record.content_hash,
         record.request_json,
         record.first_event_id,
-        *mutable[:7],
-        record.created_at,
-        *mutable[7:-1],
-        encode_runs(record.runs),
-        mutable[-1],
+        record.revision,
+        record.started_at,
+        record.deletion_reason,
+        record.applied_json or None,
     )
 
 
@@ -107,6 +131,7 @@ def mutable_values(record: RequestRecord) -> tuple[Any, ...]:
         record.lease_expires_at,
         record.fence,
         record.operation,
+        record.applied_revision,
     )
 
 
@@ -135,4 +160,9 @@ def from_row(row: Sequence[Any], columns: Sequence[str] = COLUMNS) -> RequestRec
         fence=values["fence"],
         runs=tuple(json.loads(values["runs"])),
         operation=values["operation"],
+        revision=values["revision"],
+        started_at=values["started_at"],
+        applied_revision=values["applied_revision"],
+        applied_json=values.get("applied_json") or "",
+        deletion_reason=values["deletion_reason"],
     )

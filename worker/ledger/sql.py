@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from worker.core import changes as transitions
+from worker.core import claims
 from worker.core.changes import Change, apply_all
 from worker.errors import LeaseLostError
 from worker.ledger.base import (
-    FINISHED,
+    PRUNABLE,
     Claim,
     Ledger,
     LedgerStateError,
@@ -46,8 +47,10 @@ from worker.ledger.base import (
 from worker.ledger.cursor import Cursor
 from worker.ledger.rows import (
     COLUMNS,
+    COMMAND_COLUMNS,
     MUTABLE_COLUMNS,
     STATE_COLUMNS,
+    command_values,
     encode_runs,
     from_row,
     mutable_values,
@@ -59,7 +62,8 @@ T = TypeVar("T")
 
 _TABLE = "ledger_requests"
 HELD_RECORDS = 1024  # far above any worker's concurrency; beyond it, writes read the row first
-_FINISHED_SQL = ", ".join(f"'{status}'" for status in sorted(FINISHED))
+# Records whose dataflow may still exist are never pruned: a later revision or deletion needs them.
+_PRUNABLE_SQL = ", ".join(f"'{status}'" for status in sorted(PRUNABLE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +135,9 @@ class SqlLedger(Ledger):
         )
         self._lock_full_sql = self._select_sql + self.lock_clause
         self._update_sql = f"UPDATE {_TABLE} SET {assignments} WHERE request_id = ?"
+        command = ", ".join(f"{column} = ?" for column in COMMAND_COLUMNS)
+        self._command_sql = f"UPDATE {_TABLE} SET {command} WHERE request_id = ?"
+        self._applied_sql = f"UPDATE {_TABLE} SET applied_json = request_json WHERE request_id = ?"
         self._fenced_update_sql = self._update_sql + " AND fence = ? AND lease_owner IS NOT NULL"
         self._runs_sql = f"UPDATE {_TABLE} SET runs = ?, updated_at = ? WHERE request_id = ?"
         self._held = HeldLeases()
@@ -201,20 +208,29 @@ class SqlLedger(Ledger):
                     raise _lease_lost(request_id, fence, record)
                 changed = apply_all(record, changes, at)
                 self._update(cursor, changed)
+                self._copy_applied(cursor, record, changed)
                 return changed
 
             return Op(load_and_update, write=True, then=self._held.put)
         changed = apply_all(held, changes, at)
         values = (*mutable_values(changed), request_id, fence)
+        applies = _applies(held, changed)
 
         def update(cursor: Cursor) -> RequestRecord:
             cursor.execute(self._fenced_update_sql, values)
             if cursor.rowcount != 1:
                 self._held.drop(request_id, fence)
                 raise LeaseLostError(f"request {request_id}: lease lost (fence {fence})")
+            if applies:
+                cursor.execute(self._applied_sql, (request_id,))
             return changed
 
-        return Op(update, write=True, single=True, then=self._held.put)
+        return Op(update, write=True, single=not applies, then=self._held.put)
+
+    def _copy_applied(self, cursor: Cursor, before: RequestRecord, after: RequestRecord) -> None:
+        """A revision became the applied one: its content is copied in the database."""
+        if _applies(before, after):
+            cursor.execute(self._applied_sql, (after.request_id,))
 
     def claim_future(
         self,
@@ -226,13 +242,13 @@ class SqlLedger(Ledger):
         lease_seconds: float,
         now: float | None = None,
         intents: Sequence[tuple[str, str | None]] = (),
+        *,
+        revision: int = 1,
     ) -> Future[Claim]:
         """Insert, or lock and decide, in one transaction (see :meth:`Ledger.claim_future`)."""
-        return self._submit(
-            self._claim_op(
-                request_id, content_hash, request_json, event_id, owner, lease_seconds, now, intents
-            )
-        )
+        command = _Command(request_id, content_hash, request_json, event_id, revision)
+        lease = claims.Lease(owner, lease_seconds, self._now(now))
+        return self._submit(self._claim_op(command, lease, intents))
 
     async def aclaim(
         self,
@@ -244,54 +260,85 @@ class SqlLedger(Ledger):
         lease_seconds: float,
         now: float | None = None,
         intents: Sequence[tuple[str, str | None]] = (),
+        *,
+        revision: int = 1,
     ) -> Claim:
         """See :meth:`claim_future`."""
-        return await self._submit_async(
-            self._claim_op(
-                request_id, content_hash, request_json, event_id, owner, lease_seconds, now, intents
-            )
-        )
+        command = _Command(request_id, content_hash, request_json, event_id, revision)
+        lease = claims.Lease(owner, lease_seconds, self._now(now))
+        return await self._submit_async(self._claim_op(command, lease, intents))
 
     def _claim_op(
-        self,
-        request_id: str,
-        content_hash: str,
-        request_json: str,
-        event_id: str,
-        owner: str,
-        lease_seconds: float,
-        now: float | None,
-        intents: Sequence[tuple[str, str | None]],
+        self, command: _Command, lease: claims.Lease, intents: Sequence[tuple[str, str | None]]
     ) -> Op[Claim]:
-        at = self._now(now)
-        fresh, started = transitions.start_fresh(
-            transitions.new_record(
-                request_id, content_hash, request_json, event_id, owner, lease_seconds, at
-            ),
-            intents,
-            at,
+        at = lease.now
+        first = claims.new_record(
+            command.request_id,
+            command.content_hash,
+            command.request_json,
+            command.event_id,
+            lease,
+            command.revision,
         )
+        fresh, started = claims.start_fresh(first, intents, at)
         row = to_row(fresh)
 
         def insert_or_decide(cursor: Cursor) -> Claim:
             cursor.execute(self._insert_sql, row)
             if cursor.rowcount == 1:
                 return Claim("acquired", fresh, fresh.fence, started)
-            record = self._load(cursor, request_id, full=True)
-            outcome, after = transitions.decide_claim(
-                record, content_hash, owner, lease_seconds, at
+            record = self._load(cursor, command.request_id, full=True)
+            claim = claims.decide_request(
+                record,
+                command.content_hash,
+                command.request_json,
+                command.revision,
+                command.event_id,
+                lease,
             )
-            if outcome != "acquired":
-                return Claim(outcome, record)
-            after, newly = transitions.start_fresh(after, intents, at)
-            self._update(cursor, after)
-            return Claim(outcome, after, after.fence, newly)
+            if claim.outcome != "acquired":
+                return claim
+            after, newly = claims.start_fresh(claim.record, intents, at)
+            self._store_claim(cursor, record, after)
+            return Claim("acquired", after, after.fence, newly)
 
-        def hold(claim: Claim) -> None:
-            if claim.fence is not None:
-                self._hold(claim.record)
+        return Op(insert_or_decide, write=True, then=self._hold_claimed)
 
-        return Op(insert_or_decide, write=True, then=hold)
+    def claim_deletion_future(
+        self,
+        request_id: str,
+        event_id: str,
+        reason: str | None,
+        owner: str,
+        lease_seconds: float,
+        now: float | None = None,
+    ) -> Future[Claim]:
+        """Lock and decide in one transaction (see :meth:`Ledger.claim_deletion_future`)."""
+        lease = claims.Lease(owner, lease_seconds, self._now(now))
+
+        def decide(cursor: Cursor) -> Claim:
+            cursor.execute(self._lock_full_sql, (request_id,))
+            row = cursor.fetchone()
+            record = None if row is None else from_row(row)
+            claim = claims.decide_deletion(record, event_id, reason, lease)
+            if claim is None:
+                return Claim("unknown", _unknown(request_id, event_id, at=lease.now))
+            if claim.outcome == "acquired":
+                assert record is not None
+                self._store_claim(cursor, record, claim.record)
+            return claim
+
+        return self._submit(Op(decide, write=True, then=self._hold_claimed))
+
+    def _store_claim(self, cursor: Cursor, before: RequestRecord, after: RequestRecord) -> None:
+        """Write a claim's record; a new command's content too."""
+        self._update(cursor, after)
+        if command_values(after) != command_values(before):
+            cursor.execute(self._command_sql, (*command_values(after), after.request_id))
+
+    def _hold_claimed(self, claim: Claim) -> None:
+        if claim.fence is not None:
+            self._hold(claim.record)
 
     def record_run_future(
         self, request_id: str, run: Mapping[str, Any], now: float | None = None
@@ -357,12 +404,33 @@ class SqlLedger(Ledger):
 
         def delete(cursor: Cursor) -> int:
             cursor.execute(
-                f"DELETE FROM {_TABLE} WHERE status IN ({_FINISHED_SQL}) AND finished_at < ?",
+                f"DELETE FROM {_TABLE} WHERE status IN ({_PRUNABLE_SQL}) AND finished_at < ?",
                 (older_than,),
             )
             return int(cursor.rowcount)
 
         return self._run(delete, write=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Command:
+    """A request as a claim receives it."""
+
+    request_id: str
+    content_hash: str
+    request_json: str
+    event_id: str
+    revision: int
+
+
+def _applies(before: RequestRecord, after: RequestRecord) -> bool:
+    """True when a write makes the current revision the applied one."""
+    return after.applied_revision != before.applied_revision
+
+
+def _unknown(request_id: str, event_id: str, *, at: float) -> RequestRecord:
+    """The stand-in record of a request the ledger never saw (a deletion of it is refused)."""
+    return RequestRecord(request_id, "", "", event_id, "pending", at, at)
 
 
 def _lease_lost(request_id: str, fence: int, record: RequestRecord) -> LeaseLostError:

@@ -21,7 +21,7 @@ PREFIX = "dataflow_"
 
 EVENT_TYPES = ("StepCompleted", "DataflowCreated", "DataflowFailed", "DataflowRunCompleted")
 RECEIVED_TYPES = ("DataflowRequested", *EVENT_TYPES, "unknown")
-REQUEST_OUTCOMES = ("created", "failed", "duplicate", "conflict")
+REQUEST_OUTCOMES = ("created", "updated", "deleted", "failed", "duplicate", "conflict")
 STEP_OUTCOMES = ("completed", "retried", "failed")
 APIS = ("ims", "flowservice", "schemaregistry", "catalog", "dataprep")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -11,8 +11,9 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from worker.core.changes import Finish, apply_all, decide_claim, new_record
-from worker.core.machine import (
+from worker.core.changes import Finish, apply_all
+from worker.core.claims import Lease, decide_deletion, decide_request, new_record
+from worker.core.effects import (
     Begin,
     Call,
     CancelCalls,
@@ -21,44 +22,59 @@ from worker.core.machine import (
     Done,
     Effect,
     Emit,
-    Facts,
     Failed,
     Failure,
     Interrupted,
     InterruptKind,
-    Limits,
     LookedUp,
-    Machine,
     Observation,
     Republish,
     Succeeded,
     TripBreaker,
     Write,
 )
+from worker.core.machine import Facts, Limits, Machine
 from worker.core.record import RequestRecord, StepOutcome
 from worker.core.retry import RetryPolicy
 from worker.core.steps import DEPENDENCIES, Step, plan
 
 ALL_STEPS = plan(auto_mapping=False)
+WITH_STATE = plan(auto_mapping=False, flow_state=True)
 NAMES = {step: (None if step is Step.MAPPING_SET else f"crm ({step.value}) [r-1]") for step in Step}
 
 # What a call answers: "ok", or a failure kind ("retryable", "outcome_unknown", "rejected",
-# "authentication", "applied_then_lost": created, but the answer is lost).
+# "authentication", "applied_then_lost": created, but the answer is lost; a deletion: "in_use").
 Answer = str
 Script = Callable[[Call], Answer]
 
 
 def facts(
-    *, rollback: bool = False, reuses: frozenset[Step] = frozenset({Step.FLOW_SPEC})
+    *,
+    rollback: bool = False,
+    reuses: frozenset[Step] = frozenset({Step.FLOW_SPEC}),
+    flow_state: bool = False,
+    enabled: bool = True,
 ) -> Facts:
     """The facts of a request with explicit mappings."""
     return Facts(
         request_id="r-1",
-        plan=ALL_STEPS,
+        plan=WITH_STATE if flow_state else ALL_STEPS,
         reuses=reuses,
         names=NAMES,
         rollback=rollback,
+        enabled=enabled,
     )
+
+
+@dataclass(frozen=True)
+class Command:
+    """What the deliveries carry: a revision of the request, or its deletion."""
+
+    kind: str = "request"
+    content_hash: str = "h"
+    request_json: str = "{}"
+    revision: int = 1
+    event_id: str = "e-1"
 
 
 def limits(max_attempts: int = 4) -> Limits:
@@ -74,7 +90,7 @@ class World:
     script: Script = lambda _call: "ok"
     now: float = 1000.0
     record: RequestRecord = field(
-        default_factory=lambda: new_record("r-1", "h", "{}", "e-1", "w", 15.0, 1000.0)
+        default_factory=lambda: new_record("r-1", "h", "{}", "e-1", Lease("w", 15.0, 1000.0))
     )
     made: dict[Step, str] = field(default_factory=dict)  # what exists on the Platform
     creates: list[Step] = field(default_factory=list)
@@ -85,7 +101,40 @@ class World:
     breaker_trips: int = 0
     deliveries: int = 0
     unsynced: list[Write] = field(default_factory=list)
+    command: Command = field(default_factory=Command)
+    updates: list[Step] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def send(self, command: Command, machine: Machine) -> str:
+        """A new command arrives (a revision, a deletion): claim it; return the claim outcome.
+
+        When it is acquired, what the previous command concluded is cleared and the next
+        deliveries carry it.
+        """
+        expires = self.record.lease_expires_at
+        if self.record.lease_owner is not None and expires is not None:
+            self.now = max(self.now, expires + 1)
+        claim = self._claim(command)
+        if claim.outcome == "acquired":
+            self.record, self.command, self.machine = claim.record, command, machine
+            self.concluded.clear()
+            self.deliveries = 0
+        return claim.outcome
+
+    def _claim(self, command: Command):  # type: ignore[no-untyped-def]
+        lease = Lease("w", 15.0, self.now)
+        if command.kind == "deletion":
+            claim = decide_deletion(self.record, command.event_id, "retired", lease)
+            assert claim is not None
+            return claim
+        return decide_request(
+            self.record,
+            command.content_hash,
+            command.request_json,
+            command.revision,
+            command.event_id,
+            lease,
+        )
 
     def deliver(
         self,
@@ -104,8 +153,9 @@ class World:
             expires = self.record.lease_expires_at
             if self.record.lease_owner is not None and expires is not None:
                 self.now = max(self.now, expires + 1)  # a crashed worker's lease ran out
-            outcome, self.record = decide_claim(self.record, "h", "w", 15.0, self.now)
-            assert outcome == "acquired", outcome
+            claim = self._claim(self.command)
+            assert claim.outcome == "acquired", claim.outcome
+            self.record = claim.record
         self.deliveries += 1
         state, effects = self.machine.begin(self.record, Begin(self.now))
         pending: list[Observation] = []
@@ -191,13 +241,9 @@ class World:
     def _answer(self, call: Call) -> Observation:
         step, now = call.step, self.now
         if call.mode == "delete":
-            if step not in self.made:  # never made, or deleted before a crash (404)
-                return Deleted(step, self.record.step(step.value).resource_id is not None, now)
-            gone = self.script(call) == "ok"
-            if gone:
-                del self.made[step]
-                self.deleted.append(step)
-            return Deleted(step, gone, now)
+            return self._delete(call)
+        if call.mode == "update":
+            return self._update(call)
         if call.mode == "lookup":
             return LookedUp(step, self.made.get(step), 0.01, now)
         answer = self.script(call)
@@ -213,3 +259,32 @@ class World:
             answer = "outcome_unknown"
         failure = Failure(answer, {"message": answer}, jitter=0.5)  # type: ignore[arg-type]
         return Failed(step, failure, now)
+
+    def _delete(self, call: Call) -> Observation:
+        step, now = call.step, self.now
+        if step not in self.made:  # never made, or deleted before a crash (404)
+            known = self.record.step(step.value).resource_id
+            return Deleted(step, "deleted" if known else "absent", known, 0.01, now)
+        answer, resource_id = self.script(call), self.made[step]
+        if answer == "ok":
+            del self.made[step]
+            self.deleted.append(step)
+            return Deleted(step, "deleted", resource_id, 0.01, now)
+        if answer == "in_use":
+            return Deleted(step, "in_use", resource_id, 0.01, now)
+        failure = Failure(answer, {"message": answer}, jitter=0.5)  # type: ignore[arg-type]
+        return Failed(step, failure, now)
+
+    def _update(self, call: Call) -> Observation:
+        step, now = call.step, self.now
+        answer = self.script(call)
+        if answer != "ok":
+            kind = "retryable" if answer == "applied_then_lost" else answer
+            failure = Failure(kind, {"message": answer}, jitter=0.5)  # type: ignore[arg-type]
+            return Failed(step, failure, now)
+        self.updates.append(step)
+        flow_id = self.made[Step.DATAFLOW]
+        outcome: StepOutcome = "updated"
+        if step is Step.FLOW_STATE:
+            outcome = "enabled" if self.machine.facts.enabled else "disabled"
+        return Succeeded(step, flow_id, outcome, 0.01, now)

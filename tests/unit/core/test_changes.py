@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from worker.core import changes as t
+from worker.core.claims import Lease, decide_request, new_record
 from worker.core.record import RequestRecord, StepRecord
 from worker.ledger.rows import (
     COLUMNS,
@@ -25,7 +26,7 @@ T0 = 1_800_000_000.0
 
 def leased(**changes: Any) -> RequestRecord:
     """A record leased to w1 until T0 + 30 with fence 1."""
-    record = t.new_record("r-1", "hash-a", '{"name":"crm"}', "evt-1", "w1", 30, T0)
+    record = new_record("r-1", "hash-a", '{"name":"crm"}', "evt-1", Lease("w1", 30, T0))
     return replace(record, **changes)
 
 
@@ -55,8 +56,11 @@ def leased(**changes: Any) -> RequestRecord:
 def test_a_claim_on_an_existing_record_follows_hash_status_and_lease(
     record: RequestRecord, content_hash: str, now: float, outcome: str
 ) -> None:
-    decided, after = t.decide_claim(record, content_hash, "w2", 30, now)
-    assert decided == outcome
+    claim = decide_request(
+        record, content_hash, record.request_json, 1, "evt-2", Lease("w2", 30, now)
+    )
+    after = claim.record
+    assert claim.outcome == outcome
     if outcome == "acquired":
         assert (after.lease_owner, after.fence, after.status) == ("w2", 2, "running")
         assert (after.deliveries, after.unsettled_deliveries) == (2, 2)
@@ -266,7 +270,8 @@ def test_only_the_latest_claim_can_write_and_a_finished_request_stays_finished(
     for operation, argument, advance in operations:
         now += advance
         if operation == "claim":
-            outcome, after = t.decide_claim(record, "hash-a", argument, 30, now)
+            claim = decide_request(record, "hash-a", "{}", 1, "evt-1", Lease(argument, 30, now))
+            outcome, after = claim.outcome, claim.record
             if record.finished:
                 assert outcome == "finished"
             if outcome == "acquired":

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from messages.events import DataflowCreated, DataflowFailed, StepCompleted
 from tests.unit.core.machine_sim import ALL_STEPS, World, facts, limits
 from worker.core.changes import StartSteps, replace
-from worker.core.machine import (
+from worker.core.effects import (
     Begin,
     Call,
     CancelCalls,
@@ -18,10 +18,10 @@ from worker.core.machine import (
     Failed,
     Failure,
     Interrupted,
-    Machine,
     Succeeded,
     Write,
 )
+from worker.core.machine import Machine
 from worker.core.steps import Step
 
 

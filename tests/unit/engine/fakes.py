@@ -26,6 +26,7 @@ from worker.broker.publisher import Outgoing
 from worker.broker.reporter import Reporter
 from worker.broker.topology import Topology
 from worker.core.delivery import Delivery, copy_headers
+from worker.core.record import StepOutcome
 from worker.core.retry import RetryPolicy
 from worker.core.steps import Step
 from worker.engine.actions import RequestContext
@@ -33,7 +34,7 @@ from worker.engine.breaker import Breaker
 from worker.engine.engine import Engine, EngineConfig
 from worker.engine.runner import Tools
 from worker.engine.telemetry import Telemetry
-from worker.errors import NotFoundError, OutcomeUnknownError, PlatformError
+from worker.errors import InUseError, NotFoundError, OutcomeUnknownError, PlatformError
 from worker.ledger import Ledger, open_ledger
 from worker.observability.metrics import Metrics
 
@@ -49,6 +50,8 @@ class FakeActions:
     deleted: list[str] = field(default_factory=list)
     reuse_failure: PlatformError | None = None
     flow_runs: list[dict[str, Any]] = field(default_factory=list)
+    in_use: set[str] = field(default_factory=set)  # resource ids whose deletion is refused
+    flow_states: dict[str, bool] = field(default_factory=dict)  # flow id -> enabled
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     async def reuse(self, step: Step, context: RequestContext) -> str:
@@ -80,8 +83,13 @@ class FakeActions:
         return made.get(name)
 
     async def delete(self, step: Step, context: RequestContext, resource_id: str) -> None:
-        """Forget a resource."""
+        """Forget a resource (refused for those ``in_use``)."""
         self.calls.append(("delete", step.value))
+        scripted = self.failures.get(step)
+        if scripted:
+            raise scripted.pop(0)
+        if resource_id in self.in_use:
+            raise InUseError(f"{resource_id} is in use", status=400)
         names = self.made.get(step.value, {})
         for name, known in list(names.items()):
             if known == resource_id:
@@ -89,6 +97,21 @@ class FakeActions:
                 self.deleted.append(step.value)
                 return
         raise NotFoundError("gone", status=404)
+
+    async def update(
+        self, step: Step, context: RequestContext, resource_id: str | None
+    ) -> tuple[str, StepOutcome]:
+        """Patch the flow (nothing to change here), or set its state."""
+        self.calls.append(("update", step.value))
+        scripted = self.failures.get(step)
+        if scripted:
+            raise scripted.pop(0)
+        if step is Step.FLOW_STATE:
+            flow_id = context.resources[Step.DATAFLOW.value]
+            self.flow_states[flow_id] = context.request.enabled
+            return flow_id, "enabled" if context.request.enabled else "disabled"
+        assert resource_id is not None
+        return resource_id, "updated"
 
     async def runs(self, context: RequestContext, flow_id: str) -> list[dict[str, Any]]:
         """The scripted runs of the flow."""
