@@ -85,9 +85,16 @@ def failed(
 
 
 def step_completed(
-    request_id: str, step: str, resource_id: str, outcome: str, attempts: int, seconds: float
+    request_id: str,
+    step: str,
+    resource_id: str,
+    outcome: str,
+    attempts: int,
+    seconds: float,
+    *,
+    revision: int = 1,
 ) -> StepCompleted:
-    """The StepCompleted of one finished step."""
+    """The StepCompleted of one finished step of the request's ``revision``."""
     return StepCompleted(
         request_id=request_id,
         step=step,
@@ -95,6 +102,7 @@ def step_completed(
         outcome=outcome,
         attempts=attempts,
         duration_seconds=max(seconds, 0.0),
+        revision=revision,
     )
 
 
