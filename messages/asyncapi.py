@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from messages.envelope import EVENT_CLASSES, Event
+from messages.envelope import COMMAND_TYPES, EVENT_CLASSES, Event
 
 ASYNCAPI_VERSION = "3.1.0"
 AMQP_BINDING_VERSION = "0.3.0"
@@ -19,8 +20,11 @@ DEAD_QUEUE = f"{PREFIX}.dead"
 
 ROUTING_KEYS: dict[str, str] = {
     "DataflowRequested": f"{PREFIX}.requested",
+    "DataflowDeletionRequested": f"{PREFIX}.deletion_requested",
     "StepCompleted": f"{PREFIX}.step_completed",
     "DataflowCreated": f"{PREFIX}.created",
+    "DataflowUpdated": f"{PREFIX}.updated",
+    "DataflowDeleted": f"{PREFIX}.deleted",
     "DataflowFailed": f"{PREFIX}.failed",
     "DataflowRunCompleted": f"{PREFIX}.run_completed",
 }
@@ -29,16 +33,20 @@ ROUTING_KEYS: dict[str, str] = {
 _CHANNEL_IDS: dict[str, str] = {
     "StepCompleted": "stepCompleted",
     "DataflowCreated": "dataflowCreated",
+    "DataflowUpdated": "dataflowUpdated",
+    "DataflowDeleted": "dataflowDeleted",
     "DataflowFailed": "dataflowFailed",
     "DataflowRunCompleted": "dataflowRunCompleted",
 }
 
 _DESCRIPTION = (
     "dataflow-worker consumes DataflowRequested commands and creates one Adobe Experience "
-    "Platform dataflow per request, publishing an event per finished step and one terminal "
-    "event per request. Every message is a CloudEvents 1.0 event in structured mode (JSON, "
-    "UTF-8); AMQP properties: content_type application/cloudevents+json, delivery_mode 2, "
-    "message_id the event id, type the event type, correlation_id the request_id. Names use "
+    "Platform dataflow per request_id, updates it in place for a later revision, and deletes it "
+    "for a DataflowDeletionRequested, publishing an event per finished step and one terminal "
+    "event per request, revision or deletion. Every message is a CloudEvents 1.0 event in "
+    "structured mode (JSON, UTF-8); AMQP properties: content_type "
+    "application/cloudevents+json, delivery_mode 2, message_id the event id, type the event "
+    "type, correlation_id the request_id. Names use "
     f"the default prefix `{PREFIX}`, which is configurable."
 )
 
@@ -51,12 +59,16 @@ def _queue(name: str) -> dict[str, Any]:
     return {"name": name, "durable": True, "exclusive": False, "autoDelete": False, "vhost": "/"}
 
 
+def _messages(names: Sequence[str]) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/messages/{name}"} for name in names}
+
+
 def _routed(routing_key: str, exchange: str, description: str, message: str) -> dict[str, Any]:
     """A channel that is a routing key on a topic exchange."""
     return {
         "address": routing_key,
         "description": description,
-        "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+        "messages": _messages([message]),
         "bindings": {
             "amqp": {
                 "is": "routingKey",
@@ -67,12 +79,12 @@ def _routed(routing_key: str, exchange: str, description: str, message: str) -> 
     }
 
 
-def _queued(queue: str, description: str, message: str) -> dict[str, Any]:
+def _queued(queue: str, description: str, messages: Sequence[str]) -> dict[str, Any]:
     """A channel that is a durable queue."""
     return {
         "address": queue,
         "description": description,
-        "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+        "messages": _messages(messages),
         "bindings": {
             "amqp": {"is": "queue", "queue": _queue(queue), "bindingVersion": AMQP_BINDING_VERSION}
         },
@@ -80,7 +92,8 @@ def _queued(queue: str, description: str, message: str) -> dict[str, Any]:
 
 
 def channels() -> dict[str, Any]:
-    """The channels: the command routing key, the two queues and one routing key per event."""
+    """The channels: a routing key per command, the two queues and a routing key per event."""
+    keys = " and ".join(ROUTING_KEYS[command] for command in COMMAND_TYPES)
     out: dict[str, Any] = {
         "requested": _routed(
             ROUTING_KEYS["DataflowRequested"],
@@ -88,16 +101,22 @@ def channels() -> dict[str, Any]:
             "Producers publish requests here (with publisher confirms).",
             "DataflowRequested",
         ),
+        "deletionRequested": _routed(
+            ROUTING_KEYS["DataflowDeletionRequested"],
+            COMMANDS_EXCHANGE,
+            "Producers publish deletion requests here (with publisher confirms).",
+            "DataflowDeletionRequested",
+        ),
         "requests": _queued(
             REQUESTS_QUEUE,
-            f"Quorum queue bound to {COMMANDS_EXCHANGE} with {ROUTING_KEYS['DataflowRequested']};"
-            " the worker consumes it. Dead-lettered messages go to the parking lot.",
-            "DataflowRequested",
+            f"Quorum queue bound to {COMMANDS_EXCHANGE} with {keys}; the worker consumes it."
+            " Dead-lettered messages go to the parking lot.",
+            COMMAND_TYPES,
         ),
         "dead": _queued(
             DEAD_QUEUE,
             "The parking lot: every dead-lettered request, with the reason in its headers.",
-            "DataflowRequested",
+            COMMAND_TYPES,
         ),
     }
     for event_type, channel_id in _CHANNEL_IDS.items():
@@ -110,7 +129,7 @@ def channels() -> dict[str, Any]:
     return out
 
 
-def _operation(action: str, channel: str, message: str, summary: str) -> dict[str, Any]:
+def _operation(action: str, channel: str, messages: Sequence[str], summary: str) -> dict[str, Any]:
     binding: dict[str, Any] = (
         {"ack": True} if action == "receive" else {"deliveryMode": 2, "mandatory": False}
     )
@@ -118,27 +137,36 @@ def _operation(action: str, channel: str, message: str, summary: str) -> dict[st
         "action": action,
         "channel": {"$ref": f"#/channels/{channel}"},
         "summary": summary,
-        "messages": [{"$ref": f"#/channels/{channel}/messages/{message}"}],
+        "messages": [{"$ref": f"#/channels/{channel}/messages/{name}"} for name in messages],
         "bindings": {"amqp": {**binding, "bindingVersion": AMQP_BINDING_VERSION}},
     }
 
 
 def operations() -> dict[str, Any]:
-    """What the worker and its commands do: send and receive requests, park some, send events."""
+    """What the worker and its commands do: send and receive commands, park some, send events."""
     out = {
         "sendRequest": _operation(
-            "send", "requested", "DataflowRequested", "Publish a request (`publish`, `onboard`)."
+            "send", "requested", ["DataflowRequested"], "Publish a request (`publish`, `onboard`)."
+        ),
+        "sendDeletionRequest": _operation(
+            "send",
+            "deletionRequested",
+            ["DataflowDeletionRequested"],
+            "Publish a deletion request (`delete`).",
         ),
         "receiveRequest": _operation(
-            "receive", "requests", "DataflowRequested", "Consume one request and create its flow."
+            "receive",
+            "requests",
+            COMMAND_TYPES,
+            "Consume one command: create or update its flow, or delete it.",
         ),
         "parkRequest": _operation(
-            "send", "dead", "DataflowRequested", "Dead-letter a request that cannot finish."
+            "send", "dead", COMMAND_TYPES, "Dead-letter a command that cannot finish."
         ),
     }
     for event_type, channel_id in _CHANNEL_IDS.items():
         name = "send" + channel_id[0].upper() + channel_id[1:]
-        out[name] = _operation("send", channel_id, event_type, f"Publish {event_type}.")
+        out[name] = _operation("send", channel_id, [event_type], f"Publish {event_type}.")
     return out
 
 

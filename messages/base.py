@@ -99,11 +99,12 @@ class Checked(Frozen):
     def _check_cross_rules(self) -> Self:
         broken = list(self.own_rules())
         if broken:
-            raise ValidationError.from_exception_data(type(self).__name__, _details(broken))
+            raise ValidationError.from_exception_data(type(self).__name__, rule_errors(broken))
         return self
 
 
-def _details(rules: Iterable[Rule]) -> list[InitErrorDetails]:
+def rule_errors(rules: Iterable[Rule]) -> list[InitErrorDetails]:
+    """Broken cross-field rules as the line errors of a pydantic ValidationError."""
     return [
         InitErrorDetails(type=PydanticCustomError(RULE_ERROR, message), loc=loc, input=None)
         for loc, message in rules

@@ -13,21 +13,32 @@ from pydantic_core import ErrorDetails, from_json
 
 from messages.base import FieldViolation, violations, violations_from
 from messages.envelope import (
+    COMMAND_TYPES,
     EVENT_ADAPTER,
     EVENT_CLASSES,
     EVENT_TYPES,
+    CommandEvent,
     CreatedEvent,
+    DeletedEvent,
+    DeletionRequestedEvent,
     Event,
     FailedEvent,
     Payload,
     RequestedEvent,
     RunCompletedEvent,
     StepCompletedEvent,
-    dataschema_for,
-    dataschema_rules,
+    UpdatedEvent,
 )
-from messages.events import DataflowCreated, DataflowFailed, DataflowRunCompleted, StepCompleted
-from messages.models import DataflowRequested
+from messages.events import (
+    DataflowCreated,
+    DataflowDeleted,
+    DataflowFailed,
+    DataflowRunCompleted,
+    DataflowUpdated,
+    StepCompleted,
+)
+from messages.models import DataflowDeletionRequested, DataflowRequested
+from messages.versions import dataschema_for, dataschema_rules
 
 _SHOWN = 5  # violations spelled out in the error's one-line message
 
@@ -80,6 +91,25 @@ def decode(body: bytes | bytearray | str, *, max_bytes: int | None = None) -> Ev
         raise InvalidMessageError("the body cannot be read", [_whole(str(exc))]) from None
 
 
+def decode_command(body: bytes | bytearray | str, *, max_bytes: int | None = None) -> CommandEvent:
+    """Read a message from the requests queue: a command, or InvalidMessageError saying why not.
+
+    A readable event of another type (an event sent to the requests queue) is invalid too, with
+    one violation at `type`.
+    """
+    event = decode(body, max_bytes=max_bytes)
+    if isinstance(event, RequestedEvent | DeletionRequestedEvent):
+        return event
+    commands = ", ".join(COMMAND_TYPES)
+    raise InvalidMessageError(
+        f"expected a command ({commands}), got {event.type}",
+        [FieldViolation(path="type", message=f"{event.type} is not a command; one of {commands}")],
+        event_id=event.id,
+        event_type=event.type,
+        request_id=getattr(event.data, "request_id", None),
+    )
+
+
 def check_size(body: bytes | bytearray | str, max_bytes: int) -> None:
     """Refuse a body longer than ``max_bytes`` (UTF-8 bytes), saying its size and the limit."""
     size = len(body.encode()) if isinstance(body, str) else len(body)
@@ -100,12 +130,28 @@ def new_event(
 ) -> RequestedEvent: ...
 @overload
 def new_event(
+    payload: DataflowDeletionRequested,
+    *,
+    source: str,
+    id: str | None = ...,
+    time: datetime | None = ...,
+) -> DeletionRequestedEvent: ...
+@overload
+def new_event(
     payload: StepCompleted, *, source: str, id: str | None = ..., time: datetime | None = ...
 ) -> StepCompletedEvent: ...
 @overload
 def new_event(
     payload: DataflowCreated, *, source: str, id: str | None = ..., time: datetime | None = ...
 ) -> CreatedEvent: ...
+@overload
+def new_event(
+    payload: DataflowUpdated, *, source: str, id: str | None = ..., time: datetime | None = ...
+) -> UpdatedEvent: ...
+@overload
+def new_event(
+    payload: DataflowDeleted, *, source: str, id: str | None = ..., time: datetime | None = ...
+) -> DeletedEvent: ...
 @overload
 def new_event(
     payload: DataflowFailed, *, source: str, id: str | None = ..., time: datetime | None = ...
@@ -146,8 +192,16 @@ def validate_request(data: Any) -> DataflowRequested:
 
 
 def canonical_content(request: DataflowRequested) -> bytes:
-    """The request's `data` after defaults as canonical JSON: sorted keys, no spaces, UTF-8."""
-    data = request.model_dump(mode="json", by_alias=True)
+    """The request's `data` after defaults as canonical JSON: sorted keys, no spaces, UTF-8.
+
+    `revision` is left out (the worker compares revisions on their own), and `enabled` is in
+    only when it is false. Why: content hashes that earlier versions of the worker recorded in
+    existing ledgers, from requests of dataschema version 1, must still match the same request,
+    so a version 1 request and its version 2 twin with revision 1 and enabled true have the
+    same canonical content (and two revisions of the same data have the same content).
+    """
+    left_out = {"revision"} if not request.enabled else {"revision", "enabled"}
+    data = request.model_dump(mode="json", by_alias=True, exclude=left_out)
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

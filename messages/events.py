@@ -8,6 +8,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import AwareDatetime, Field, field_validator
 
 from messages.base import FieldViolation, Frozen
+from messages.models import Reason, Revision
 
 Step = Literal[
     "source_connection",
@@ -18,11 +19,30 @@ Step = Literal[
     "flow_spec",
     "dataflow",
     "field_group",
+    "flow_state",
 ]
-"""The name of one step of creating a dataflow (contract 2.2)."""
+"""The name of one step of creating, updating or deleting a dataflow (contract 2.2)."""
 
 STEPS: tuple[Step, ...] = get_args(Step)
 """Every step name, in the contract's order."""
+
+StepOutcome = Literal[
+    "created", "found", "reused", "updated", "enabled", "disabled", "deleted", "kept"
+]
+"""How a step ended (contract 2.3): `found` adopted what an earlier attempt created; `kept`: a
+deletion left it (see `DataflowDeleted.kept`)."""
+
+ChangeableField = Literal[
+    "delta_column", "enabled", "follow_runs", "mappings", "on_failure", "schedule"
+]
+"""A `data` field that a later revision may change in place (contract 2.4), sorted."""
+
+CHANGEABLE_FIELDS: tuple[ChangeableField, ...] = get_args(ChangeableField)
+"""Every field a later revision may change in place."""
+
+KeptReason = Literal["reused", "not_deletable", "in_use"]
+"""Why a deletion left a resource: the request supplied it, it cannot be deleted (mapping
+sets), or another dataflow uses it."""
 
 FailureKind = Literal["invalid_message", "rejected", "retries_exhausted", "conflict", "poison"]
 """Why a request failed (contract 2.3)."""
@@ -39,14 +59,19 @@ def utc(value: datetime) -> datetime:
 
 
 class StepCompleted(Frozen):
-    """One step finished: its resource was created, found from an earlier attempt, or reused."""
+    """One step finished: its resource was created, found, reused, updated, deleted or kept.
+
+    `revision` is the request's revision being applied (dataschema version 2; version 1 events
+    are read as revision 1).
+    """
 
     request_id: EventRequestId
     step: Step
     resource_id: ResourceId
-    outcome: Literal["created", "found", "reused"]
+    outcome: StepOutcome
     attempts: Count
     duration_seconds: Seconds
+    revision: Revision
 
 
 class DataflowCreated(Frozen):
@@ -62,6 +87,52 @@ class DataflowCreated(Frozen):
     flow_spec_id: ResourceId
     attempts: Count
     duration_seconds: Seconds
+
+
+class DataflowUpdated(Frozen):
+    """A later revision was applied to the dataflow in place.
+
+    `changed` lists the `data` fields whose change was applied (sorted; empty when the revision
+    only re-applied what drifted); `mapping_set_id` is the set the flow uses now.
+    """
+
+    request_id: EventRequestId
+    revision: Revision
+    flow_id: ResourceId
+    changed: list[ChangeableField]
+    mapping_set_id: ResourceId
+    enabled: bool
+    attempts: Count
+    duration_seconds: Seconds
+
+    @field_validator("changed")
+    @classmethod
+    def _sorted(cls, value: list[ChangeableField]) -> list[ChangeableField]:
+        return sorted(set(value))
+
+
+class Kept(Frozen):
+    """A resource a deletion left, and why."""
+
+    id: ResourceId
+    reason: KeptReason
+
+
+class DataflowDeleted(Frozen):
+    """The dataflow and what its request created are deleted.
+
+    `deleted` maps each step to the id of what was deleted (now or by an earlier attempt);
+    `kept` maps each step whose resource stays to its id and the reason. `reason` echoes the
+    deletion request's own free-text reason (null when it gave none): an addition the contract
+    allows, since it says the reason is "logged and echoed".
+    """
+
+    request_id: EventRequestId
+    deleted: dict[Step, ResourceId]
+    kept: dict[Step, Kept]
+    attempts: Count
+    duration_seconds: Seconds
+    reason: Reason | None = None
 
 
 class FailureError(Frozen):

@@ -17,7 +17,8 @@ import yaml
 from pydantic.json_schema import models_json_schema
 
 from messages.asyncapi import asyncapi_document
-from messages.envelope import EVENT_CLASSES, PAYLOADS, dataschema_for
+from messages.envelope import EVENT_CLASSES, PAYLOADS
+from messages.versions import dataschema_for
 
 PACKAGE = Path(__file__).resolve().parent
 _VALIDATION: Literal["validation"] = "validation"

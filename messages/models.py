@@ -1,11 +1,12 @@
-"""DataflowRequested, the `data` of a request (contract 2.1), and its parts."""
+"""The `data` of the commands: DataflowRequested (contract 2.1) with its parts, and
+DataflowDeletionRequested (2.4)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from messages.base import Checked, Frozen, Rule, items, part
 from messages.connectors import (
@@ -28,10 +29,13 @@ from messages.rules import (
 __all__ = [
     "PROFILE_CLASS",
     "Column",
+    "DataflowDeletionRequested",
     "DataflowRequested",
     "DeltaColumn",
     "Mapping",
+    "Reason",
     "RequestId",
+    "Revision",
     "Schedule",
     "Source",
     "Target",
@@ -44,6 +48,23 @@ PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
 
 RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 """The idempotency key of a dataflow: 1-128 characters of `[A-Za-z0-9._:-]`."""
+
+MAX_REVISION = 2**53 - 1
+"""The highest revision: the largest integer every JSON reader holds exactly."""
+
+Revision = Annotated[int, Field(ge=1, le=MAX_REVISION)]
+"""The revision of a request: what its producer wants of the dataflow, in order (contract 2.4)."""
+
+
+def printable(value: str) -> str:
+    """The text as it is, if every character is printable (no control characters, no breaks)."""
+    if not value.isprintable():
+        raise ValueError("must be printable characters only (no control characters or breaks)")
+    return value
+
+
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(printable)]
+"""Free text saying why a dataflow is deleted: 1-1000 printable characters."""
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 XdmPath = Annotated[
@@ -191,7 +212,11 @@ class Schedule(Checked):
 
 
 class DataflowRequested(Checked):
-    """A request to create one dataflow from a database table into the Platform (contract 2.1)."""
+    """A request to create one dataflow from a database table into the Platform (contract 2.1).
+
+    A later `revision` of the same `request_id` changes the dataflow (contract 2.4); `enabled`
+    is its desired state. Both came with dataschema version 2.
+    """
 
     model_config = ConfigDict(json_schema_extra=REQUEST_SCHEMA_RULES)
 
@@ -207,6 +232,8 @@ class DataflowRequested(Checked):
     flow_spec_name: NonEmpty = "CRMToAEP"
     on_failure: Literal["keep", "rollback"] = "keep"
     follow_runs: bool | None = None
+    revision: Revision = 1
+    enabled: bool = True
 
     @field_validator("name")
     @classmethod
@@ -233,3 +260,14 @@ class DataflowRequested(Checked):
         mappings = [(m.source, m.destination) for m in self.mappings]
         columns = self.source.column_names
         return request_rules(columns, self.delta_column.name, mappings, self.mapping_mode)
+
+
+class DataflowDeletionRequested(Frozen):
+    """A request to delete the dataflow of a `request_id` and what its request created.
+
+    What the request supplied is never deleted, nor what another dataflow still uses (contract
+    2.4); `reason` is logged and echoed in `DataflowDeleted`.
+    """
+
+    request_id: RequestId
+    reason: Reason | None = None

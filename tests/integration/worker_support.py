@@ -125,10 +125,12 @@ def queue_depth(broker_url: str, name: str) -> int:
 
 @dataclass(frozen=True)
 class Taken:
-    """A message removed from a queue: its body as bytes and its headers."""
+    """A message removed from a queue: its body as bytes, its headers, routing key and type."""
 
     body: bytes
     headers: dict[str, Any]
+    routing_key: str = ""
+    type: str | None = None
 
 
 def take_all(broker_url: str, name: str) -> list[Taken]:
@@ -143,4 +145,6 @@ def take_all(broker_url: str, name: str) -> list[Taken]:
             if message is None:
                 return taken
             body = message.body.encode() if isinstance(message.body, str) else message.body
-            taken.append(Taken(body, dict(message.headers or {})))
+            routing_key = str(message.delivery_info.get("routing_key", ""))
+            message_type = message.properties.get("type")
+            taken.append(Taken(body, dict(message.headers or {}), routing_key, message_type))

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from worker.broker.topology import DELIVERY_LIMIT, EVENT_KEYS, Topology, all_entities
+from messages import EVENT_TYPES
+from worker.broker.topology import (
+    DELIVERY_LIMIT,
+    EVENT_KEYS,
+    Topology,
+    all_entities,
+    requests_queue,
+    routing_key,
+)
 
 
 def test_every_name_derives_from_the_prefix() -> None:
@@ -57,6 +65,36 @@ def test_events_have_the_routing_keys_of_the_contract() -> None:
     assert EVENT_KEYS == {
         "StepCompleted": "dataflow.step_completed",
         "DataflowCreated": "dataflow.created",
+        "DataflowUpdated": "dataflow.updated",
+        "DataflowDeleted": "dataflow.deleted",
         "DataflowFailed": "dataflow.failed",
         "DataflowRunCompleted": "dataflow.run_completed",
+    }
+
+
+@pytest.mark.parametrize(
+    ("message_type", "key"),
+    [
+        ("DataflowRequested", "dataflow.requested"),
+        ("DataflowDeletionRequested", "dataflow.deletion_requested"),
+        ("DataflowUpdated", "dataflow.updated"),
+        ("DataflowFailed", "dataflow.failed"),
+    ],
+)
+def test_a_message_is_routed_by_its_type(message_type: str, key: str) -> None:
+    assert routing_key(message_type) == key
+
+
+def test_every_message_type_has_a_routing_key_and_no_other_type_has_one() -> None:
+    assert len({routing_key(message_type) for message_type in EVENT_TYPES}) == len(EVENT_TYPES)
+    with pytest.raises(ValueError, match="no routing key for message type 'Nope'"):
+        routing_key("Nope")
+
+
+def test_the_requests_queue_is_bound_to_the_commands_exchange_with_both_command_keys() -> None:
+    queue = requests_queue(Topology("acme"))
+    bound = {(b.exchange.name, b.routing_key) for b in queue.bindings}
+    assert bound == {
+        ("acme.commands", "dataflow.requested"),
+        ("acme.commands", "dataflow.deletion_requested"),
     }

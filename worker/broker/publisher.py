@@ -18,7 +18,7 @@ import structlog
 from kombu import Connection, Producer
 
 from worker.broker import connection as broker
-from worker.broker.topology import EVENT_KEYS, REQUESTED_KEY, Topology, declare
+from worker.broker.topology import Topology, declare, routing_key
 from worker.config import BrokerTarget
 from worker.errors import BrokerError
 
@@ -141,22 +141,33 @@ class Publisher:
             Outgoing(
                 body=body,
                 exchange=self._topology.events_exchange,
-                routing_key=EVENT_KEYS[event_type],
+                routing_key=routing_key(event_type),
                 message_id=event_id,
                 type=event_type,
                 correlation_id=request_id,
             )
         )
 
-    def publish_request(self, body: bytes, *, event_id: str, request_id: str | None) -> None:
-        """Publish one request to the commands exchange (it must reach the requests queue)."""
+    def publish_request(
+        self,
+        body: bytes,
+        *,
+        event_id: str,
+        request_id: str | None,
+        event_type: str = "DataflowRequested",
+    ) -> None:
+        """Publish one command to the commands exchange (it must reach the requests queue).
+
+        ``event_type`` is the command's type (``DataflowRequested`` or
+        ``DataflowDeletionRequested``), which picks its routing key.
+        """
         self.publish(
             Outgoing(
                 body=body,
                 exchange=self._topology.commands_exchange,
-                routing_key=REQUESTED_KEY,
+                routing_key=routing_key(event_type),
                 message_id=event_id,
-                type="DataflowRequested",
+                type=event_type,
                 correlation_id=request_id,
                 mandatory=True,
             )

@@ -19,7 +19,7 @@ import structlog
 from messages.codec import encode, new_event
 from messages.envelope import Payload
 from worker.broker.publisher import Outgoing
-from worker.broker.topology import EVENT_KEYS, Topology
+from worker.broker.topology import Topology, routing_key
 from worker.observability.metrics import Metrics
 
 log = structlog.get_logger()
@@ -84,7 +84,7 @@ class Reporter:
             Outgoing(
                 body=body,
                 exchange=self._link.topology.events_exchange,
-                routing_key=EVENT_KEYS[event_type],
+                routing_key=routing_key(event_type),
                 message_id=event_id,
                 type=event_type,
                 correlation_id=request_id,

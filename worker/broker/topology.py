@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kombu import Exchange, Queue
+from kombu import Exchange, Queue, binding
 
 from worker.core.retry import DELAY_TIERS, delay_tier
 
@@ -21,12 +21,30 @@ from worker.core.retry import DELAY_TIERS, delay_tier
 DELIVERY_LIMIT = 100
 
 REQUESTED_KEY = "dataflow.requested"
+DELETION_REQUESTED_KEY = "dataflow.deletion_requested"
+COMMAND_KEYS: dict[str, str] = {
+    "DataflowRequested": REQUESTED_KEY,
+    "DataflowDeletionRequested": DELETION_REQUESTED_KEY,
+}
+"""The routing key of each command on the commands exchange; the requests queue binds them all."""
+
 EVENT_KEYS: dict[str, str] = {
     "StepCompleted": "dataflow.step_completed",
     "DataflowCreated": "dataflow.created",
+    "DataflowUpdated": "dataflow.updated",
+    "DataflowDeleted": "dataflow.deleted",
     "DataflowFailed": "dataflow.failed",
     "DataflowRunCompleted": "dataflow.run_completed",
 }
+"""The routing key of each event on the events exchange."""
+
+
+def routing_key(message_type: str) -> str:
+    """The routing key a message of this type is published with (contract section 3)."""
+    key = COMMAND_KEYS.get(message_type) or EVENT_KEYS.get(message_type)
+    if key is None:
+        raise ValueError(f"no routing key for message type {message_type!r}")
+    return key
 
 
 @dataclass(frozen=True)
@@ -98,12 +116,15 @@ def exchanges(topology: Topology) -> tuple[Exchange, Exchange]:
 
 
 def requests_queue(topology: Topology) -> Queue:
-    """The requests queue bound to the commands exchange."""
+    """The requests queue, bound to the commands exchange with every command's routing key.
+
+    Bindings are additive: declaring this on a topology that has only some of them adds the
+    rest and leaves the queue, its arguments and its messages as they are.
+    """
     commands, _ = exchanges(topology)
     return Queue(
         topology.requests_queue,
-        exchange=commands,
-        routing_key=REQUESTED_KEY,
+        bindings=[binding(commands, routing_key=key) for key in COMMAND_KEYS.values()],
         durable=True,
         queue_arguments=topology.requests_arguments(),
     )

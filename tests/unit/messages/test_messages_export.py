@@ -10,7 +10,14 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from messages import DataflowRequested, InvalidMessageError, asyncapi, decode
+from messages import (
+    DataflowDeletionRequested,
+    DataflowRequested,
+    InvalidMessageError,
+    asyncapi,
+    dataschema_for,
+    decode,
+)
 from messages.asyncapi import ROUTING_KEYS
 from messages.export import PACKAGE, drifted, rendered, write
 
@@ -39,7 +46,9 @@ def test_every_type_has_a_data_schema_named_by_its_dataschema() -> None:
     for event_type in ROUTING_KEYS:
         data = schema(f"{event_type}.json")
         Draft202012Validator.check_schema(data)
-        assert data["$id"] == f"urn:dataflow-worker:{event_type}:1"
+        assert data["$id"] == dataschema_for(event_type)
+    assert schema("DataflowRequested.json")["$id"] == "urn:dataflow-worker:DataflowRequested:2"
+    assert schema("StepCompleted.json")["$id"] == "urn:dataflow-worker:StepCompleted:2"
 
 
 def test_the_tutorial_example_is_valid_against_the_request_schema() -> None:
@@ -128,10 +137,24 @@ def test_the_example_event_decodes_and_fits_its_event_schema() -> None:
     Draft202012Validator(schema("DataflowRequested.event.json")).validate(json.loads(body))
 
 
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.event.json")), ids=lambda p: p.name)
+def test_every_example_event_decodes_and_fits_its_event_schema(path: Path) -> None:
+    event = decode(path.read_bytes())  # the tutorial's own request stays at version 1
+    assert event.dataschema == dataschema_for(event.type, event.version)
+    Draft202012Validator(schema(f"{event.type}.event.json")).validate(json.loads(path.read_text()))
+
+
+def test_the_deletion_example_fits_its_schema_and_is_its_events_data() -> None:
+    example = json.loads((EXAMPLES / "tutorial-bigquery-delete.json").read_text())
+    Draft202012Validator(schema("DataflowDeletionRequested.json")).validate(example)
+    event = decode((EXAMPLES / "tutorial-bigquery-delete.event.json").read_bytes())
+    assert event.data == DataflowDeletionRequested.model_validate(example)
+
+
 @pytest.mark.parametrize(
     ("attribute", "value"),
     [
-        ("dataschema", "urn:dataflow-worker:DataflowRequested:2"),
+        ("dataschema", "urn:dataflow-worker:DataflowRequested:3"),
         ("dataschema", "urn:dataflow-worker:StepCompleted:1"),
         ("Trace_Parent", "x"),
         ("type", "StepCompleted"),
@@ -145,6 +168,34 @@ def test_the_event_schema_refuses_what_decode_refuses(attribute: str, value: str
         decode(json.dumps(event).encode())
 
 
+@pytest.mark.parametrize(
+    ("dataschema", "valid"),
+    [
+        ("urn:dataflow-worker:DataflowRequested:2", True),
+        (None, True),
+        ("urn:dataflow-worker:DataflowRequested:1", False),
+    ],
+)
+def test_the_version_2_fields_need_version_2_in_the_schema_as_in_decode(
+    dataschema: str | None, valid: bool
+) -> None:
+    event = json.loads((EXAMPLES / "tutorial-bigquery-revision-2.event.json").read_text())
+    event["dataschema"] = dataschema
+    if dataschema is None:
+        del event["dataschema"]
+    validator = Draft202012Validator(schema("DataflowRequested.event.json"))
+    assert validator.is_valid(event) is valid
+    for field in ("revision", "enabled"):
+        alone = {**event, "data": {k: v for k, v in event["data"].items() if k != field}}
+        assert validator.is_valid(alone) is valid
+    try:
+        decode(json.dumps(event).encode())
+    except InvalidMessageError:
+        assert not valid
+    else:
+        assert valid
+
+
 def test_the_asyncapi_document_describes_the_contracts_topology() -> None:
     document = yaml.safe_load(rendered()["asyncapi.yaml"])
     assert document["asyncapi"].startswith("3.")
@@ -153,9 +204,20 @@ def test_the_asyncapi_document_describes_the_contracts_topology() -> None:
     assert addresses["dataflow.requests"]["is"] == "queue"
     assert addresses["dataflow.dead"]["queue"]["durable"] is True
     assert addresses["dataflow.requested"]["exchange"]["name"] == "dataflow.commands"
+    assert addresses["dataflow.deletion_requested"]["exchange"]["name"] == "dataflow.commands"
+    assert channels["requests"]["description"].startswith(
+        "Quorum queue bound to dataflow.commands with dataflow.requested and"
+        " dataflow.deletion_requested;"
+    )
+    assert set(channels["requests"]["messages"]) == {
+        "DataflowRequested",
+        "DataflowDeletionRequested",
+    }
     for key in (
         "dataflow.step_completed",
         "dataflow.created",
+        "dataflow.updated",
+        "dataflow.deleted",
         "dataflow.failed",
         "dataflow.run_completed",
     ):
@@ -175,6 +237,36 @@ def test_the_asyncapi_document_describes_the_contracts_topology() -> None:
         assert reference in document["components"]["schemas"]
 
 
+def test_the_asyncapi_operations_send_and_receive_both_commands_and_every_event() -> None:
+    operations = yaml.safe_load(rendered()["asyncapi.yaml"])["operations"]
+
+    def sent(name: str) -> tuple[str, str, list[str]]:
+        operation = operations[name]
+        messages = [m["$ref"].rsplit("/", 1)[1] for m in operation["messages"]]
+        return operation["action"], operation["channel"]["$ref"], messages
+
+    assert sent("sendDeletionRequest") == (
+        "send",
+        "#/channels/deletionRequested",
+        ["DataflowDeletionRequested"],
+    )
+    assert sent("receiveRequest") == (
+        "receive",
+        "#/channels/requests",
+        ["DataflowRequested", "DataflowDeletionRequested"],
+    )
+    assert sent("sendDataflowUpdated") == (
+        "send",
+        "#/channels/dataflowUpdated",
+        ["DataflowUpdated"],
+    )
+    assert sent("sendDataflowDeleted") == (
+        "send",
+        "#/channels/dataflowDeleted",
+        ["DataflowDeleted"],
+    )
+
+
 def test_the_asyncapi_names_agree_with_the_workers_topology() -> None:
     topology = pytest.importorskip("worker.broker.topology")
     default = topology.Topology()
@@ -182,7 +274,7 @@ def test_the_asyncapi_names_agree_with_the_workers_topology() -> None:
     assert default.events_exchange == asyncapi.EVENTS_EXCHANGE
     assert default.requests_queue == asyncapi.REQUESTS_QUEUE
     assert default.dead_queue == asyncapi.DEAD_QUEUE
-    assert ROUTING_KEYS == {"DataflowRequested": topology.REQUESTED_KEY, **topology.EVENT_KEYS}
+    assert ROUTING_KEYS == {**topology.COMMAND_KEYS, **topology.EVENT_KEYS}
 
 
 def test_every_reference_in_the_asyncapi_document_resolves() -> None:

@@ -1,4 +1,4 @@
-"""DataflowRequested enforces every rule of contract 2.1 and reports all violations together."""
+"""The commands' data enforce the rules of contract 2.1 and 2.4; violations come all at once."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from messages import (
+    MAX_REVISION,
     PROFILE_CLASS,
     STEPS,
+    DataflowDeletionRequested,
     DataflowFailed,
     DataflowRequested,
     DeltaColumn,
@@ -54,6 +57,7 @@ def test_defaults_are_the_contracts(tutorial: dict[str, Any]) -> None:
     assert request.target.schema_id is None
     assert request.target.schema_.class_ == PROFILE_CLASS
     assert request.target.schema_.field_groups == []
+    assert (request.revision, request.enabled) == (1, True)
 
 
 def test_the_wire_form_uses_the_contracts_names_class_and_schema(tutorial: dict[str, Any]) -> None:
@@ -186,6 +190,13 @@ REJECTIONS: list[tuple[str, Edit, str, str]] = [
         "schedule.start_time",
         "greater than or equal",
     ),
+    ("revision 0", _set("revision", 0), "revision", "greater than or equal to 1"),
+    ("a negative revision", _set("revision", -3), "revision", "greater than or equal to 1"),
+    ("a revision past 2**53 - 1", _set("revision", 2**53), "revision", "less than or equal"),
+    ("a fractional revision", _set("revision", 1.5), "revision", "integer"),
+    ("a revision as words", _set("revision", "two"), "revision", "integer"),
+    ("enabled as words", _set("enabled", "perhaps"), "enabled", "boolean"),
+    ("enabled null", _set("enabled", None), "enabled", "boolean"),
     (
         "schema_id and schema both",
         _set("target", {"schema_id": "s", "schema": {"title": "t"}}),
@@ -309,6 +320,7 @@ def test_the_steps_are_the_contracts_in_order() -> None:
         "flow_spec",
         "dataflow",
         "field_group",
+        "flow_state",
     )
 
 
@@ -320,3 +332,39 @@ def test_a_failure_may_name_an_unreadable_request_id() -> None:
     assert failed.step is None
     assert failed.created == {}
     assert failed.rolled_back == []
+
+
+def test_a_revision_up_to_the_largest_exact_json_integer_is_accepted(
+    tutorial: dict[str, Any],
+) -> None:
+    tutorial.update(revision=MAX_REVISION, enabled=False)
+    request = DataflowRequested.model_validate(tutorial)
+    assert (request.revision, request.enabled) == (2**53 - 1, False)
+
+
+def test_a_deletion_names_a_request_and_may_say_why() -> None:
+    assert DataflowDeletionRequested(request_id="crm-42").reason is None
+    reason = "the table moved to the new CRM: ü, 100 %"
+    assert DataflowDeletionRequested(request_id="crm-42", reason=reason).reason == reason
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "fragment"),
+    [
+        ({}, "request_id", "Field required"),
+        ({"request_id": "crm 42"}, "request_id", "pattern"),
+        ({"request_id": "x" * 129}, "request_id", "pattern"),
+        ({"request_id": "crm-42", "reason": ""}, "reason", "at least 1"),
+        ({"request_id": "crm-42", "reason": "r" * 1001}, "reason", "at most 1000"),
+        ({"request_id": "crm-42", "reason": "moved\nto the new CRM"}, "reason", "printable"),
+        ({"request_id": "crm-42", "reason": "tab\there"}, "reason", "printable"),
+        ({"request_id": "crm-42", "revision": 2}, "revision", "Extra inputs"),
+    ],
+)
+def test_a_deletion_refuses_what_the_contract_refuses(
+    data: dict[str, Any], path: str, fragment: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        DataflowDeletionRequested.model_validate(data)
+    errors = {".".join(map(str, e["loc"])): e["msg"] for e in caught.value.errors()}
+    assert fragment in errors[path]

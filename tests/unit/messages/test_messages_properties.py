@@ -10,14 +10,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from messages import (
+    CHANGEABLE_FIELDS,
     STEPS,
+    DataflowDeleted,
+    DataflowDeletionRequested,
     DataflowFailed,
     DataflowRequested,
     DataflowRunCompleted,
+    DataflowUpdated,
     Event,
     FailureError,
     FieldViolation,
     InvalidMessageError,
+    Kept,
     RunError,
     RunRecords,
     StepCompleted,
@@ -37,6 +42,8 @@ times = st.datetimes(
 )
 seconds = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
 counts = st.integers(min_value=0, max_value=10**6)
+revisions = st.integers(min_value=1, max_value=2**53 - 1)
+reasons = st.text(min_size=1, max_size=1000).filter(str.isprintable)
 
 scalar_xdm = st.one_of(
     st.sampled_from(["integer", "number", "boolean", "object"]).map(lambda t: {"type": t}),
@@ -99,6 +106,8 @@ def requests(draw: st.DrawFn) -> DataflowRequested:
         "schedule": schedule,
         "on_failure": draw(st.sampled_from(["keep", "rollback"])),
         "follow_runs": draw(st.none() | st.booleans()),
+        "revision": draw(revisions),
+        "enabled": draw(st.booleans()),
     }
     return DataflowRequested.model_validate(data)
 
@@ -111,9 +120,39 @@ payloads = st.one_of(
         request_id=request_ids,
         step=st.sampled_from(STEPS),
         resource_id=texts,
-        outcome=st.sampled_from(["created", "found", "reused"]),
+        outcome=st.sampled_from(
+            ["created", "found", "reused", "updated", "enabled", "disabled", "deleted", "kept"]
+        ),
         attempts=counts,
         duration_seconds=seconds,
+        revision=revisions,
+    ),
+    st.builds(DataflowDeletionRequested, request_id=request_ids, reason=st.none() | reasons),
+    st.builds(
+        DataflowUpdated,
+        request_id=request_ids,
+        revision=revisions,
+        flow_id=texts,
+        changed=st.lists(st.sampled_from(CHANGEABLE_FIELDS), unique=True).map(sorted),
+        mapping_set_id=texts,
+        enabled=st.booleans(),
+        attempts=counts,
+        duration_seconds=seconds,
+    ),
+    st.builds(
+        DataflowDeleted,
+        request_id=request_ids,
+        deleted=st.dictionaries(st.sampled_from(STEPS), texts, max_size=3),
+        kept=st.dictionaries(
+            st.sampled_from(STEPS),
+            st.builds(
+                Kept, id=texts, reason=st.sampled_from(["reused", "not_deletable", "in_use"])
+            ),
+            max_size=3,
+        ),
+        attempts=counts,
+        duration_seconds=seconds,
+        reason=st.none() | reasons,
     ),
     st.builds(
         DataflowFailed,
