@@ -10,7 +10,10 @@
     │   │   └── OutcomeUnknownError   the request may have been applied (dropped connection or
     │   │                             timeout after the body was sent): look up before creating
     │   ├── RejectedError             any other 4xx: status, code, title, detail from the Platform
-    │   │   └── NotFoundError         404
+    │   │   ├── NotFoundError         404 (on a DELETE: already deleted)
+    │   │   └── InUseError            a DELETE refused because another resource still uses it
+    │   ├── StaleEtagError            412: the resource changed since its etag was read; re-read
+    │   │                             it and apply the change again (not retried as it is)
     │   └── AuthenticationError       IMS refused the credentials, or 401 after a fresh token:
     │                                 the worker stops taking work; it fails no request
     ├── LedgerError                   the ledger cannot be read or written
@@ -80,6 +83,24 @@ class RejectedError(PlatformError):
 
 class NotFoundError(RejectedError):
     """The Platform answered 404."""
+
+
+class InUseError(RejectedError):
+    """The Platform refused to delete a resource that another one still uses.
+
+    Decided from the service's error code (`worker.platform.http.IN_USE_CODES`): a flow still
+    uses the connection, a schema the field group, a dataset the schema. Deleting the user first
+    lets the delete succeed; the same call alone never will.
+    """
+
+
+class StaleEtagError(PlatformError):
+    """The Platform answered 412: the resource changed since the etag sent in ``If-Match``.
+
+    Not retryable by the generic policy: sending the same request again fails the same way. The
+    caller re-reads the resource (and its new etag), decides whether its change still applies,
+    and sends it again.
+    """
 
 
 class AuthenticationError(PlatformError):
