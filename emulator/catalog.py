@@ -3,7 +3,9 @@
 A dataset is created with ``POST /dataSets`` (201, ``["@/dataSets/<id>"]`` and a ``Location``),
 read with ``GET /dataSets[/<id>]`` as a map keyed by id, changed with ``PATCH`` and deleted with
 ``DELETE`` (both 200 and the same list). Its ``schemaRef.id`` must name an existing tenant
-schema of the sandbox.
+schema of the sandbox. Catalog knows nothing of flows: a dataset that a target connection (and
+so a flow) still names is deleted all the same, and a client that must not break another
+dataflow asks Flow Service first (``targetConnections?property=params.dataSetId==<id>``).
 
 Catalog does not document its error codes; the emulator answers in the Platform's generic
 shape with ``CAT-<code>-<status>``: 1001-400 malformed body, 1002-400 schema not found,

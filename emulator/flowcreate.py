@@ -13,31 +13,11 @@ from typing import Any
 
 from emulator import specs
 from emulator.errors import FLOW, bad_request
-from emulator.flowrules import (
-    coerce_schedule,
-    mapping_params,
-    missing_fields,
-    schedule_problems,
-    stored_schedule,
-    stored_transformations,
-    transformation_problems,
-)
-from emulator.state import (
-    CONNECTIONS,
-    DATASETS,
-    MAPPING_SETS,
-    SOURCE_CONNECTIONS,
-    TARGET_CONNECTIONS,
-    Item,
-    Scope,
-    Store,
-    new_etag,
-    new_uuid,
-)
+from emulator.flowcheck import check_flow, require, stored_fields
+from emulator.state import CONNECTIONS, DATASETS, Item, Scope, Store, new_etag, new_uuid
 
 SECRET_MASK = "<secret>"  # noqa: S105 -- the placeholder shown instead of a secret
 _CONNECTION_SPECS = {spec["id"]: spec for spec in specs.connection_specs()}
-_FLOW_SPECS = {spec["id"]: spec for spec in specs.flow_specs()}
 _FORMATS = ("tabular", "delimited", "json", "parquet", "parquet_xdm")
 #: The schema versions Adobe's own examples give a data-lake target connection: ``;version=1``
 #: (the database tutorial) and ``;version=1.0`` (Flow Service's spec, most connector tutorials).
@@ -47,11 +27,6 @@ _XED_FULL_V1 = re.compile(r"application/vnd\.adobe\.xed-full\+json\s*;\s*version
 def connection_spec(spec_id: Any) -> dict[str, Any] | None:
     """The connection spec with this id, or None."""
     return _CONNECTION_SPECS.get(spec_id) if isinstance(spec_id, str) else None
-
-
-def flow_spec(spec_id: Any) -> dict[str, Any] | None:
-    """The flow spec with this id, or None."""
-    return _FLOW_SPECS.get(spec_id) if isinstance(spec_id, str) else None
 
 
 def audit(scope: Scope, now_ms: int, client: str) -> Item:
@@ -68,12 +43,6 @@ def audit(scope: Scope, now_ms: int, client: str) -> Item:
         "sandboxName": scope.sandbox,
         "imsOrgId": scope.org,
     }
-
-
-def _require(body: dict[str, Any], *paths: str) -> None:
-    missing = missing_fields(body, paths)
-    if missing:
-        raise bad_request(FLOW, 1400, f"Missing required fields: {', '.join(missing)}")
 
 
 def _known_spec(body: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +76,7 @@ def _common(body: dict[str, Any], extra: Item) -> Item:
 
 def build_connection(store: Store, scope: Scope, body: dict[str, Any], stamp: Item) -> Item:
     """A base connection; its auth params are kept masked, never in clear."""
-    _require(body, "name", "auth.specName", "connectionSpec.id")
+    require(body, "name", "auth.specName", "connectionSpec.id")
     _no_state(body)
     spec = _known_spec(body)
     auth = body["auth"]
@@ -136,7 +105,7 @@ def masked_auth(auth: Any) -> Any:
 
 def build_source_connection(store: Store, scope: Scope, body: dict[str, Any], stamp: Item) -> Item:
     """A source connection: its base connection must exist and be of the same connector."""
-    _require(body, "name", "connectionSpec.id", "data.format")
+    require(body, "name", "connectionSpec.id", "data.format")
     _no_state(body)
     spec = _known_spec(body)
     if body["data"]["format"] not in _FORMATS:
@@ -170,7 +139,7 @@ def _schema_version_ok(version: Any) -> bool:
 
 def build_target_connection(store: Store, scope: Scope, body: dict[str, Any], stamp: Item) -> Item:
     """A target connection to the data lake: its dataset must exist, its schema version fit."""
-    _require(body, "connectionSpec.id", "data")
+    require(body, "connectionSpec.id", "data")
     _no_state(body)
     spec = _known_spec(body)
     if spec["id"] != specs.DATA_LAKE_SPEC_ID:
@@ -211,140 +180,26 @@ def dataset_schema_id(dataset: Item) -> str | None:
     return ref.get("id") if isinstance(ref, dict) else None
 
 
-def mapping_schema_id(mapping_set: Item) -> str | None:
-    """The target schema ``$id`` of a Data Prep mapping set (either request dialect)."""
-    output = mapping_set.get("outputSchema")
-    if isinstance(output, dict):
-        ref = output.get("schemaRef")
-        if isinstance(ref, dict) and ref.get("id"):
-            return str(ref["id"])
-        if output.get("id"):
-            return str(output["id"])
-    if mapping_set.get("xdmSchema"):
-        return str(mapping_set["xdmSchema"])
-    ref = mapping_set.get("schemaRef")
-    return str(ref["id"]) if isinstance(ref, dict) and ref.get("id") else None
-
-
-def _connections(store: Store, scope: Scope, kind: str, ids: Any, what: str) -> list[Item]:
-    if not isinstance(ids, list) or not ids:
-        raise bad_request(FLOW, 1400, f"Missing required fields: {what}")
-    coll = store.collection(scope, kind)
-    found = []
-    for item_id in ids:
-        item = coll.get(item_id) if isinstance(item_id, str) else None
-        if item is None:
-            message = f"The {kind} resource {item_id} is not found. Verify the connection ID."
-            raise bad_request(FLOW, 1400, message, id=item_id, type=kind)
-        found.append(item)
-    return found
-
-
-def _check_mapping(store: Store, scope: Scope, params: dict[str, Any], targets: list[Item]) -> None:
-    mapping_id = params.get("mappingId")
-    mapping_set = store.collection(scope, MAPPING_SETS).get(str(mapping_id))
-    if mapping_set is None:
-        message = f"Mapping set {mapping_id} is not found. Verify the mapping ID."
-        raise bad_request(FLOW, 1419, message, mappingId=mapping_id)
-    version = params.get("mappingVersion")
-    if version is not None and str(version) != str(mapping_set.get("version", 0)):
-        message = f"Mapping version {version} of mapping set {mapping_id} does not exist."
-        raise bad_request(FLOW, 1412, message, mappingId=mapping_id)
-    mapping_schema = mapping_schema_id(mapping_set)
-    for target in targets:
-        schema = target.get("data", {}).get("schema")
-        if mapping_schema and isinstance(schema, dict) and schema.get("id") != mapping_schema:
-            message = (
-                f"The mapping schema {mapping_schema} and the target dataset schema "
-                f"{schema.get('id')} must have the same id and version."
-            )
-            raise bad_request(FLOW, 1425, message, mappingId=mapping_id)
-
-
 def build_flow(store: Store, scope: Scope, body: dict[str, Any], stamp: Item) -> Item:
-    """A flow: known spec, existing connections of allowed specs, valid transformations and
-    schedule, an existing mapping set of the target's schema."""
-    _require(body, "name", "flowSpec.id")
+    """A flow: a new body checked as ``emulator.flowcheck`` says, without a ``state``."""
+    require(body, "name", "flowSpec.id")
     _no_state(body)
-    spec = flow_spec(body["flowSpec"].get("id"))
-    if spec is None:
-        spec_id = body["flowSpec"].get("id")
-        raise bad_request(FLOW, 1413, f"Flow spec {spec_id} is not valid.", flowSpecId=spec_id)
-    sources = _connections(
-        store, scope, SOURCE_CONNECTIONS, body.get("sourceConnectionIds"), "sourceConnectionIds"
-    )
-    targets = _connections(
-        store, scope, TARGET_CONNECTIONS, body.get("targetConnectionIds"), "targetConnectionIds"
-    )
-    for source in sources:
-        if source["connectionSpec"]["id"] not in spec["sourceConnectionSpecIds"]:
-            message = (
-                f"Source connection spec {source['connectionSpec']['id']} is not supported "
-                f"by flow spec {spec['name']}."
-            )
-            raise bad_request(FLOW, 1400, message, id=source["id"])
-    for target in targets:
-        if target["connectionSpec"]["id"] not in spec["targetConnectionSpecIds"]:
-            message = f"Target connection spec {target['connectionSpec']['id']} is not supported."
-            raise bad_request(FLOW, 1400, message, id=target["id"])
-    transformations = body.get("transformations", [])
-    names = [t["name"] for t in spec["transformationSpec"]]
-    problems = transformation_problems(transformations, names)
-    if problems:
-        raise bad_request(FLOW, 1400, problems[0], problems=problems)
-    mapping = mapping_params(transformations)
-    if mapping is not None:
-        _check_mapping(store, scope, mapping, targets)
-    schedule = coerce_schedule(body.get("scheduleParams") or {})
-    problems = schedule_problems(schedule) if body.get("scheduleParams") is not None else []
-    if problems:
-        raise bad_request(FLOW, 1400, problems[0], problems=problems)
-    return _flow_item(store, scope, body, spec, sources, targets, schedule, stamp)
-
-
-def _flow_item(
-    store: Store,
-    scope: Scope,
-    body: dict[str, Any],
-    spec: dict[str, Any],
-    sources: list[Item],
-    targets: list[Item],
-    schedule: dict[str, Any],
-    stamp: Item,
-) -> Item:
-    bases = store.collection(scope, CONNECTIONS)
-
-    def inherited_source(source: Item) -> Item:
-        """What a flow shows of one source connection and its base."""
-        base = bases.get(source.get("baseConnectionId") or "")
-        base_ref = {"id": base["id"], "connectionSpec": base["connectionSpec"]} if base else None
-        return {
-            "id": source["id"],
-            "connectionSpec": source["connectionSpec"],
-            "baseConnection": base_ref,
-        }
-
+    checked = check_flow(store, scope, body)
     flow_id = new_uuid()
     etag = new_etag()
     return {
         "id": flow_id,
         "name": body["name"],
         "description": body.get("description", ""),
-        "flowSpec": {"id": spec["id"], "version": body["flowSpec"].get("version", spec["version"])},
+        "flowSpec": {
+            "id": checked.spec["id"],
+            "version": body["flowSpec"].get("version", checked.spec["version"]),
+        },
         "state": "enabled",
         "version": etag,
         "etag": etag,
-        "sourceConnectionIds": [s["id"] for s in sources],
-        "targetConnectionIds": [t["id"] for t in targets],
-        "inheritedAttributes": {
-            "sourceConnections": [inherited_source(s) for s in sources],
-            "targetConnections": [
-                {"id": t["id"], "connectionSpec": t["connectionSpec"]} for t in targets
-            ],
-        },
+        **stored_fields(store, scope, checked, body),
         "options": body.get("options", {}),
-        "scheduleParams": stored_schedule(schedule),
-        "transformations": stored_transformations(body.get("transformations", [])),
         "runs": f"/runs?property=flowId=={flow_id}",
         "lastOperation": {
             "started": stamp["createdAt"],

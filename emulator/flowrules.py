@@ -102,6 +102,16 @@ def schedule_problems(params: Any) -> list[str]:
     return problems
 
 
+def start_time_problem(before: Any, after: dict[str, Any], now: float) -> str | None:
+    """Why a patch may not change a flow's schedule from ``before`` to ``after`` (both coerced
+    or stored), or None: Adobe's update tutorial says ``startTime`` cannot be changed once the
+    scheduled start (epoch seconds) has passed, whether the flow is enabled or not."""
+    started = coerce_int(before.get("startTime")) if isinstance(before, dict) else None
+    if not isinstance(started, int) or started > now or after.get("startTime") == started:
+        return None
+    return "scheduleParams.startTime cannot be changed: the flow's scheduled start has passed"
+
+
 def transformation_problems(transformations: Any, spec_names: list[str]) -> list[str]:
     """What is wrong with a flow's transformations for a flow spec's ``transformationSpec``."""
     if transformations is None:

@@ -11,8 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from emulator import specs
+from emulator.dependents import flows_using
 from emulator.errors import FLOW, ServiceError, bad_request, invalid_content_type, not_found
 from emulator.filters import Condition, QueryError, order, parse_property, select
+from emulator.flowcheck import check_flow, stored_fields
 from emulator.flowcreate import (
     audit,
     build_connection,
@@ -22,13 +24,7 @@ from emulator.flowcreate import (
     masked_auth,
 )
 from emulator.flowpaging import ListQuery, next_href, paginate, parse_query
-from emulator.flowrules import (
-    coerce_schedule,
-    schedule_problems,
-    stored_schedule,
-    stored_transformations,
-    transformation_problems,
-)
+from emulator.flowrules import start_time_problem
 from emulator.jsonpatch import PatchError, apply_patch
 from emulator.state import (
     CONNECTIONS,
@@ -164,7 +160,8 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
         if kind == CONNECTIONS:
             patched["auth"] = masked_auth(patched.get("auth"))
         store = store_of(request)
-        patched = _revalidate(kind, patched)
+        if kind == FLOWS:
+            patched = _revalidated_flow(store, scope, item, patched)
         now, etag = store.clock.now_ms(), new_etag()
         client = request.headers.get("x-api-key", "")
         patched.update(etag=etag, version=etag, updatedAt=now, updatedClient=client)
@@ -175,11 +172,10 @@ def _kind_handlers(kind: str) -> list[BaseRoute]:
         return JSONResponse({"id": item["id"], "etag": etag})
 
     async def delete_item(request: Request) -> Response:
-        """DELETE: 204, unless a flow still uses the base connection."""
+        """DELETE: 204, unless a flow still uses the connection (``1418``)."""
         scope, item = _lookup(request, kind)
         store = store_of(request)
-        if kind == CONNECTIONS:
-            _refuse_if_used(store, scope, item["id"])
+        _refuse_if_used(store, scope, kind, item["id"])
         store.collection(scope, kind).remove(item["id"])
         return Response(status_code=204)
 
@@ -224,30 +220,35 @@ def _bare(etag: str) -> str:
     return etag.strip().removeprefix("W/").strip('"')
 
 
-def _revalidate(kind: str, patched: Item) -> Item:
-    """Re-check what a patch may have broken in a flow (schedule, transformations)."""
-    if kind != FLOWS:
-        return patched
-    schedule = coerce_schedule(patched.get("scheduleParams") or {})
-    problems = schedule_problems(schedule) if patched.get("scheduleParams") else []
-    names = [t["name"] for t in specs.crm_to_aep()["transformationSpec"]]
-    problems += transformation_problems(patched.get("transformations", []), names)
-    if problems:
-        raise bad_request(FLOW, 1400, problems[0], problems=problems)
-    patched["scheduleParams"] = stored_schedule(schedule)
-    patched["transformations"] = stored_transformations(patched.get("transformations", []))
-    return patched
+def _revalidated_flow(store: Store, scope: Scope, before: Item, patched: Item) -> Item:
+    """A patched flow checked as a new one is (``emulator.flowcheck``), its derived fields
+    rebuilt; its start time may not move once the scheduled start has passed."""
+    # A flow created without a schedule is stored with ``{}``: that is no schedule to check.
+    schedule = patched.get("scheduleParams") or None
+    checked = check_flow(store, scope, {**patched, "scheduleParams": schedule})
+    problem = start_time_problem(before.get("scheduleParams"), checked.schedule, store.clock.now())
+    if problem:
+        raise bad_request(FLOW, 1400, problem, problems=[problem])
+    return {**patched, **stored_fields(store, scope, checked, patched)}
 
 
-def _refuse_if_used(store: Store, scope: Scope, base_id: str) -> None:
-    users = store.collection(scope, SOURCE_CONNECTIONS).find("baseConnectionId", base_id)
-    sources = {source["id"] for source in users}
-    if not sources:
-        return
-    for flow in store.collection(scope, FLOWS).values():
-        if sources.intersection(flow.get("sourceConnectionIds", [])):
-            message = f"Base connection {base_id} is used by flow {flow['id']}; delete it first."
-            raise bad_request(FLOW, 1418, message, id=base_id)
+_USED_KINDS = {
+    CONNECTIONS: "Base connection",
+    SOURCE_CONNECTIONS: "Source connection",
+    TARGET_CONNECTIONS: "Target connection",
+}
+
+
+def _refuse_if_used(store: Store, scope: Scope, kind: str, item_id: str) -> None:
+    """Refuse to delete a connection a flow uses: ``1418``, naming the flows."""
+    flows = flows_using(store, scope, kind, item_id)
+    if flows:
+        first = flows[0]
+        message = (
+            f"{_USED_KINDS[kind]} {item_id} is used by flow {first['id']} ({first.get('name')}); "
+            "delete the flow first."
+        )
+        raise bad_request(FLOW, 1418, message, id=item_id, flowIds=[f["id"] for f in flows])
 
 
 def _spec_handlers(kind: str, catalogue: list[Item]) -> list[BaseRoute]:

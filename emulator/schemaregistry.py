@@ -10,7 +10,13 @@ invalid, 1007-400 lookup ``Accept`` invalid, 1012-404 resource not found, 1020-4
 outside the tenant namespace, 1521-400 title not unique; the registry does not document its
 composition errors, so the emulator uses 1301-400 (a ``$ref`` that resolves to nothing),
 1302-400 (not exactly one class), 1303-400 (a field group not intended for the class) and
-1400-400 (a bad list query). Deleting a field group that schemas use is not refused.
+1400-400 (a bad list query).
+
+Deleting a resource that is still in use is refused with 1304-400, titled "Resource in use": a
+tenant field group that a schema includes (``allOf`` or ``meta:extends``), a tenant schema that
+a Catalog dataset refers to (``schemaRef.id``); the message names the first user. This is an
+assumption: Adobe documents no code for it, only that dependent resources must be deleted first,
+and 400 with a code of the registry's own is how the registry refuses everything else.
 
 Other services read schemas through ``emulator.registrystore`` (re-exported here:
 ``find_schema``, ``schema_fields``, ``schema_field_paths``, ``tenant_id_of``).
@@ -22,7 +28,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -30,8 +36,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from emulator.dependents import datasets_using, schemas_using
 from emulator.errors import XDM, ServiceError, json_body
 from emulator.registrylist import ListQuery, ListQueryError, paginate, parse_query, select
+from emulator.registrystats import registry_stats
 from emulator.registrystore import (
     find_schema,
     find_tenant_resource,
@@ -322,65 +330,43 @@ def _candidates(request: Request, container: str, kind: str, query: ListQuery) -
 
 
 async def delete(request: Request) -> Response:
-    """``DELETE /tenant/{schemas|fieldgroups|mixins}/{id}``: 204."""
+    """``DELETE /tenant/{schemas|fieldgroups|mixins}/{id}``: 204, unless still in use (1304)."""
     kind = request.path_params["kind"]
     ref = unquote(request.path_params["ref"])
     if kind not in _KIND_OF_PATH:
         raise _not_found(ref)
-    coll = store_of(request).collection(scope_of(request), _KIND_OF_PATH[kind])
+    store, scope = store_of(request), scope_of(request)
+    coll = store.collection(scope, _KIND_OF_PATH[kind])
     found = find_tenant_resource(coll, ref)
     if found is None:
         raise _not_found(ref)
+    _refuse_if_used(store, scope, _KIND_OF_PATH[kind], found["$id"])
     coll.remove(found["$id"])
     return Response(status_code=204)
 
 
-def _class_usage(schemas: Iterable[Item]) -> list[Item]:
-    usage: dict[str, list[Item]] = {}
-    for schema in schemas:
-        usage.setdefault(schema["meta:class"], []).append(
-            {"$id": schema["$id"], "title": schema["title"]}
+def _refuse_if_used(store: Store, scope: Scope, kind: str, resource_id: str) -> None:
+    """Refuse to delete a field group a schema includes, or a schema a dataset refers to."""
+    if kind == SCHEMAS:
+        users = [(d["id"], d.get("name")) for d in datasets_using(store, scope, resource_id)]
+        what, user_kind = "schema", "dataset"
+    else:
+        users = [(s["$id"], s.get("title")) for s in schemas_using(store, scope, resource_id)]
+        what, user_kind = "field group", "schema"
+    if users:
+        user_id, user_name = users[0]
+        message = (
+            f"The {what} {resource_id} is used by {user_kind} {user_id} ({user_name}); "
+            f"delete the {user_kind} first"
         )
-    catalogue = standard_catalogue()
-    return [
-        {
-            "$id": class_id,
-            "title": catalogue.classes[class_id].title,
-            "numberOfSchemas": len(used),
-            "schemas": used,
-        }
-        for class_id, used in usage.items()
-    ]
-
-
-async def stats(request: Request) -> Response:
-    """``GET /stats``: the org's tenant id and resource counts."""
-    store, scope = store_of(request), scope_of(request)
-    catalogue = standard_catalogue()
-    schemas = len(store.collection(scope, SCHEMAS))
-    groups = len(store.collection(scope, FIELD_GROUPS))
-    body = {
-        "imsOrg": scope.org,
-        "tenantId": tenant_id_of(scope.org),
-        "counts": {
-            "schemas": schemas,
-            "mixins": groups + len(catalogue.field_groups),
-            "datatypes": 0,
-            "classes": len(catalogue.classes),
-            "unions": 0,
-        },
-        "recentlyCreatedResources": [],
-        "recentlyUpdatedResources": [],
-        "classUsage": _class_usage(store.collection(scope, SCHEMAS).values()),
-    }
-    return JSONResponse(body)
+        raise _error(1304, 400, message, "Resource in use")
 
 
 def routes() -> list[BaseRoute]:
     """The Schema Registry's routes."""
     kinds = "{kind:str}"
     return [
-        Route(f"{BASE}/stats", stats, methods=["GET"]),
+        Route(f"{BASE}/stats", registry_stats, methods=["GET"]),
         Route(f"{BASE}/tenant/schemas", create_schema, methods=["POST"]),
         Route(f"{BASE}/tenant/fieldgroups", create_field_group, methods=["POST"]),
         Route(f"{BASE}/tenant/mixins", create_field_group, methods=["POST"]),

@@ -10,10 +10,10 @@
     │   │   └── OutcomeUnknownError   the request may have been applied (dropped connection or
     │   │                             timeout after the body was sent): look up before creating
     │   ├── RejectedError             any other 4xx: status, code, title, detail from the Platform
-    │   │   ├── NotFoundError         404
-    │   │   └── InUseError            a deletion refused: something else still uses the resource
-    │   ├── StaleEtagError            412: the entity changed since it was read (If-Match):
-    │   │                             read it again and re-apply
+    │   │   ├── NotFoundError         404 (on a DELETE: already deleted)
+    │   │   └── InUseError            a DELETE refused because another resource still uses it
+    │   ├── StaleEtagError            412: the resource changed since its etag was read; re-read
+    │   │                             it and apply the change again (not retried as it is)
     │   └── AuthenticationError       IMS refused the credentials, or 401 after a fresh token:
     │                                 the worker stops taking work; it fails no request
     ├── LedgerError                   the ledger cannot be read or written
@@ -86,11 +86,21 @@ class NotFoundError(RejectedError):
 
 
 class InUseError(RejectedError):
-    """A deletion refused because another resource (a flow, a dataset, a schema) uses it."""
+    """The Platform refused to delete a resource that another one still uses.
+
+    Decided from the service's error code (`worker.platform.http.IN_USE_CODES`): a flow still
+    uses the connection, a schema the field group, a dataset the schema. Deleting the user first
+    lets the delete succeed; the same call alone never will.
+    """
 
 
 class StaleEtagError(PlatformError):
-    """412: the entity changed since it was read; read it again and re-apply the change."""
+    """The Platform answered 412: the resource changed since the etag sent in ``If-Match``.
+
+    Not retryable by the generic policy: sending the same request again fails the same way. The
+    caller re-reads the resource (and its new etag), decides whether its change still applies,
+    and sends it again.
+    """
 
 
 class AuthenticationError(PlatformError):

@@ -18,7 +18,7 @@ from typing import Any
 from emulator.specs import CRM_TO_AEP_ID
 from emulator.testing import MARIADB_SPEC_ID
 from tests.integration.flowservice_support import FS, created_id, source_body, target_body
-from tests.integration.registry_support import CONVERSION, PlatformApi
+from tests.integration.registry_support import CONVERSION, PROFILE, PlatformApi
 
 Json = Any
 MAPPED = {"id": "_id", "firstName": "person.name.firstName", "lastName": "person.name.lastName"}
@@ -50,6 +50,11 @@ class World:
     def dataset_id(self) -> str:
         """A dataset of ``schema_id``."""
         return self._schema_and_dataset[1]
+
+    @cached_property
+    def unused_schema_id(self) -> str:
+        """A Profile schema no dataset refers to: one a dataset uses cannot be deleted."""
+        return str(self.api.create_schema("example unused schema", PROFILE)["$id"])
 
     @cached_property
     def mapping_set_id(self) -> str:

@@ -83,7 +83,7 @@ CASES: dict[str, Case | str] = {
     "POST /tenant/schemas": Case(),
     "PUT /tenant/schemas/{SCHEMA_ID}": UPDATES,
     "PATCH /tenant/schemas/{SCHEMA_ID}": UPDATES,
-    "DELETE /tenant/schemas/{SCHEMA_ID}": Case(path=lambda w: {"SCHEMA_ID": w.schema_id}),
+    "DELETE /tenant/schemas/{SCHEMA_ID}": Case(path=lambda w: {"SCHEMA_ID": w.unused_schema_id}),
     "GET /global/behaviors": BEHAVIORS,
     "GET /global/behaviors/{BEHAVIOR_ID}": BEHAVIORS,
     **_field_group("MIXIN_ID"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,6 +62,33 @@ def no_secrets_logged(caplog: pytest.LogCaptureFixture) -> Iterator[list[EventDi
     text = repr(events) + "\n".join(record.getMessage() for record in caplog.records)
     for forbidden in FORBIDDEN_IN_LOGS:
         assert forbidden not in text
+
+
+def dataflow_request(name: str, base_connection_id: str, **changes: Any) -> DataflowRequested:
+    """A MariaDB table request in auto mode, named ``name``."""
+    data: dict[str, Any] = {
+        "request_id": f"r-{uuid.uuid4().hex[:12]}",
+        "name": name,
+        "source": {
+            "connector": "mariadb",
+            "base_connection_id": base_connection_id,
+            "table": "crm.customers",
+            "columns": [
+                {"name": "id", "type": "int", "xdm": {"type": "integer"}, "meta_xdm_type": "int"},
+                {"name": "first-name", "type": "varchar", "xdm": {"type": "string"}},
+                {
+                    "name": "updated",
+                    "type": "datetime",
+                    "xdm": {"type": "string", "format": "date-time"},
+                },
+            ],
+        },
+        "mapping_mode": "auto",
+        "delta_column": {"name": "updated"},
+        "schedule": {"frequency": "minute", "interval": 15, "start_time": 1764400000},
+    }
+    data.update(changes)
+    return DataflowRequested.model_validate(data)
 
 
 @dataclass(frozen=True)

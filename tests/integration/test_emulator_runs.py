@@ -11,39 +11,12 @@ import pytest
 
 from emulator.runs import RUN_ERRORS
 from emulator.testing import FLOWSERVICE, Emulator, running_emulator
-from messages.models import DataflowRequested
-from tests.integration.platform_support import created_dataflow
+from tests.integration.platform_support import created_dataflow, dataflow_request
 
 pytestmark = pytest.mark.integration
 
-START = 1_764_400_000  # a schedule start in the emulator's past
+START = 1_764_400_000  # the schedule start of `dataflow_request`: in the emulator's past
 RUNS = f"{FLOWSERVICE}/runs"
-
-
-def dataflow_request(base_connection_id: str, **schedule: Any) -> DataflowRequested:
-    """A MariaDB table request with a uniquely named flow on a 15-minute schedule."""
-    return DataflowRequested.model_validate(
-        {
-            "request_id": f"r-{uuid.uuid4().hex[:12]}",
-            "name": f"runs {uuid.uuid4().hex[:8]}",
-            "source": {
-                "connector": "mariadb",
-                "base_connection_id": base_connection_id,
-                "table": "crm.customers",
-                "columns": [
-                    {"name": "id", "type": "int", "xdm": {"type": "integer"}},
-                    {
-                        "name": "updated",
-                        "type": "datetime",
-                        "xdm": {"type": "string", "format": "date-time"},
-                    },
-                ],
-            },
-            "mapping_mode": "auto",
-            "delta_column": {"name": "updated"},
-            "schedule": {"frequency": "minute", "interval": 15, "start_time": START, **schedule},
-        }
-    )
 
 
 @pytest.fixture
@@ -55,7 +28,8 @@ def emu() -> Iterator[Emulator]:
 
 def new_flow(emu: Emulator) -> str:
     """A whole dataflow created through the worker's client; returns the flow id."""
-    return created_dataflow(emu, dataflow_request(emu.create_base_connection())).flow
+    request = dataflow_request(f"runs {uuid.uuid4().hex[:8]}", emu.create_base_connection())
+    return created_dataflow(emu, request).flow
 
 
 def runs_of(http: httpx.Client, flow_id: str, **params: Any) -> httpx.Response:

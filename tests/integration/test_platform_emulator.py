@@ -2,47 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import unquote
 
 import pytest
 
 from emulator.testing import MARIADB_SPEC_ID, Emulator, running_emulator
 from messages.models import DataflowRequested
-from tests.integration.platform_support import client_for, create_dataflow, no_secrets_logged
+from tests.integration.platform_support import (
+    client_for,
+    create_dataflow,
+    dataflow_request,
+    no_secrets_logged,
+)
 from worker.errors import NotFoundError, RejectedError
 from worker.platform import PlatformClient, bodies
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
-
-
-def dataflow_request(name: str, base_connection_id: str, **changes: Any) -> DataflowRequested:
-    """A MariaDB table request in auto mode, named ``name``."""
-    data: dict[str, Any] = {
-        "request_id": f"r-{uuid.uuid4().hex[:12]}",
-        "name": name,
-        "source": {
-            "connector": "mariadb",
-            "base_connection_id": base_connection_id,
-            "table": "crm.customers",
-            "columns": [
-                {"name": "id", "type": "int", "xdm": {"type": "integer"}, "meta_xdm_type": "int"},
-                {"name": "first-name", "type": "varchar", "xdm": {"type": "string"}},
-                {
-                    "name": "updated",
-                    "type": "datetime",
-                    "xdm": {"type": "string", "format": "date-time"},
-                },
-            ],
-        },
-        "mapping_mode": "auto",
-        "delta_column": {"name": "updated"},
-        "schedule": {"frequency": "minute", "interval": 15, "start_time": 1764400000},
-    }
-    data.update(changes)
-    return DataflowRequested.model_validate(data)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ matched by hand and bodies validated with jsonschema against the document's defi
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
@@ -63,10 +64,29 @@ def _load(path: str) -> dict[str, Any]:
 
 @cache
 def _openapi(service: str) -> OpenAPI:
-    document = dict(spec_document(OPENAPI3[service]))
+    document = copy.deepcopy(spec_document(OPENAPI3[service]))
     # The documents name the host as a template (`//{environment}.adobe.io/...`); pin it.
     document["servers"] = [{"url": f"{HOST}{FOUNDATION}{service}"}]
+    if service == "flowservice":
+        _as_the_guides_send(document)
     return OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
+
+
+def _as_the_guides_send(document: dict[str, Any]) -> None:
+    """Where flow-service.yaml contradicts Adobe's own guides, take what the guides send.
+
+    The update tutorial (help/sources/tutorials/api/update-dataflows.md) patches a flow with
+    lower-case ops and string values (`PatchInstruction` types `op` as an upper-case enum and
+    `value` as an object); the dataflow guides enable and disable a flow with
+    `/flows/{id}/action?op=...` alone (the document makes `subOp` required).
+    """
+    instruction = document["components"]["schemas"]["PatchInstruction"]["properties"]
+    instruction["op"]["enum"] += [op.lower() for op in instruction["op"]["enum"]]
+    instruction["value"] = {}
+    action = document["paths"]["/flows/{FLOW_ID}/action"]["post"]
+    for parameter in action["parameters"]:
+        if parameter.get("name") == "subOp":
+            parameter["required"] = False
 
 
 class CapturedRequest:
@@ -254,6 +274,12 @@ async def full_dataflow(emu: Emulator, captured: list[httpx.Request], **changes:
         assert found["id"] == mapping.id
         await client.get_flow(None, flow)
         await client.runs(None, flow)
+        _, etag = await client.flow_with_etag(None, flow)
+        change = [{"op": "replace", "path": "/description", "value": "patched"}]
+        await client.patch_flow(None, flow, change, etag)
+        await client.flow_action(None, flow, "disable")
+        await client.flow_action(None, flow, "enable")
+        assert await client.target_connections_using_dataset(None, dataset)
         await client.delete_flow(None, flow)
         await client.delete_target_connection(None, target)
         await client.delete_dataset(None, dataset)
@@ -293,6 +319,8 @@ async def test_every_request_of_a_full_dataflow_validates_against_the_specs(
     assert services == {"flowservice", "schemaregistry", "catalog", "conversion"}
     posts = sorted(r.url.path.rsplit("/", 1)[-1] for r in platform if r.method == "POST")
     expected = [
+        "action",  # disable
+        "action",  # enable
         "dataSets",
         "flows",
         "mappingSets",

@@ -7,6 +7,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
+from starlette.types import ASGIApp
 
 from worker.config import load_settings
 from worker.platform import PlatformClient, open_platform_client
@@ -29,6 +30,22 @@ def mock_client(
     clock: Callable[[], float] = time.monotonic,
 ) -> PlatformClient:
     """A client of fake IMS and Platform hosts; ``handler`` answers every request of both."""
+    return client_over(httpx.MockTransport(handler), metrics=metrics, clock=clock)
+
+
+def emulated_client(app: ASGIApp, *, metrics: PlatformMetrics | None = None) -> PlatformClient:
+    """A client whose IMS and Platform are an emulator app (`emulator.app.create_app`) served
+    in-process: the emulator's own handlers answer, with no socket in between."""
+    return client_over(httpx.ASGITransport(app=app), metrics=metrics)
+
+
+def client_over(
+    http: httpx.AsyncBaseTransport,
+    *,
+    metrics: PlatformMetrics | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> PlatformClient:
+    """A client of the IMS and Platform hosts behind ``http``, with fixed test credentials."""
     settings = load_settings(
         {},
         client_id=CLIENT_ID,
@@ -37,5 +54,4 @@ def mock_client(
         platform_url="https://platform.test",
         ims_url=IMS_URL,
     )
-    http = httpx.MockTransport(handler)
     return open_platform_client(settings, metrics=metrics, http_transport=http, clock=clock)

@@ -20,6 +20,7 @@ from emulator.flowrules import (
     mapping_params,
     missing_fields,
     schedule_problems,
+    start_time_problem,
     transformation_problems,
 )
 from emulator.jsonpatch import PatchError, apply_patch
@@ -189,6 +190,25 @@ def test_schedule_strings_are_coerced_as_the_tutorial_sends_them() -> None:
 )
 def test_a_schedule_follows_the_flow_specs_schedule_spec(schedule: Any, valid: bool) -> None:
     assert (schedule_problems(schedule) == []) is valid
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "allowed"),
+    [
+        ({"startTime": 100}, {"startTime": 100, "frequency": "hour"}, True),  # unchanged
+        ({"startTime": "100"}, {"startTime": 100}, True),  # the same time, as a string before
+        ({"startTime": 100}, {"startTime": 200}, False),  # the start (100) has passed at 150
+        ({"startTime": 150}, {"startTime": 200}, False),  # the start is now
+        ({"startTime": 300}, {"startTime": 200}, True),  # still ahead: it may move
+        ({"startTime": 100}, {}, False),  # removed after the start
+        ({}, {"startTime": 200}, True),  # a flow without a schedule gains one
+        (None, {"startTime": 200}, True),
+    ],
+)
+def test_a_start_time_moves_only_while_the_scheduled_start_is_ahead(
+    before: Any, after: dict[str, Any], allowed: bool
+) -> None:
+    assert (start_time_problem(before, after, 150.0) is None) is allowed
 
 
 @pytest.mark.parametrize(

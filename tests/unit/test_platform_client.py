@@ -291,3 +291,48 @@ async def test_a_timeout_is_counted_as_a_timeout() -> None:
             await client.get_dataset(None, "d1")
         labels = {"api": "catalog", "method": "GET", "status_class": "timeout"}
         assert metrics.registry.get_sample_value("dataflow_platform_requests_total", labels) == 1
+
+
+async def test_a_patch_sends_its_operations_under_if_match_and_an_action_its_op() -> None:
+    etag = '"c207057b-0000-0200-0000-638e67070000"'
+    recorder = Recorder(
+        {
+            ("PATCH", "/flowservice/flows/f1"): answer({"id": "f1", "etag": '"e2"'}),
+            ("POST", "/flowservice/flows/f1/action"): answer({"id": "f1", "etag": '"e3"'}),
+            ("GET", "/flowservice/targetConnections"): answer({"items": [], "_links": {}}),
+        }
+    )
+    operations = [{"op": "replace", "path": "/scheduleParams/interval", "value": "30"}]
+    async with make_client(recorder) as client:
+        assert await client.patch_flow(None, "f1", operations, etag) == '"e2"'
+        assert await client.flow_action(None, "f1", "disable") == '"e3"'
+        assert await client.target_connections_using_dataset(None, "d1") == []
+    patch, action, listing = recorder.requests
+    assert patch.headers["If-Match"] == etag
+    assert patch.headers["Content-Type"] == "application/json"
+    assert json.loads(patch.content) == operations
+    assert dict(action.url.params) == {"op": "DISABLE"}
+    assert "If-Match" not in action.headers
+    assert listing.url.params["property"] == 'params.dataSetId=="d1"'
+
+
+async def test_an_answer_without_an_etag_is_unreadable_and_may_be_retried() -> None:
+    recorder = Recorder(
+        {
+            ("GET", "/flowservice/flows/f1"): answer({"items": [{"id": "f1"}]}),
+            ("POST", "/flowservice/flows/f1/action"): answer({"id": "f1"}),
+        }
+    )
+    async with make_client(recorder) as client:
+        with pytest.raises(RetryableError, match="without an etag"):
+            await client.flow_with_etag(None, "f1")
+        with pytest.raises(RetryableError, match="without an etag"):
+            await client.flow_action(None, "f1", "enable")
+
+
+async def test_a_flow_action_whose_answer_was_lost_is_retryable_not_an_unknown_outcome() -> None:
+    recorder = Recorder({("POST", "/flowservice/flows/f1/action"): answer({}, 504)})
+    async with make_client(recorder) as client:
+        with pytest.raises(RetryableError) as raised:
+            await client.flow_action(None, "f1", "enable")
+    assert type(raised.value) is RetryableError

@@ -9,11 +9,13 @@ import pytest
 
 from worker.errors import (
     AuthenticationError,
+    InUseError,
     NotFoundError,
     OutcomeUnknownError,
     PlatformError,
     RejectedError,
     RetryableError,
+    StaleEtagError,
 )
 from worker.platform.http import error_for_exception, error_for_response, parse_retry_after
 from worker.platform.problems import parse_problem
@@ -96,7 +98,7 @@ def test_retry_after_is_read_as_seconds_or_an_http_date(
         (404, {}, FLOW_404, NotFoundError, None),
         (400, {}, XDM_400, RejectedError, None),
         (403, {}, {"error_code": "403003", "message": "Api Key is invalid"}, RejectedError, None),
-        (412, {}, {}, RejectedError, None),
+        (412, {}, {}, StaleEtagError, None),
     ],
 )
 def test_each_status_maps_to_its_error_class(
@@ -133,6 +135,47 @@ def test_a_gateway_that_lost_the_answer_to_a_create_leaves_the_outcome_unknown(
     response = httpx.Response(status, json={})
     error = error_for_response("flowservice", method, "/flowservice/flows", response)
     assert type(error) is error_class
+
+
+def refusal(code: str, message: str = "Base connection b is used by flow f") -> dict[str, Any]:
+    """A service error body with the type ``.../<code>``."""
+    return {"type": f"https://ns.adobe.com/aep/errors/{code}", "title": "t", "detail": message}
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "body", "error_class"),
+    [
+        ("DELETE", 400, refusal("FLOW-1418-400"), InUseError),
+        ("DELETE", 400, refusal("XDM-1304-400"), InUseError),
+        ("DELETE", 400, refusal("FLOW-1400-400", "it is in use by a flow"), RejectedError),
+        ("DELETE", 400, {"message": "still in use by a flow"}, RejectedError),
+        ("GET", 400, refusal("FLOW-1418-400"), RejectedError),
+        ("DELETE", 404, refusal("FLOW-1439-404"), NotFoundError),
+        ("DELETE", 404, refusal("CAT-1004-404"), NotFoundError),
+        (
+            "PATCH",
+            412,
+            refusal("FLOW-1404-412", "Supplied version=[x] does not match"),
+            StaleEtagError,
+        ),
+        ("POST", 412, refusal("FLOW-1404-412"), StaleEtagError),
+    ],
+)
+def test_a_refused_delete_is_in_use_by_its_code_and_a_stale_etag_by_its_status(
+    method: str, status: int, body: dict[str, Any], error_class: type[PlatformError]
+) -> None:
+    response = httpx.Response(status, json=body)
+    error = error_for_response("flowservice", method, "/flowservice/flows/{id}", response)
+    assert type(error) is error_class
+    assert error.retryable is False
+
+
+def test_a_stale_etag_is_a_platform_error_of_its_own_not_a_rejection() -> None:
+    error = error_for_response(
+        "flowservice", "PATCH", "/flowservice/flows/{id}", httpx.Response(412)
+    )
+    assert isinstance(error, PlatformError)
+    assert not isinstance(error, RejectedError | RetryableError)
 
 
 def test_a_rejection_carries_the_platform_code_title_and_detail() -> None:

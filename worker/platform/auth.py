@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from worker.errors import AuthenticationError, RetryableError
-from worker.platform.http import Transport, error_for_response, response_body
+from worker.platform.http import Transport, error_for_response
+from worker.platform.reply import response_body
 
 TOKEN_PATH = "/ims/token/v3"  # noqa: S105 (a URL path, not a password)
 # Renew this long before IMS says the token expires (a tenth of its life for short tokens).

@@ -22,7 +22,7 @@ from worker.errors import ConfigurationError
 from worker.platform.auth import Credentials, ImsAuth
 from worker.platform.catalog import Catalog
 from worker.platform.dataprep import DataPrep, MappingSetRef
-from worker.platform.flowservice import FlowService, check_connector
+from worker.platform.flowservice import FlowOp, FlowService, answered_etag, check_connector
 from worker.platform.http import (
     PlatformMetrics,
     Transport,
@@ -45,7 +45,12 @@ def _first(found: list[Json]) -> Json | None:
 
 
 class PlatformClient:
-    """Create, get, find by name and delete every resource a dataflow is made of."""
+    """Create, get, find by name and delete every resource a dataflow is made of; patch, enable
+    and disable its flow.
+
+    Every delete raises NotFoundError when the resource is already gone and InUseError when the
+    Platform refuses because another resource still uses it.
+    """
 
     def __init__(self, session: PlatformSession, transport: Transport, auth: ImsAuth) -> None:
         self._transport = transport
@@ -114,6 +119,22 @@ class PlatformClient:
         """A flow by id."""
         return await self.flows.get(sandbox, "flows", flow_id)
 
+    async def flow_with_etag(self, sandbox: str | None, flow_id: str) -> tuple[Json, str]:
+        """A flow by id and its current etag (what `patch_flow` sends as ``If-Match``)."""
+        flow = await self.flows.get(sandbox, "flows", flow_id)
+        return flow, answered_etag(flow, f"GET /flows/{flow_id}")
+
+    async def patch_flow(
+        self, sandbox: str | None, flow_id: str, operations: list[Json], etag: str
+    ) -> str:
+        """Change a flow with JSON Patch ``operations`` if its etag is still ``etag``; return the
+        new etag. StaleEtagError when the flow changed meanwhile: re-read it, re-apply."""
+        return await self.flows.patch(sandbox, "flows", flow_id, operations, etag)
+
+    async def flow_action(self, sandbox: str | None, flow_id: str, op: FlowOp) -> str:
+        """Enable or disable a flow; return its new etag."""
+        return await self.flows.flow_action(sandbox, flow_id, op)
+
     async def find_flow(self, sandbox: str | None, name: str) -> Json | None:
         """The flow named exactly ``name``."""
         return _first(await self.flows.find_by_name(sandbox, "flows", name))
@@ -121,6 +142,13 @@ class PlatformClient:
     async def delete_flow(self, sandbox: str | None, flow_id: str) -> None:
         """Delete a flow."""
         await self.flows.delete(sandbox, "flows", flow_id)
+
+    async def target_connections_using_dataset(
+        self, sandbox: str | None, dataset_id: str
+    ) -> list[Json]:
+        """Every target connection that writes into a dataset, oldest first (Catalog deletes a
+        dataset all the same: ask this before deleting one another dataflow may use)."""
+        return await self.flows.target_connections_of_dataset(sandbox, dataset_id)
 
     async def get_base_connection(self, sandbox: str | None, connection_id: str) -> Json:
         """A base connection by id."""

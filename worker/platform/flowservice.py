@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from worker.errors import NotFoundError, RejectedError, RetryableError
@@ -15,6 +15,7 @@ API = "flowservice"
 # The collections this client creates, finds and deletes by name.
 KINDS = ("sourceConnections", "targetConnections", "flows")
 Json = dict[str, Any]
+FlowOp = Literal["enable", "disable"]
 
 
 def next_token(page: Json) -> str | None:
@@ -25,6 +26,19 @@ def next_token(page: Json) -> str | None:
         return None
     tokens = parse_qs(urlsplit(href).query).get("continuationToken")
     return tokens[0] if tokens else None
+
+
+def answered_etag(answer: Any, what: str) -> str:
+    """The ``etag`` of an item or of a PATCH or action answer (quotes included, as sent back)."""
+    etag = answer.get("etag") if isinstance(answer, dict) else None
+    if not isinstance(etag, str) or not etag:
+        raise RetryableError(f"{API}: {what} answered without an etag", api=API)
+    return etag
+
+
+def oldest_first(items: list[Json]) -> list[Json]:
+    """Items in creation order (ties by id), as the finds answer them."""
+    return sorted(items, key=lambda item: (item.get("createdAt") or 0, str(item.get("id"))))
 
 
 def first_item(body: Any, what: str) -> Json:
@@ -63,10 +77,38 @@ class FlowService:
         return first_item(answer, f"{kind} {resource_id}")
 
     async def delete(self, sandbox: str | None, kind: str, resource_id: str) -> None:
-        """Delete one resource by id."""
+        """Delete one resource by id (NotFoundError when already gone, InUseError when used)."""
         await self._session.request(
             API, "DELETE", f"/flowservice/{kind}/{{id}}", sandbox=sandbox, path={"id": resource_id}
         )
+
+    async def patch(
+        self, sandbox: str | None, kind: str, resource_id: str, operations: list[Json], etag: str
+    ) -> str:
+        """Apply a JSON Patch under ``If-Match: etag``; return the new etag (StaleEtagError)."""
+        template, path = f"/flowservice/{kind}/{{id}}", {"id": resource_id}
+        answer = await self._session.request(
+            API, "PATCH", template, sandbox=sandbox, path=path, json_body=operations, if_match=etag
+        )
+        return answered_etag(answer, f"PATCH /{kind}/{{id}}")
+
+    async def flow_action(self, sandbox: str | None, flow_id: str, op: FlowOp) -> str:
+        """Enable or disable a flow (``POST /flows/{id}/action?op=``); return the new etag.
+
+        Switching a flow to the state it is in changes nothing, so a lost answer is retried
+        like a read (RetryableError), never left as an unknown outcome.
+        """
+        template, params = "/flowservice/flows/{id}/action", {"op": op.upper()}
+        answer = await self._session.request(
+            API,
+            "POST",
+            template,
+            sandbox=sandbox,
+            path={"id": flow_id},
+            params=params,
+            idempotent=True,
+        )
+        return answered_etag(answer, "POST /flows/{id}/action")
 
     async def find_by_name(self, sandbox: str | None, kind: str, name: str) -> list[Json]:
         """Every resource of ``kind`` whose name is exactly ``name``, oldest first."""
@@ -76,7 +118,7 @@ class FlowService:
             async for item in self.items(sandbox, kind, prop)
             if isinstance(item, dict) and item.get("name") == name
         ]
-        return sorted(found, key=lambda item: (item.get("createdAt") or 0, str(item.get("id"))))
+        return oldest_first(found)
 
     async def items(
         self, sandbox: str | None, kind: str, prop: str | None = None
@@ -109,6 +151,18 @@ class FlowService:
     async def get_base_connection(self, sandbox: str | None, connection_id: str) -> Json:
         """A base connection (`/connections/{id}`)."""
         return await self.get(sandbox, "connections", connection_id)
+
+    async def target_connections_of_dataset(
+        self, sandbox: str | None, dataset_id: str
+    ) -> list[Json]:
+        """Every target connection whose ``params.dataSetId`` is the dataset, oldest first."""
+        prop = quoted_filter("params.dataSetId", dataset_id)
+        found = [
+            item
+            async for item in self.items(sandbox, "targetConnections", prop)
+            if isinstance(item, dict) and (item.get("params") or {}).get("dataSetId") == dataset_id
+        ]
+        return oldest_first(found)
 
     async def runs(self, sandbox: str | None, flow_id: str) -> list[Json]:
         """Every run of a flow (`/runs?property=flowId=="<id>"`)."""

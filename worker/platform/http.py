@@ -13,6 +13,8 @@ read timeout, dropped connection          OutcomeUnknownError for POST/PATCH, el
 408, 429, other 5xx                       RetryableError (``retry_after_seconds`` if given)
 401                                       AuthenticationError (after the session's one renewal)
 404                                       NotFoundError
+412                                       StaleEtagError (``If-Match`` no longer matches)
+a DELETE refused with an in-use code      InUseError (``IN_USE_CODES``: never from the text)
 other 4xx                                 RejectedError with the Platform's code/title/detail
 ========================================  ===============================================
 
@@ -28,8 +30,7 @@ import ssl
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -38,13 +39,16 @@ import structlog
 from worker.errors import (
     AuthenticationError,
     ConfigurationError,
+    InUseError,
     NotFoundError,
     OutcomeUnknownError,
     PlatformError,
     RejectedError,
     RetryableError,
+    StaleEtagError,
 )
 from worker.platform.problems import bounded, parse_problem, redact
+from worker.platform.reply import Reply, response_body
 from worker.platform.wire import LeanTransport, Proxies
 
 # Methods whose effect is not safe to repeat blindly: a lost answer leaves the outcome unknown.
@@ -52,6 +56,11 @@ NON_IDEMPOTENT = frozenset({"POST", "PATCH"})
 RETRYABLE_STATUSES = frozenset({408, 429})
 # A gateway that lost the backend's answer: a create behind it may have been applied.
 LOST_ANSWER_STATUSES = frozenset({502, 504})
+# The codes of a DELETE refused because another resource still uses the target. Flow Service
+# documents 1418 for a base connection a flow uses (the emulator answers it for source and
+# target connections too); the Schema Registry documents none, and XDM-1304 is the emulator's
+# (docs/emulator.md). Catalog refuses nothing: it does not know which flows use a dataset.
+IN_USE_CODES = frozenset({"FLOW-1418-400", "XDM-1304-400"})
 
 log = structlog.get_logger()
 
@@ -132,45 +141,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A whole answer as the client reads it: what it uses of ``httpx.Response``, built cheaply."""
-
-    status_code: int
-    headers: Mapping[str, str]  # names in lower case
-    content: bytes
-
-    @classmethod
-    def of(cls, status: int, raw_headers: Iterable[tuple[bytes, bytes]], body: bytes) -> Reply:
-        """The reply of a status, raw header pairs and a body."""
-        headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers
-        }
-        return cls(status, headers, body)
-
-    @property
-    def is_success(self) -> bool:
-        """A 2xx status."""
-        return 200 <= self.status_code < 300
-
-    @property
-    def text(self) -> str:
-        """The body as text."""
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        """The body parsed as JSON (raises ValueError when it is not)."""
-        return json.loads(self.content)
-
-
-def response_body(response: Reply | httpx.Response) -> Any:
-    """The JSON body of a response, or its text when it is not JSON (never raises)."""
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
-        return response.text[:500]
-
-
 def error_for_response(
     api: str,
     method: str,
@@ -205,6 +175,10 @@ def error_for_response(
         return AuthenticationError(message, **fields)
     if status == 404:
         return NotFoundError(message, **fields)
+    if status == 412:
+        return StaleEtagError(message, **fields)
+    if method == "DELETE" and code in IN_USE_CODES:
+        return InUseError(message, **fields)
     return RejectedError(message, **fields)
 
 

@@ -8,7 +8,8 @@ from urllib.parse import quote
 
 from worker.errors import AuthenticationError
 from worker.platform.auth import ImsAuth
-from worker.platform.http import Transport, error_for_response, response_body
+from worker.platform.http import Transport, error_for_response
+from worker.platform.reply import response_body
 
 FOUNDATION = "/data/foundation"
 
@@ -61,22 +62,30 @@ class PlatformSession:
         params: Mapping[str, str | int] | None = None,
         json_body: Any = None,
         accept: str | None = None,
+        if_match: str | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
         """Send one call and return its JSON body (None when empty); raise `PlatformError`.
 
-        A 401 renews the token once and sends the call again.
+        A 401 renews the token once and sends the call again. ``if_match`` is sent as the
+        ``If-Match`` header; ``idempotent`` overrides the method's default (a POST that may be
+        repeated safely, such as a flow action).
         """
         url = self._base + fill_template(template, path)
         token = await self._auth.token()
         for attempt in (1, 2):
+            headers = self.headers(token, sandbox, accept)
+            if if_match is not None:
+                headers["If-Match"] = if_match
             response = await self._transport.send(
                 api,
                 method,
                 url,
                 template,
-                headers=self.headers(token, sandbox, accept),
+                headers=headers,
                 params=params,
                 json_body=json_body,
+                idempotent=idempotent,
             )
             if response.status_code != 401 or attempt == 2:
                 break
@@ -84,7 +93,7 @@ class PlatformSession:
             # again (even a POST) cannot duplicate a resource.
             token = await self._auth.renew(token)
         if not response.is_success:
-            error = error_for_response(api, method, template, response)
+            error = error_for_response(api, method, template, response, idempotent=idempotent)
             if isinstance(error, AuthenticationError):
                 error.message = f"{error.message} with a fresh token"
                 error.args = (error.message,)
