@@ -27,7 +27,7 @@ from emulator.testing import POSTGRES_SPEC_ID
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_SECRET = "test-secret"
-TERMINAL = frozenset({"DataflowCreated", "DataflowFailed"})
+TERMINAL = frozenset({"DataflowCreated", "DataflowUpdated", "DataflowDeleted", "DataflowFailed"})
 RESOURCE_KINDS = (
     "sourceConnections",
     "targetConnections",

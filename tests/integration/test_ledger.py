@@ -9,7 +9,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import pytest
@@ -229,8 +229,12 @@ def test_only_a_failed_known_request_can_be_replayed(ledger: Ledger) -> None:
 def test_prune_deletes_only_failed_and_deleted_records_older_than_the_cutoff(
     ledger: Ledger,
 ) -> None:
-    ends = [("old-failed", "failed", T0 + 1), ("new-failed", "failed", T0 + 50)]
-    ends += [("old-deleted", "deleted", T0 + 1), ("old-created", "created", T0 + 1)]
+    ends: list[tuple[str, Literal["failed", "deleted", "created"], float]] = [
+        ("old-failed", "failed", T0 + 1),
+        ("new-failed", "failed", T0 + 50),
+        ("old-deleted", "deleted", T0 + 1),
+        ("old-created", "created", T0 + 1),
+    ]
     for rid, status, finished_at in ends:
         fence = ledger.claim(rid, "h", "{}", "e", "w", LEASE, T0).fence
         assert fence is not None

@@ -34,7 +34,7 @@ from worker.core.effects import (
     Write,
 )
 from worker.core.machine import Facts, Limits, Machine
-from worker.core.record import RequestRecord, StepOutcome
+from worker.core.record import Claim, RequestRecord, StepOutcome
 from worker.core.retry import RetryPolicy
 from worker.core.steps import DEPENDENCIES, Step, plan
 
@@ -121,7 +121,7 @@ class World:
             self.deliveries = 0
         return claim.outcome
 
-    def _claim(self, command: Command):  # type: ignore[no-untyped-def]
+    def _claim(self, command: Command) -> Claim:
         lease = Lease("w", 15.0, self.now)
         if command.kind == "deletion":
             claim = decide_deletion(self.record, command.event_id, "retired", lease)
