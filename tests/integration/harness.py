@@ -192,10 +192,15 @@ class EmulatorProcess(ManagedProcess):
         """Replace the fault settings."""
         self._json("POST", "/__emulator/faults", dict(faults))
 
-    def create_base_connection(
-        self, name: str = "crm database", *, client: tuple[str, str] = ("test", "s")
-    ) -> str:
-        """Create a PostgreSQL base connection through Flow Service and return its id."""
+    def platform(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        client: tuple[str, str] = ("test", "s"),
+    ) -> Any:
+        """Call a Platform API as a user would (a fresh token; the ``prod`` sandbox)."""
         form = {
             "grant_type": "client_credentials",
             "client_id": client[0],
@@ -208,6 +213,12 @@ class EmulatorProcess(ManagedProcess):
             "x-gw-ims-org-id": "TESTORG@AdobeOrg",
             "x-sandbox-name": "prod",
         }
+        return self._json(method, f"/data/foundation{path}", body, headers=headers)
+
+    def create_base_connection(
+        self, name: str = "crm database", *, client: tuple[str, str] = ("test", "s")
+    ) -> str:
+        """Create a PostgreSQL base connection through Flow Service and return its id."""
         body = {
             "name": name,
             "auth": {
@@ -216,9 +227,7 @@ class EmulatorProcess(ManagedProcess):
             },
             "connectionSpec": {"id": POSTGRES_SPEC_ID, "version": "1.0"},
         }
-        answer = self._json(
-            "POST", "/data/foundation/flowservice/connections", body, headers=headers
-        )
+        answer = self.platform("POST", "/flowservice/connections", body, client=client)
         return str(answer["id"])
 
     def counts(self) -> dict[str, int]:

@@ -110,6 +110,28 @@ class Scenario:
         publish_requests(BrokerTarget(self.broker_url), self.prefix, prepared)
         return [ready.request_id for ready in prepared]
 
+    def delete(self, request_id: str, reason: str | None = None) -> str:
+        """Publish a ``DataflowDeletionRequested`` with confirms; its event id."""
+        from messages import DataflowDeletionRequested, encode, new_event
+        from worker.broker.publisher import Publisher
+        from worker.broker.topology import Topology
+        from worker.config import BrokerTarget
+
+        command = DataflowDeletionRequested(request_id=request_id, reason=reason)
+        event = new_event(command, source="urn:acceptance-test")
+        publisher = Publisher(BrokerTarget(self.broker_url), Topology(self.prefix))
+        publisher.start()
+        try:
+            publisher.publish_request(
+                encode(event),
+                event_id=event.id,
+                request_id=request_id,
+                event_type="DataflowDeletionRequested",
+            )
+        finally:
+            publisher.close()
+        return event.id
+
     def worker_logs(self) -> str:
         """The tail of every worker's log, for failure messages."""
         return "\n".join(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from worker.core.changes import StartSteps, replace
 from worker.core.record import Claim, RequestRecord, StepRecord
-from worker.core.revisions import changed_fields, fixed_changes, revised
+from worker.core.revisions import changed_fields, fixed_changes, flow_exists, revised
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +99,15 @@ def decide_request(
         if fixed:
             return Claim("conflict", record, fields=fixed, fixed=True)
     applied = record.applied_revision is not None and record.status != "deleted"
+    steps = revised(record, request_json)
     accepted = replace(
         _leased(record, lease, command=True),
         content_hash=content_hash,
         request_json=request_json,
         first_event_id=event_id,
         revision=revision,
-        steps=revised(record, request_json),
-        operation="update" if applied else "create",
+        steps=steps,
+        operation="update" if applied and flow_exists(steps) else "create",
         applied_revision=record.applied_revision if applied else None,
         applied_json=record.applied_json if applied else "",
         deletion_reason=None,

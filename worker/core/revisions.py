@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from worker.core.changes import replace
 from worker.core.record import RequestRecord, StepRecord
 from worker.core.steps import Step, built_on
 
@@ -68,17 +69,19 @@ def desired_enabled(request_json: str) -> bool:
 def revised(record: RequestRecord, request_json: str) -> dict[str, StepRecord]:
     """The steps after a higher revision with ``request_json`` is accepted.
 
-    After a deletion (or a rollback that deleted things) what is gone is made again, with
-    what it was built on. Failed steps go back to pending (keeping a flow's id: the flow is
-    patched, not made again). When the flow exists, the revision reconciles it: the flow is
-    re-read and patched where it differs, its state set; a change of ``mappings`` first makes
-    a new mapping set (mapping sets cannot be changed in place; the old one stays unused).
+    What a deletion (or a rollback) deleted is made again, with what was built on it; what a
+    deletion kept (another dataflow uses it) is adopted again. Failed steps go back to pending
+    (keeping a flow's id: the flow is patched, not made again). When the flow exists, the
+    revision reconciles it: the flow is re-read and patched where it differs, its state set; a
+    change of ``mappings`` first makes a new mapping set (mapping sets cannot be changed in
+    place; the old one stays unused).
     """
-    if record.status == "deleted":
-        return {}
     changed = set(changed_fields(record.request_json, request_json))
     steps = dict(record.steps)
-    gone = {name for name, step in steps.items() if step.state in ("deleted", "kept")}
+    for name, step in steps.items():
+        if step.state == "kept":
+            steps[name] = replace(step, state="done", outcome="found")
+    gone = {name for name, step in steps.items() if step.state == "deleted"}
     gone |= built_on(gone, steps)
     for name in gone:
         steps[name] = StepRecord()
@@ -95,6 +98,12 @@ def revised(record: RequestRecord, request_json: str) -> dict[str, StepRecord]:
         state = steps.get(Step.FLOW_STATE.value, StepRecord())
         steps[Step.FLOW_STATE.value] = StepRecord(resource_id=state.resource_id)
     return steps
+
+
+def flow_exists(steps: Mapping[str, StepRecord]) -> bool:
+    """True when the steps hold a flow that is made (done, or reopened to be patched)."""
+    flow = steps.get(Step.DATAFLOW.value)
+    return flow is not None and flow.resource_id is not None and flow.state != "deleted"
 
 
 def plan_kind(record: RequestRecord | None, request_json: str) -> tuple[PlanKind, tuple[str, ...]]:
