@@ -246,8 +246,10 @@ class Machine(Removals):
         step, failure = seen.step, seen.failure
         if state.record.operation == "rollback":  # a rollback goes on past what it cannot delete
             return self._deleted(state, Deleted(step, "refused", None, 0.0, seen.now))
-        if failure.kind == "outcome_unknown" and step not in state.unknown:
-            # The create may have been applied: look it up before anything else.
+        creates = state.record.operation != "delete" and not _updates(step, state.record)
+        if failure.kind == "outcome_unknown" and creates and step not in state.unknown:
+            # The create may have been applied: look it up before anything else (a deletion or
+            # a patch is simply sent again: both are idempotent).
             unknown = {**state.unknown, step: failure}
             return evolve(state, unknown=unknown), [Call(step, "lookup")]
         state = evolve(state, running=state.running - {step}, unknown=without(state, step))
