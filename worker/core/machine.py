@@ -24,23 +24,16 @@ Retry policy, poison detection and the breaker's state are inputs, never side ef
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 from worker.core import outcomes
 from worker.core.changes import (
-    BeginRollback,
     Change,
     CompleteStep,
-    CountAttempt,
-    FailStep,
     Release,
-    ScheduleRetry,
     StartSteps,
-    apply_all,
 )
-from worker.core.delivery import ACK, REQUEUE, delay, park
+from worker.core.delivery import ACK, REQUEUE, delay
 from worker.core.effects import (
     Begin,
     Call,
@@ -58,48 +51,21 @@ from worker.core.effects import (
     Observation,
     State,
     Succeeded,
-    TripBreaker,
     Write,
     applied,
     done,
     evolve,
     without,
 )
+from worker.core.facts import Facts, Limits
+from worker.core.failures import Failures, current_step, poison, weight
 from worker.core.follow import follow_settle
 from worker.core.record import RequestRecord
-from worker.core.removal import Removals, owned
-from worker.core.retry import RetryPolicy, decide
 from worker.core.revisions import changed_fields
 from worker.core.steps import DEPENDENCIES, Step
 
-# -- what the machine knows before it starts ----------------------------------------------------
 
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What stays fixed while a request runs: its plan, names, and what it asks for."""
-
-    request_id: str
-    plan: tuple[Step, ...]
-    reuses: frozenset[Step]
-    names: Mapping[Step, str | None]
-    rollback: bool = False
-    follow: bool = False
-    follow_first_wait: float = 16.0
-    enabled: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """The worker's policies: retries, poison, early copies, hand-backs."""
-
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
-    poison_deliveries: int = 5
-    early_tolerance: float = 0.5  # a retry copy this early runs anyway (tiers never fire early)
-    handback_seconds: float = 2.0
-
-
-class Machine(Removals):
+class Machine(Failures):
     """Decides the effects of each observation for one request (bound to its facts and limits)."""
 
     def __init__(self, facts: Facts, limits: Limits) -> None:
@@ -260,7 +226,7 @@ class Machine(Removals):
         first = state.failure
         # The first failure decides, unless a later one says more: refused credentials, or an
         # open circuit (both hand the request back instead of retrying it).
-        if first is None or _weight(failure) > _weight(first[1]):
+        if first is None or weight(failure) > weight(first[1]):
             state = evolve(state, failure=(step, failure))
         if state.running:
             return state, []
@@ -281,103 +247,6 @@ class Machine(Removals):
         raise AssertionError(f"request {self.facts.request_id}: nothing runs and nothing is ready")
 
     # -- failures --------------------------------------------------------------------------
-
-    def _decide_failure(self, state: State, step: Step, failure: Failure, now: float) -> Decision:
-        info = dict(failure.info)
-        if failure.kind == "authentication":
-            error = {**info, "kind": "authentication"}
-            return done(
-                state,
-                [
-                    TripBreaker("authentication"),
-                    Write((Release(settled=True, error=error),)),
-                    Done(delay(self.limits.handback_seconds, "authentication")),
-                ],
-            )
-        if failure.retryable and failure.breaker_open:
-            why = "platform_unavailable" if failure.opened_breaker else "circuit_open"
-            error = {**info, "kind": "retryable"}
-            release = Release(settled=True, error=error)
-            return done(
-                state,
-                [Write((release,)), Done(delay(self.limits.handback_seconds, why))],
-            )
-        attempts = state.record.step(step.value).attempts + 1
-        decision = decide(
-            failure,
-            attempts=attempts,
-            elapsed_seconds=now - state.record.command_started_at,
-            policy=self.limits.policy,
-            jitter=failure.jitter,
-        )
-        if decision.retry:
-            retry = ScheduleRetry(now + decision.delay_seconds, {**info, "kind": "retryable"})
-            return done(
-                state,
-                [
-                    Write((CountAttempt(step.value), retry)),
-                    Done(delay(decision.delay_seconds, "retry"), retried=step),
-                ],
-            )
-        error = {**info, "kind": decision.failure_kind or "rejected"}
-        failed = FailStep(step.value, error, attempts)
-        return self._fail(state, step, error, now, failed_step=failed)
-
-    def _fail(
-        self,
-        state: State,
-        step: Step | None,
-        error: Mapping[str, Any],
-        now: float,
-        *,
-        failed_step: FailStep | None = None,
-    ) -> Decision:
-        """The request failed: roll back first when asked, else conclude."""
-        changes: tuple[Change, ...] = (failed_step,) if failed_step is not None else ()
-        rolls_back = self.facts.rollback and state.record.operation == "create"
-        if rolls_back and self._removals(apply_all(state.record, changes, now)):
-            changes = (*changes, BeginRollback(error))
-            state = applied(state, changes, now)
-            decision = self._rollback(state, step, error)
-            return decision[0], [Write(changes), *decision[1]]
-        return self._failed_conclusion(state, step, error, changes, now)
-
-    def _failed_conclusion(
-        self,
-        state: State,
-        step: Step | None,
-        error: Mapping[str, Any],
-        changes: tuple[Change, ...],
-        now: float,
-    ) -> Decision:
-        record = apply_all(state.record, changes, now)
-        rolled_back = [
-            s.value for s in reversed(self.facts.plan) if record.step(s.value).state == "deleted"
-        ]
-        payload = outcomes.failed(
-            self.facts.request_id,
-            step=step.value if step is not None else None,
-            info=error,
-            attempts=record.attempts,
-            created=owned(record),
-            rolled_back=rolled_back,
-        )
-        kind, message = str(error.get("kind")), str(error.get("message", ""))
-        return done(
-            state,
-            [
-                Conclude("failed", payload, error, changes),
-                Done(park(kind, message, self.facts.request_id), finished="failed"),
-            ],
-        )
-
-    def _failed_step(self, record: RequestRecord) -> Step | None:
-        for step in self.facts.plan:
-            if record.step(step.value).state == "failed":
-                return step
-        return None
-
-    # -- endings ---------------------------------------------------------------------------
 
     def _created(self, state: State, now: float) -> Decision:
         record = state.record
@@ -435,25 +304,6 @@ class Machine(Removals):
             event_id = outcomes.step_event_id(record.first_event_id, name, step.resource_id)
             effects.append(Emit(payload, event_id))
         return effects
-
-
-def current_step(record: RequestRecord, plan: Sequence[Step]) -> Step | None:
-    """The first planned step that is not done (None when nothing started)."""
-    if not record.steps:
-        return None
-    done = record.done()
-    return next((step for step in plan if step.value not in done), None)
-
-
-def poison(message: str) -> dict[str, Any]:
-    """The error of a request delivered too often without finishing."""
-    return {"kind": "poison", "message": message}
-
-
-def _weight(failure: Failure) -> int:
-    if failure.kind == "authentication":
-        return 2
-    return 1 if failure.retryable and failure.breaker_open else 0
 
 
 def _updates(step: Step, record: RequestRecord) -> bool:

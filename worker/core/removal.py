@@ -17,8 +17,8 @@ its deletion looks it up by name first (:mod:`worker.engine.runner`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from worker.core import outcomes
 from worker.core.changes import Change, Release, StepDeleted, StepKept
@@ -37,11 +37,9 @@ from worker.core.effects import (
     done,
     evolve,
 )
+from worker.core.facts import Facts
 from worker.core.record import RequestRecord
 from worker.core.steps import DELETABLE, Step, rollback_plan
-
-if TYPE_CHECKING:  # the machine mixes this in; only its types are needed here
-    from worker.core.machine import Facts
 
 _NOT_RESOURCES = (Step.FLOW_SPEC.value, Step.FLOW_STATE.value)
 
@@ -50,16 +48,10 @@ class Removals:
     """The rollback and deletion decisions of :class:`worker.core.machine.Machine`."""
 
     facts: Facts
-
-    def _failed_conclusion(
-        self,
-        state: State,
-        step: Step | None,
-        error: Mapping[str, Any],
-        changes: tuple[Change, ...],
-        now: float,
-    ) -> Decision:
-        raise NotImplementedError  # the machine's
+    # The conclusion of a failed request (:class:`worker.core.failures.Failures`).
+    _failed_conclusion: Callable[
+        [State, Step | None, Mapping[str, Any], tuple[Change, ...], float], Decision
+    ]
 
     # -- rollback ----------------------------------------------------------------------------
 

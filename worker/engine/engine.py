@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from messages.base import FieldViolation
-from messages.codec import InvalidMessageError, canonical_content, decode, hash_of
+from messages.codec import InvalidMessageError, canonical_content, decode_command, hash_of
 from messages.envelope import Event
 from messages.models import DataflowDeletionRequested, DataflowRequested
 from worker.core import admission, outcomes
 from worker.core.delivery import ACK, REQUEUE, Delivery, Settle, delay
 from worker.core.effects import Done, Effect, Emit, Republish
+from worker.core.facts import Facts, Limits
 from worker.core.follow import followed, next_round
-from worker.core.machine import Facts, Limits, Machine
+from worker.core.machine import Machine
 from worker.core.record import Claim, RequestRecord
 from worker.core.retry import RetryPolicy
 from worker.core.runs import first_run, run_completed
@@ -84,19 +84,16 @@ class Engine:
         metrics = self._tools.telemetry.metrics
         structlog.contextvars.bind_contextvars(message_id=delivery.message_id)
         try:
-            event = decode(delivery.body, max_bytes=self.config.max_message_bytes)
+            event = decode_command(delivery.body, max_bytes=self.config.max_message_bytes)
         except InvalidMessageError as error:
             metrics.count_received(error.event_type)
             return await self._invalid(delivery, error)
         metrics.count_received(event.type)
         age = self._tools.clock() - event.time.timestamp()
         metrics.message_age_seconds.observe(max(age, 0.0))
-        if isinstance(event.data, DataflowDeletionRequested):
-            structlog.contextvars.bind_contextvars(request_id=event.data.request_id)
-            return await self._deletion(delivery, event, event.data)
-        if not isinstance(event.data, DataflowRequested):
-            return await self._invalid(delivery, _not_a_request(event))
         structlog.contextvars.bind_contextvars(request_id=event.data.request_id)
+        if isinstance(event.data, DataflowDeletionRequested):
+            return await self._deletion(delivery, event, event.data)
         return await self._request(delivery, event, event.data)
 
     async def _invalid(self, delivery: Delivery, error: InvalidMessageError) -> Settle:
@@ -269,14 +266,3 @@ class Engine:
 
 # A record with no step started: what the claim may start for a request seen for the first time.
 _NO_RECORD = RequestRecord("", "", "", "", "pending", 0.0, 0.0)
-
-
-def _not_a_request(event: Event) -> InvalidMessageError:
-    """The error for a readable event of another type sent to the requests queue."""
-    return InvalidMessageError(
-        f"expected a DataflowRequested, got {event.type}",
-        [FieldViolation(path="type", message=f"{event.type} is not a request")],
-        event_id=event.id,
-        event_type=event.type,
-        request_id=getattr(event.data, "request_id", None),
-    )

@@ -48,9 +48,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # started, the revision last applied with its content, and a deletion's reason. Requests
     # created before are revision 1, applied.
     (
-        "ALTER TABLE ledger_requests ADD COLUMN revision INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE ledger_requests ADD COLUMN revision BIGINT NOT NULL DEFAULT 1",
         "ALTER TABLE ledger_requests ADD COLUMN started_at {real}",
-        "ALTER TABLE ledger_requests ADD COLUMN applied_revision INTEGER",
+        "ALTER TABLE ledger_requests ADD COLUMN applied_revision BIGINT",
         "ALTER TABLE ledger_requests ADD COLUMN applied_json TEXT",
         "ALTER TABLE ledger_requests ADD COLUMN deletion_reason TEXT",
         "UPDATE ledger_requests SET applied_revision = 1, applied_json = request_json "

@@ -15,12 +15,13 @@ from itertools import product
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from messages import STEPS
+from messages.envelope import COMMAND_TYPES, PUBLISHED_TYPES
 from worker import __version__
 
 PREFIX = "dataflow_"
 
-EVENT_TYPES = ("StepCompleted", "DataflowCreated", "DataflowFailed", "DataflowRunCompleted")
-RECEIVED_TYPES = ("DataflowRequested", *EVENT_TYPES, "unknown")
+EVENT_TYPES: tuple[str, ...] = PUBLISHED_TYPES
+RECEIVED_TYPES: tuple[str, ...] = (*COMMAND_TYPES, *PUBLISHED_TYPES, "unknown")
 REQUEST_OUTCOMES = ("created", "updated", "deleted", "failed", "duplicate", "conflict")
 STEP_OUTCOMES = ("completed", "retried", "failed")
 APIS = ("ims", "flowservice", "schemaregistry", "catalog", "dataprep")

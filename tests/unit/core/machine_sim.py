@@ -33,7 +33,8 @@ from worker.core.effects import (
     TripBreaker,
     Write,
 )
-from worker.core.machine import Facts, Limits, Machine
+from worker.core.facts import Facts, Limits
+from worker.core.machine import Machine
 from worker.core.record import Claim, RequestRecord, StepOutcome
 from worker.core.retry import RetryPolicy
 from worker.core.steps import DEPENDENCIES, Step, plan
