@@ -86,6 +86,23 @@ class StartSteps:
 
 
 @dataclass(frozen=True, slots=True)
+class StepUnapplied:
+    """A started step's create was refused before it was applied (the gateway's 429).
+
+    Its intent stands; the next attempt creates at once instead of looking the resource up.
+    """
+
+    step: str
+
+    def apply(self, record: RequestRecord, now: float) -> RequestRecord:
+        """Mark the step's create as not applied (only a started step: nothing else changes)."""
+        current = record.step(self.step)
+        if current.state != "started":
+            return record
+        return _with_step(record, self.step, replace(current, state="unapplied"), now)
+
+
+@dataclass(frozen=True, slots=True)
 class CompleteStep:
     """A step done with what it created, found or reused."""
 

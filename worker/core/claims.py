@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from worker.core.changes import StartSteps, replace
-from worker.core.record import Claim, RequestRecord, StepRecord
+from worker.core.record import Claim, RequestRecord, StepRecord, never_sent
 from worker.core.revisions import changed_fields, fixed_changes, flow_exists, revised
 
 
@@ -147,11 +147,7 @@ def start_fresh(
 
     A claim writes them with the lease, so the first creates need no write of their own.
     """
-    fresh = tuple(
-        (step, name)
-        for step, name in intents
-        if record.step(step).state == "pending" and record.step(step).name is None
-    )
+    fresh = tuple((step, name) for step, name in intents if never_sent(record.step(step)))
     if not fresh:
         return record, ()
     return StartSteps(fresh).apply(record, now), tuple(step for step, _ in fresh)

@@ -37,6 +37,7 @@ class Failure:
     breaker_open: bool = False
     opened_breaker: bool = False
     jitter: float = 0.0
+    not_applied: bool = False  # a create refused before it was applied (429): no look-up next
 
     @property
     def retryable(self) -> bool:
@@ -205,6 +206,8 @@ class State:
     removals: tuple[Step, ...] = ()
     failed_step: Step | None = None  # while rolling back: the step the request failed at
     fresh: frozenset[Step] = frozenset()  # started in this delivery: create without a look-up
+    unapplied: frozenset[Step] = frozenset()  # creates refused before they were applied
+    called: frozenset[Step] = frozenset()  # steps whose call this delivery sent
     finished: bool = False
 
 

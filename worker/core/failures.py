@@ -19,6 +19,7 @@ from worker.core.changes import (
     FailStep,
     Release,
     ScheduleRetry,
+    StepUnapplied,
     apply_all,
 )
 from worker.core.delivery import delay, park
@@ -57,13 +58,14 @@ class Failures(Removals):
                     Done(delay(self.limits.handback_seconds, "authentication")),
                 ],
             )
+        not_sent = unapplied(state)
         if failure.retryable and failure.breaker_open:
             why = "platform_unavailable" if failure.opened_breaker else "circuit_open"
             error = {**info, "kind": "retryable"}
             release = Release(settled=True, error=error)
             return done(
                 state,
-                [Write((release,)), Done(delay(self.limits.handback_seconds, why))],
+                [Write((*not_sent, release)), Done(delay(self.limits.handback_seconds, why))],
             )
         attempts = state.record.step(step.value).attempts + 1
         decision = decide(
@@ -78,7 +80,7 @@ class Failures(Removals):
             return done(
                 state,
                 [
-                    Write((CountAttempt(step.value), retry)),
+                    Write((*not_sent, CountAttempt(step.value), retry)),
                     Done(delay(decision.delay_seconds, "retry"), retried=step),
                 ],
             )
@@ -160,3 +162,11 @@ def weight(failure: Failure) -> int:
     if failure.kind == "authentication":
         return 2
     return 1 if failure.retryable and failure.breaker_open else 0
+
+
+def unapplied(state: State) -> tuple[StepUnapplied, ...]:
+    """The creates a retry or hand-back may send again without a look-up: those refused before
+    they were applied (a 429), and the steps whose intent this delivery's claim wrote but whose
+    call it never sent (they waited for a step that failed)."""
+    steps = state.unapplied | (state.fresh - state.called)
+    return tuple(StepUnapplied(step.value) for step in sorted(steps))

@@ -58,9 +58,9 @@ from worker.core.effects import (
     without,
 )
 from worker.core.facts import Facts, Limits
-from worker.core.failures import Failures, current_step, poison, weight
+from worker.core.failures import Failures, current_step, poison, unapplied, weight
 from worker.core.follow import follow_settle
-from worker.core.record import RequestRecord
+from worker.core.record import RequestRecord, never_sent
 from worker.core.revisions import changed_fields
 from worker.core.steps import DEPENDENCIES, Step
 
@@ -135,9 +135,7 @@ class Machine(Failures):
         return tuple(
             (str(step), facts.names.get(step))
             for step in facts.plan
-            if step not in facts.reuses
-            and record.step(step).state == "pending"
-            and record.step(step).name is None
+            if step not in facts.reuses and never_sent(record.step(step))
         )
 
     def _ready(self, state: State) -> tuple[State, list[Call]]:
@@ -160,8 +158,8 @@ class Machine(Failures):
                 calls.append(Call(step, "create"))
             else:  # an earlier delivery may have created it: look first
                 calls.append(Call(step, "lookup"))
-        running = state.running | {call.step for call in calls}
-        return evolve(state, running=running), calls
+        started = {call.step for call in calls}
+        return evolve(state, running=state.running | started, called=state.called | started), calls
 
     def _succeeded(self, state: State, seen: Succeeded) -> Decision:
         step = seen.step
@@ -219,6 +217,8 @@ class Machine(Failures):
             unknown = {**state.unknown, step: failure}
             return evolve(state, unknown=unknown), [Call(step, "lookup")]
         state = evolve(state, running=state.running - {step}, unknown=without(state, step))
+        if failure.not_applied:
+            state = evolve(state, unapplied=state.unapplied | {step})
         return self._record_failure(state, step, failure, seen.now)
 
     def _record_failure(self, state: State, step: Step, failure: Failure, now: float) -> Decision:
@@ -238,7 +238,8 @@ class Machine(Failures):
             step, failure = state.failure
             return self._decide_failure(evolve(state, failure=None), step, failure, now)
         if state.stopping:
-            return done(state, [Write((Release(settled=True),)), Done(REQUEUE)])
+            changes: tuple[Change, ...] = (*unapplied(state), Release(settled=True))
+            return done(state, [Write(changes), Done(REQUEUE)])
         finished = state.record.done()
         if all(step in finished for step in self.facts.plan):
             if state.record.operation == "update":

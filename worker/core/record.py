@@ -27,7 +27,7 @@ from typing import Any, Literal
 RequestStatus = Literal[
     "pending", "running", "waiting_retry", "created", "updated", "failed", "deleted"
 ]
-StepState = Literal["pending", "started", "done", "failed", "deleted", "kept"]
+StepState = Literal["pending", "started", "unapplied", "done", "failed", "deleted", "kept"]
 StepOutcome = Literal["created", "found", "reused", "updated", "enabled", "disabled"]
 Operation = Literal["create", "rollback", "update", "delete"]
 ClaimOutcome = Literal["acquired", "finished", "conflict", "busy", "superseded", "unknown"]
@@ -52,8 +52,11 @@ APPLIED: frozenset[str] = frozenset({"created", "updated"})
 class StepRecord:
     """One step's state: what it created or found, the name a started create uses, attempts.
 
-    ``deleted``: a rollback or a deletion removed what the step had made; a replay makes it
-    again. ``kept``: a deletion left it because another dataflow still uses it.
+    ``started``: its create may have been sent (look it up before creating again);
+    ``unapplied``: no create of it was applied (refused with a 429, or never sent: it waited for
+    a step that failed); its intent is written again and it is created at once. ``deleted``: a
+    rollback or a deletion removed what the step had made; a replay makes it again. ``kept``: a
+    deletion left it because another dataflow still uses it.
     """
 
     state: StepState = "pending"
@@ -62,6 +65,12 @@ class StepRecord:
     attempts: int = 0
     outcome: StepOutcome | None = None
     duration_seconds: float | None = None
+
+
+def never_sent(step: StepRecord) -> bool:
+    """True when no create of the step can have been applied: it never started, or its last
+    create was refused before it was applied. Its intent is (re)written before its create."""
+    return (step.state == "pending" and step.name is None) or step.state == "unapplied"
 
 
 @dataclass(frozen=True)

@@ -368,5 +368,7 @@ class RequestRun:
             breaker_open=tools.breaker.is_open,
             opened_breaker=opened,
             jitter=tools.jitter(),
+            # The gateway answers 429 before doing anything: the create was not applied.
+            not_applied=call.mode == "create" and error.status == 429,
         )
         return Failed(step, failure, tools.clock())

@@ -44,7 +44,8 @@ WITH_STATE = plan(auto_mapping=False, flow_state=True)
 NAMES = {step: (None if step is Step.MAPPING_SET else f"crm ({step.value}) [r-1]") for step in Step}
 
 # What a call answers: "ok", or a failure kind ("retryable", "outcome_unknown", "rejected",
-# "authentication", "applied_then_lost": created, but the answer is lost; a deletion: "in_use").
+# "authentication", "applied_then_lost": created, but the answer is lost; "throttled": a 429,
+# refused before anything was applied; a deletion: "in_use").
 Answer = str
 Script = Callable[[Call], Answer]
 
@@ -104,6 +105,7 @@ class World:
     unsynced: list[Write] = field(default_factory=list)
     command: Command = field(default_factory=Command)
     updates: list[Step] = field(default_factory=list)
+    lookups: list[Step] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def send(self, command: Command, machine: Machine) -> str:
@@ -237,7 +239,8 @@ class World:
         assert not missing, f"{call.step} started before {missing}"
         if call.mode == "create":  # its intent (the name, or a started mark) is durable
             current = self.record.step(call.step.value)
-            assert current.state == "started" or current.name is not None, "create without intent"
+            intent = current.state in ("started", "unapplied") or current.name is not None
+            assert intent, "create without intent"
 
     def _answer(self, call: Call) -> Observation:
         step, now = call.step, self.now
@@ -246,6 +249,7 @@ class World:
         if call.mode == "update":
             return self._update(call)
         if call.mode == "lookup":
+            self.lookups.append(step)
             return LookedUp(step, self.made.get(step), 0.01, now)
         answer = self.script(call)
         if answer in ("ok", "applied_then_lost"):
@@ -258,6 +262,9 @@ class World:
                 outcome: StepOutcome = "reused" if call.mode == "reuse" else "created"
                 return Succeeded(step, self.made[step], outcome, 0.01, now)
             answer = "outcome_unknown"
+        if answer == "throttled":  # the gateway's 429: refused before anything was applied
+            failure = Failure("retryable", {"message": "429", "status": 429}, not_applied=True)
+            return Failed(step, failure, now)
         failure = Failure(answer, {"message": answer}, jitter=0.5)  # type: ignore[arg-type]
         return Failed(step, failure, now)
 

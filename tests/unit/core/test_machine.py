@@ -316,7 +316,20 @@ def test_a_deletion_the_platform_refuses_leaves_the_resource_reported_as_created
     assert Step.TARGET_SCHEMA in w.deleted
 
 
-ANSWERS = st.sampled_from(["ok", "ok", "ok", "retryable", "outcome_unknown", "applied_then_lost"])
+def test_a_create_throttled_by_the_gateway_is_created_again_without_a_look_up() -> None:
+    w = world({(Step.TARGET_SCHEMA, 1): "throttled", (Step.SOURCE_CONNECTION, 1): "retryable"})
+    w.deliver()
+    assert w.record.step("target_schema").state == "unapplied"
+    assert w.record.step("source_connection").state == "started"
+    w.run()
+    assert w.lookups == [Step.SOURCE_CONNECTION]  # it may have been applied: looked up first
+    assert sorted(w.creates).count(Step.TARGET_SCHEMA) == 1
+    assert w.record.status == "created"
+
+
+ANSWERS = st.sampled_from(
+    ["ok", "ok", "ok", "retryable", "outcome_unknown", "applied_then_lost", "throttled"]
+)
 
 
 @settings(max_examples=300, deadline=None)
