@@ -9,9 +9,8 @@ import pytest
 
 from emulator.testing import FLOWSERVICE, running_emulator
 from tests.integration.adobe_specs import require
-from tests.integration.platform_support import created_dataflow
+from tests.integration.platform_support import created_dataflow, dataflow_request
 from tests.integration.test_emulator_openapi import validate
-from tests.integration.test_emulator_runs import dataflow_request
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +19,9 @@ pytestmark = pytest.mark.integration
 def test_run_lists_and_runs_by_id_answer_as_adobes_spec_says(rate: float) -> None:
     require("flow-service.yaml")
     with running_emulator(faults={"seed": 3, "run_failure_rate": rate}) as emu:
-        flow = created_dataflow(emu, dataflow_request(emu.create_base_connection())).flow
+        flow = created_dataflow(
+            emu, dataflow_request("runs openapi", emu.create_base_connection())
+        ).flow
         emu.advance_clock(3600)
         with emu.client() as http:
             listed = validate(

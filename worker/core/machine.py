@@ -102,6 +102,8 @@ class Limits:
 class Machine(Removals):
     """Decides the effects of each observation for one request (bound to its facts and limits)."""
 
+    facts: Facts
+
     def __init__(self, facts: Facts, limits: Limits) -> None:
         self.facts = facts
         self.limits = limits

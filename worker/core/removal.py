@@ -18,7 +18,7 @@ its deletion looks it up by name first (:mod:`worker.engine.runner`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from worker.core import outcomes
 from worker.core.changes import Change, Release, StepDeleted, StepKept
@@ -40,8 +40,26 @@ from worker.core.effects import (
 from worker.core.record import RequestRecord
 from worker.core.steps import DELETABLE, Step, rollback_plan
 
-if TYPE_CHECKING:  # the machine mixes this in; only its types are needed here
-    from worker.core.machine import Facts
+
+class RemovalFacts(Protocol):
+    """What removals read of the request's facts (the machine's :class:`~.machine.Facts`).
+
+    A protocol rather than an import: the machine imports this module, so this one may not
+    import the machine (``make lint`` keeps the core free of import cycles).
+    """
+
+    @property
+    def request_id(self) -> str:
+        """The request removed from."""
+
+    @property
+    def plan(self) -> tuple[Step, ...]:
+        """The request's steps in execution order."""
+
+    @property
+    def reuses(self) -> frozenset[Step]:
+        """The steps that check a supplied resource instead of making one."""
+
 
 _NOT_RESOURCES = (Step.FLOW_SPEC.value, Step.FLOW_STATE.value)
 
@@ -49,7 +67,7 @@ _NOT_RESOURCES = (Step.FLOW_SPEC.value, Step.FLOW_STATE.value)
 class Removals:
     """The rollback and deletion decisions of :class:`worker.core.machine.Machine`."""
 
-    facts: Facts
+    facts: RemovalFacts
 
     def _failed_conclusion(
         self,
