@@ -10,7 +10,7 @@ resources in the emulator. ``World.cli`` runs a command with the world's setting
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +61,9 @@ class World:
             state_url=self.state_url,
         )
 
-    def cli(self, *args: str, env: dict[str, str] | None = None) -> Result:
-        """Run ``dataflow-worker ARGS`` in-process with the world's settings."""
+    def cli(self, *args: str, env: Mapping[str, str | None] | None = None) -> Result:
+        """Run ``dataflow-worker ARGS`` in-process with the world's settings (``env`` changes
+        them; None removes one)."""
         with captured_logs("error"):
             return CliRunner().invoke(cli, list(args), env={**self.env, **(env or {})})
 

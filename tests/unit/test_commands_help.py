@@ -16,6 +16,9 @@ WITH_EXAMPLES = [
     ["topology", "delete"],
     ["onboard"],
     ["emulator"],
+    ["delete"],
+    ["disable"],
+    ["enable"],
 ]
 
 
