@@ -19,6 +19,7 @@ WITH_EXAMPLES = [
     ["delete"],
     ["disable"],
     ["enable"],
+    ["audit"],
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from worker.commands.audit import audit
 from worker.commands.connections import connections
 from worker.commands.connectors import connectors
 from worker.commands.delete import delete
@@ -28,6 +29,7 @@ COMMANDS: list[click.Command] = [
     disable,
     enable,
     delete,
+    audit,
     status,
     dlq,
     connectors,
