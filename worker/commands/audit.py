@@ -182,6 +182,8 @@ def audit(request_ids: tuple[str, ...], as_json: bool, repair: bool) -> None:
         click.echo(json.dumps([a.as_json() for a in audited], indent=2))
     elif any(a.drift for a in audited):
         make_console().print(render(audited))
+        if not repair:
+            click.echo("to repair: dataflow-worker audit --repair (or publish a higher revision)")
     else:
         click.echo(f"no drift in {plural(len(audited), 'dataflow')}")
     drifted = [a for a in audited if a.drift]

@@ -45,12 +45,14 @@ def outcome_line(row: TableRow, ending: Mapping[str, Any] | None) -> str:
 def deletions(request_ids: Sequence[str], reason: str | None) -> list[Prepared]:
     """A deletion per id (each once); ids or a reason the contract refuses are a usage error
     naming every one."""
-    source, ready, problems = worker_source(), [], []
+    source, ready, problems = worker_source(), [], dict[str, None]()
     for request_id in dict.fromkeys(request_ids):
         try:
             ready.append(deletion(request_id, reason, source=source))
         except InvalidMessageError as error:
-            problems.append(f"{request_id!r}: {'; '.join(f.message for f in error.fields)}")
+            for found in error.fields:
+                where = repr(request_id) if found.path == "request_id" else f"--{found.path}"
+                problems[f"{where}: {found.message}"] = None
     if problems:
         raise click.BadParameter("; ".join(problems), param_hint="REQUEST_ID / --reason")
     return ready
