@@ -42,7 +42,7 @@ def kill_when(
     scenario: Scenario,
     emulator: EmulatorProcess,
     path: str,
-    send: Callable[[], None],
+    send: Callable[[], object],
     applied: Callable[[], bool],
     what: str,
 ) -> None:

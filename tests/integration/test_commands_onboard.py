@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from tempfile import gettempdir
 from typing import Any
 
 import kombu
@@ -33,9 +34,14 @@ def prefix(rabbitmq_url: str) -> Iterator[str]:
     delete_topology(rabbitmq_url, name)
 
 
-def onboard(args: list[str], broker_url: str, prefix: str) -> Result:
-    """Run `onboard` with this test's broker and topology prefix."""
-    env = {"DATAFLOW_BROKER_URL": broker_url, "DATAFLOW_TOPOLOGY_PREFIX": prefix}
+def onboard(args: list[str], broker_url: str, prefix: str, state_url: str | None = None) -> Result:
+    """Run `onboard` with this test's broker, topology prefix and ledger (by default, one that
+    does not exist: nothing is recorded)."""
+    env = {
+        "DATAFLOW_BROKER_URL": broker_url,
+        "DATAFLOW_TOPOLOGY_PREFIX": prefix,
+        "DATAFLOW_STATE_URL": state_url or f"sqlite:///{Path(gettempdir()) / unique('none')}.db",
+    }
     return CliRunner().invoke(cli, ["onboard", *args], env=env)
 
 

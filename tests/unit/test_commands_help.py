@@ -16,6 +16,10 @@ WITH_EXAMPLES = [
     ["topology", "delete"],
     ["onboard"],
     ["emulator"],
+    ["delete"],
+    ["disable"],
+    ["enable"],
+    ["audit"],
 ]
 
 

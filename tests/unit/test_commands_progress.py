@@ -26,6 +26,16 @@ def test_the_tally_counts_steps_and_endings_against_the_totals() -> None:
     )
 
 
+def test_the_tally_counts_the_endings_its_command_is_about_and_others_once_they_happen() -> None:
+    tally = Tally(dataflows=3, shown=("deleted",))
+    assert tally.line("delete", 0).startswith("delete: 0 of 3 dataflows done (0 deleted, 0 failed)")
+    for status in ("deleted", "updated", "running (dataflow deleted)"):
+        tally.record(outcome_of(status))
+    assert tally.line("delete", 2) == (
+        "delete: 2 of 3 dataflows done (1 updated, 1 deleted, 0 failed), 1 of ? steps, 2 s"
+    )
+
+
 def test_a_tally_without_totals_says_so() -> None:
     assert Tally().line("demo", 0) == "demo: 0 of ? done (0 created, 0 failed), 0 of ? steps, 0 s"
 

@@ -103,10 +103,12 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.published: list[tuple[bytes, str, str | None]] = []
+        self.types: list[str] = []
 
-    def publish_request(self, body: bytes, *, event_id: str, request_id: str | None) -> None:
-        """Record one publish."""
-        self.published.append((body, event_id, request_id))
+    def publish_request(self, body: bytes, **properties: Any) -> None:
+        """Record one publish: the body, event id, request id, and the type apart."""
+        self.published.append((body, properties["event_id"], properties["request_id"]))
+        self.types.append(properties.get("event_type", "DataflowRequested"))
 
 
 def test_publish_all_sends_every_request_in_order_and_reports_each() -> None:
@@ -115,6 +117,16 @@ def test_publish_all_sends_every_request_in_order_and_reports_each() -> None:
     assert publish_all(sink, prepared, seen.append) == 3
     assert [request_id for _, _, request_id in sink.published] == ["crm-0", "crm-1", "crm-2"]
     assert seen == prepared
+
+
+def test_each_command_is_published_with_its_own_type() -> None:
+    commands = [
+        Prepared("item 1", "crm-1", "e-1", b"{}"),
+        Prepared("deletion", "crm-2", "e-2", b"{}", "DataflowDeletionRequested"),
+    ]
+    sink = RecordingSink()
+    publish_all(sink, commands)
+    assert sink.types == ["DataflowRequested", "DataflowDeletionRequested"]
 
 
 def test_the_sample_manifest_is_entirely_valid() -> None:

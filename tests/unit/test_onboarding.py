@@ -39,6 +39,36 @@ def test_requests_without_a_terminal_event_are_timed_out_when_the_wait_ends() ->
     assert rows[1].error == "no terminal event (published)"
 
 
+def test_revisions_and_deletions_end_in_their_own_events() -> None:
+    tracker = Tracker(ROWS, revisions={"tbl-a": 3})
+    assert tracker.observe("DataflowUpdated", {"request_id": "tbl-a", "revision": 2}) is None
+    step = {"request_id": "tbl-a", "step": "dataflow", "outcome": "updated", "revision": 3}
+    assert tracker.observe("StepCompleted", step) == TableRow(
+        "public.a", "tbl-a", "running (dataflow done)"
+    )
+    updated = {"request_id": "tbl-a", "revision": 3, "flow_id": "f-1"}
+    assert tracker.observe("DataflowUpdated", updated) == TableRow(
+        "public.a", "tbl-a", "updated", flow_id="f-1"
+    )
+    kept = {"request_id": "tbl-b", "step": "mapping_set", "outcome": "kept"}
+    assert tracker.observe("StepCompleted", kept) == TableRow(
+        "public.b", "tbl-b", "running (mapping_set kept)"
+    )
+    deleted = {"request_id": "tbl-b", "deleted": {"dataflow": "f-2"}, "kept": {}}
+    assert tracker.observe("DataflowDeleted", deleted) == TableRow(
+        "public.b", "tbl-b", "deleted", flow_id="f-2"
+    )
+    assert tracker.done
+    assert tracker.endings == {"tbl-a": updated, "tbl-b": deleted}
+
+
+def test_settled_rows_need_no_event() -> None:
+    tracker = Tracker(ROWS, settled=["tbl-a", "unknown"])
+    assert (tracker.waiting, tracker.done) == (1, False)
+    assert tracker.observe("DataflowCreated", {"request_id": "tbl-a", "flow_id": "x"}) is None
+    assert [row.status for row in tracker.rows(timed_out=True)] == ["published", "timed out"]
+
+
 def test_the_report_is_a_csv_row_or_a_json_object_per_table() -> None:
     rows = [TableRow("public.a", "tbl-a", "created", flow_id="f-1"), ROWS[1]]
     records = list(csv.DictReader(io.StringIO(render_report(rows, "csv"))))

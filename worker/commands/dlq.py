@@ -20,7 +20,7 @@ from typing import Any, Literal
 import click
 from rich.table import Table
 
-from messages import InvalidMessageError, content_hash, decode, encode, new_event
+from messages import InvalidMessageError, content_hash, decode, new_event
 from messages.models import DataflowRequested
 from worker.broker.parking import Parked, ParkingLot
 from worker.broker.topology import Topology
@@ -30,7 +30,7 @@ from worker.config import load_settings
 from worker.core.text import plural
 from worker.errors import DataflowError
 from worker.ledger import Ledger, RequestRecord
-from worker.onboarding.requests import Prepared, worker_source
+from worker.onboarding.requests import Prepared, prepared_event, worker_source
 
 Action = Literal["replay", "republish", "remove", "refuse"]
 _DONE: dict[Action, str] = {
@@ -151,8 +151,7 @@ def replay(
             if decision.action == "replay" and record is not None:
                 ledger.reopen_for_replay(record.request_id)
             if decision.action in ("replay", "republish") and request is not None:
-                event = new_event(request, source=source)
-                republish(Prepared(name, request.request_id, event.id, encode(event)))
+                republish(prepared_event(new_event(request, source=source), name))
             browse.remove(parked)
     if wanted is not None:
         found = {name for name, _ in results}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from rich.console import Console
@@ -19,40 +19,56 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from worker.commands.output import make_console
 from worker.core.text import plural
 
-Outcome = Literal["step", "created", "failed"]
-"""What one event means for the progress: a step done, or a dataflow ended."""
+Outcome = Literal["step", "created", "updated", "deleted", "failed"]
+"""What one event means for the progress: a step done, or a dataflow's command ended."""
+
+_ENDED: tuple[Outcome, ...] = ("created", "updated", "deleted")
+_OUTCOMES: dict[str, Outcome] = {outcome: outcome for outcome in (*_ENDED, "failed")}
 
 DEFAULT_EVERY_SECONDS = 10.0
 
 
 @dataclass
 class Tally:
-    """How far the dataflows got: steps done, dataflows created and failed, out of totals."""
+    """How far the dataflows got: steps done, commands ended (each way) and failed, of totals.
+
+    ``shown``: the endings a line always counts (what the command is about); the others only
+    once some happened.
+    """
 
     dataflows: int | None = None
     steps: int | None = None
     steps_done: int = 0
-    created: int = 0
     failed: int = 0
+    ended: dict[str, int] = field(default_factory=dict)
+    shown: tuple[Outcome, ...] = ("created",)
 
     def record(self, outcome: Outcome) -> None:
         """Count one event's outcome."""
-        if outcome == "created":
-            self.created += 1
-        elif outcome == "failed":
+        if outcome == "failed":
             self.failed += 1
-        else:
+        elif outcome == "step":
             self.steps_done += 1
+        else:
+            self.ended[outcome] = self.ended.get(outcome, 0) + 1
+
+    def counts(self) -> tuple[int, ...]:
+        """Steps done, then each ending's count, then failures (to see whether any changed)."""
+        return (self.steps_done, *(self.ended.get(word, 0) for word in _ENDED), self.failed)
 
     def line(self, label: str, elapsed: float) -> str:
         """One line for a log: ``onboard: 1 of 3 dataflows done (1 created, 0 failed), ...``."""
-        done = self.created + self.failed
+        done = sum(self.ended.values()) + self.failed
         dataflows = plural(self.dataflows, "dataflow") if self.dataflows is not None else "?"
         steps = f"{self.steps_done} of {self.steps if self.steps is not None else '?'} steps"
-        return (
-            f"{label}: {done} of {dataflows} done ({self.created} created, {self.failed} "
-            f"failed), {steps}, {elapsed:.0f} s"
-        )
+        endings = [
+            f"{self.ended.get(word, 0)} {word}"
+            for word in _ENDED
+            if word in self.shown or self.ended.get(word)
+        ]
+        endings.append(f"{self.failed} failed")
+        ended = ", ".join(endings)
+        return f"{label}: {done} of {dataflows} done ({ended}), {steps}, {elapsed:.0f} s"
 
 
 class Pacer:
@@ -91,14 +107,21 @@ class Display(Protocol):
 class LineDisplay:
     """Progress as plain lines on standard error: at the start, at intervals, at the end."""
 
-    def __init__(self, label: str, every: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        label: str,
+        every: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        shown: tuple[Outcome, ...] = ("created",),
+    ):
         self._label = label
         self._clock = clock
         self._began = clock()
         self._pacer = Pacer(every, clock)
         self._console = make_console(stderr=True)
-        self.tally = Tally()
-        self._printed: tuple[int, int, int] | None = None
+        self.tally = Tally(shown=shown)
+        self._printed: tuple[int, ...] | None = None
 
     def start(self, dataflows: int | None, steps: int | None) -> None:
         """Set the totals and print the first line."""
@@ -117,14 +140,11 @@ class LineDisplay:
 
     def close(self) -> None:
         """Print the last line, unless the one printed last already said it all."""
-        if self._counts() != self._printed:
+        if self.tally.counts() != self._printed:
             self._print()
 
-    def _counts(self) -> tuple[int, int, int]:
-        return (self.tally.steps_done, self.tally.created, self.tally.failed)
-
     def _print(self) -> None:
-        self._printed = self._counts()
+        self._printed = self.tally.counts()
         self._console.print(self.tally.line(self._label, self._clock() - self._began))
 
 
@@ -155,18 +175,20 @@ class BarDisplay:
         self._bar.stop()
 
 
-def progress_display(label: str, every: float = DEFAULT_EVERY_SECONDS) -> Display:
-    """Bars when standard error is a terminal; else lines at the start, at intervals, at the end."""
+def progress_display(
+    label: str, every: float = DEFAULT_EVERY_SECONDS, *, shown: tuple[Outcome, ...] = ("created",)
+) -> Display:
+    """Bars when standard error is a terminal; else lines at the start, at intervals, at the end.
+
+    ``shown``: the endings the lines always count (``created`` for onboarding, ``deleted`` for
+    deletions); the others appear once they happen.
+    """
     console = make_console(stderr=True)
     if console.is_terminal:
         return BarDisplay(console)
-    return LineDisplay(label, every)
+    return LineDisplay(label, every, shown=shown)
 
 
 def outcome_of(status: str) -> Outcome:
-    """The progress outcome of a table's new status (``created``, ``failed``, else a step)."""
-    if status == "created":
-        return "created"
-    if status == "failed":
-        return "failed"
-    return "step"
+    """The progress outcome of a row's new status: its command ended (and how), else a step."""
+    return _OUTCOMES.get(status, "step")

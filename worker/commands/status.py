@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -18,6 +17,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from worker.commands.ledgers import missing_sqlite
 from worker.commands.output import add_id_column, make_console
 from worker.config import load_settings
 from worker.core.steps import Step
@@ -224,10 +224,9 @@ def render_list(rows: Sequence[Mapping[str, Any]], status: str) -> Table:
 
 def open_existing_ledger(state_url: str) -> Ledger:
     """Open the ledger, refusing to create an empty SQLite file where none exists."""
-    if state_url.startswith("sqlite:///"):
-        path = Path(state_url[len("sqlite:///") :])
-        if str(path) != ":memory:" and not path.exists():
-            raise DataflowError(f"no ledger at {path} (set DATAFLOW_STATE_URL)")
+    path = missing_sqlite(state_url)
+    if path is not None:
+        raise DataflowError(f"no ledger at {path} (set DATAFLOW_STATE_URL)")
     return open_ledger(state_url)
 
 

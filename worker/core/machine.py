@@ -68,6 +68,8 @@ from worker.core.steps import DEPENDENCIES, Step
 class Machine(Failures):
     """Decides the effects of each observation for one request (bound to its facts and limits)."""
 
+    facts: Facts
+
     def __init__(self, facts: Facts, limits: Limits) -> None:
         self.facts = facts
         self.limits = limits

@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -39,8 +39,15 @@ from worker.errors import LedgerError
 
 T = TypeVar("T")
 
+Statuses = Collection[RequestStatus]
+"""A choice of statuses; empty: all of them."""
+
+PAGE_SIZE = 500
+"""Records per read when a command walks the whole ledger (``audit``, ``onboard --prune``)."""
+
 __all__ = [
     "FINISHED",
+    "PAGE_SIZE",
     "PRUNABLE",
     "Claim",
     "ClaimOutcome",
@@ -48,6 +55,7 @@ __all__ = [
     "LedgerStateError",
     "RequestRecord",
     "RequestStatus",
+    "Statuses",
     "StepOutcome",
     "StepRecord",
     "StepState",
@@ -272,6 +280,29 @@ class Ledger(abc.ABC):
         self, status: RequestStatus | None = None, limit: int = 100
     ) -> builtins.list[RequestRecord]:
         """Records, most recently updated first, optionally only those in ``status``."""
+
+    @abc.abstractmethod
+    def page(
+        self, after: str | None = None, limit: int = PAGE_SIZE, statuses: Statuses = ()
+    ) -> builtins.list[RequestRecord]:
+        """Up to ``limit`` records in request id order, those after ``after`` (all when None);
+        only those in ``statuses`` when any are given."""
+
+    def records(
+        self, statuses: Statuses = (), page_size: int = PAGE_SIZE
+    ) -> Iterator[RequestRecord]:
+        """Every record (in ``statuses`` when given) in request id order, a page per read.
+
+        Each page is a read of its own: a ledger of any size is walked in bounded memory, and
+        records written meanwhile are seen once or not at all, never twice.
+        """
+        after: str | None = None
+        while True:
+            found = self.page(after, page_size, statuses)
+            yield from found
+            if len(found) < page_size:
+                return
+            after = found[-1].request_id
 
     @abc.abstractmethod
     def reopen_for_replay(self, request_id: str, *, now: float | None = None) -> RequestRecord:

@@ -23,9 +23,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import builtins
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -36,15 +34,18 @@ from worker.core import claims
 from worker.core.changes import Change, apply_all
 from worker.errors import LeaseLostError
 from worker.ledger.base import (
+    PAGE_SIZE,
     PRUNABLE,
     Claim,
     Ledger,
     LedgerStateError,
     RequestRecord,
     RequestStatus,
+    Statuses,
     UnknownRequestError,
 )
 from worker.ledger.cursor import Cursor
+from worker.ledger.held import HeldLeases
 from worker.ledger.rows import (
     COLUMNS,
     COMMAND_COLUMNS,
@@ -61,7 +62,6 @@ Clock = Callable[[], float]
 T = TypeVar("T")
 
 _TABLE = "ledger_requests"
-HELD_RECORDS = 1024  # far above any worker's concurrency; beyond it, writes read the row first
 # Records whose dataflow may still exist are never pruned: a later revision or deletion needs them.
 _PRUNABLE_SQL = ", ".join(f"'{status}'" for status in sorted(PRUNABLE))
 
@@ -74,43 +74,6 @@ class Op(Generic[T]):
     write: bool
     single: bool = False
     then: Callable[[T], None] | None = None
-
-
-class HeldLeases:
-    """The records whose leases this ledger handed out, newest fence per request, bounded."""
-
-    def __init__(self, size: int = HELD_RECORDS) -> None:
-        """Keep at most ``size`` records (the least recently written are forgotten first)."""
-        self._size = size
-        self._records: OrderedDict[str, RequestRecord] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, request_id: str, fence: int) -> RequestRecord | None:
-        """The held record of ``request_id`` if its fence is ``fence``."""
-        with self._lock:
-            record = self._records.get(request_id)
-        return record if record is not None and record.fence == fence else None
-
-    def put(self, record: RequestRecord) -> None:
-        """Remember a record while its lease is held; forget it once released."""
-        with self._lock:
-            known = self._records.get(record.request_id)
-            if known is not None and known.fence > record.fence:
-                return  # a late write of a stale holder never hides the newer lease
-            if record.lease_owner is None:
-                self._records.pop(record.request_id, None)
-                return
-            self._records[record.request_id] = record
-            self._records.move_to_end(record.request_id)
-            while len(self._records) > self._size:
-                self._records.popitem(last=False)
-
-    def drop(self, request_id: str, fence: int) -> None:
-        """Forget the record of ``request_id`` if it is still the one with ``fence``."""
-        with self._lock:
-            known = self._records.get(request_id)
-            if known is not None and known.fence == fence:
-                del self._records[request_id]
 
 
 class SqlLedger(Ledger):
@@ -391,7 +354,22 @@ class SqlLedger(Ledger):
     ) -> builtins.list[RequestRecord]:
         """Records, most recently updated first."""
         where, params = ("", (limit,)) if status is None else (" WHERE status = ?", (status, limit))
-        sql = f"SELECT {', '.join(COLUMNS)} FROM {_TABLE}{where} ORDER BY updated_at DESC LIMIT ?"
+        return self._select(f"{where} ORDER BY updated_at DESC LIMIT ?", params)
+
+    def page(
+        self, after: str | None = None, limit: int = PAGE_SIZE, statuses: Statuses = ()
+    ) -> builtins.list[RequestRecord]:
+        """Records in request id order after ``after``: keyset paging on the primary key."""
+        conditions = ["request_id > ?"] if after is not None else []
+        if statuses:
+            conditions.append(f"status IN ({', '.join('?' for _ in statuses)})")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        params = (*([after] if after is not None else []), *statuses, limit)
+        return self._select(f"{where} ORDER BY request_id LIMIT ?", params)
+
+    def _select(self, rest: str, params: Sequence[Any]) -> builtins.list[RequestRecord]:
+        """The records ``SELECT * FROM ledger_requests<rest>`` reads."""
+        sql = f"SELECT {', '.join(COLUMNS)} FROM {_TABLE}{rest}"
 
         def select(cursor: Cursor) -> builtins.list[Any]:
             cursor.execute(sql, params)

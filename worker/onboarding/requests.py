@@ -1,7 +1,8 @@
-"""Requests made ready to publish: validated, encoded, and published with confirms.
+"""Commands made ready to publish: validated, encoded, and published with confirms.
 
-Shared by ``publish``, ``onboard``, ``dlq replay`` and the demo: every request is validated
-before anything is sent, and a request id repeated with other content in one file is invalid.
+Shared by ``publish``, ``onboard``, ``dlq replay``, ``delete``, ``enable``/``disable`` and the
+demo: every request is validated before anything is sent, and a request id repeated with other
+content in one file is invalid. Each command is published with its type's routing key.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from messages import (
+    CommandEvent,
+    CommandType,
     DataflowRequested,
     FieldViolation,
     InvalidMessageError,
@@ -28,12 +31,25 @@ from worker.onboarding.manifest import ManifestItem
 
 @dataclass(frozen=True)
 class Prepared:
-    """A valid request, encoded as the message body to publish."""
+    """A valid command, encoded as the message body to publish.
+
+    ``request``: the ``DataflowRequested`` it carries (None for a deletion), so a plan can
+    compare its content with the ledger's and publish it as another revision.
+    """
 
     location: str
     request_id: str
     event_id: str
     body: bytes
+    event_type: CommandType = "DataflowRequested"
+    request: DataflowRequested | None = None
+
+
+def prepared_event(event: CommandEvent, location: str) -> Prepared:
+    """A command's event, encoded, ready to publish."""
+    request = event.data if isinstance(event.data, DataflowRequested) else None
+    data = event.data
+    return Prepared(location, data.request_id, event.id, encode(event), event.type, request)
 
 
 @dataclass(frozen=True)
@@ -84,18 +100,20 @@ def _prepare_one(item: ManifestItem, source: str) -> tuple[Prepared, str]:
             wrong = FieldViolation(path="type", message=f"{event.type} is not a request")
             raise InvalidMessageError("not a request", [wrong])
         request = event.data
-        return Prepared(item.location, request.request_id, event.id, body), content_hash(request)
+        ready = Prepared(item.location, request.request_id, event.id, body, request=request)
+        return ready, content_hash(request)
     request = validate_request(item.payload)
-    event = new_event(request, source=source)
-    prepared = Prepared(item.location, request.request_id, event.id, encode(event))
-    return prepared, content_hash(request)
+    return prepared_event(new_event(request, source=source), item.location), content_hash(request)
 
 
 class RequestSink(Protocol):
     """Where prepared requests go: the publisher, or anything with its ``publish_request``."""
 
-    def publish_request(self, body: bytes, *, event_id: str, request_id: str | None) -> None:
-        """Publish one request and return once the broker confirmed it."""
+    def publish_request(
+        self, body: bytes, *, event_id: str, request_id: str | None, event_type: str = ...
+    ) -> None:
+        """Publish one command (a ``DataflowRequested`` unless ``event_type`` says otherwise)
+        and return once the broker confirmed it."""
 
 
 def publish_all(
@@ -106,7 +124,12 @@ def publish_all(
     """Publish each request with confirms, in order; return how many were confirmed."""
     count = 0
     for request in prepared:
-        sink.publish_request(request.body, event_id=request.event_id, request_id=request.request_id)
+        sink.publish_request(
+            request.body,
+            event_id=request.event_id,
+            request_id=request.request_id,
+            event_type=request.event_type,
+        )
         count += 1
         if on_published is not None:
             on_published(request)

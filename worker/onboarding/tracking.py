@@ -1,8 +1,11 @@
-"""Onboarding a manifest: one row per table, followed through the worker's events, and a report.
+"""Commands followed through the worker's events to their ends: a row each, and a report.
 
-``Tracker`` and ``render_report`` are pure: they turn events into each table's status and rows
-into CSV or JSON. ``EventTap`` is the broker side of ``onboard --wait``: a temporary exclusive
-queue bound to ``<prefix>.events`` *before* anything is published, so no event can be missed.
+``onboard --wait``, ``delete --wait`` and ``enable``/``disable --wait`` follow what they
+published until each request id has its terminal event (``DataflowCreated``, ``DataflowUpdated``,
+``DataflowDeleted`` or ``DataflowFailed``). ``Tracker`` and ``render_report`` are pure: they turn
+events into each row's status and rows into CSV or JSON. ``EventTap`` is the broker side: a
+temporary exclusive queue bound to ``<prefix>.events`` *before* anything is published, so no
+event can be missed.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -21,7 +24,15 @@ from worker.broker.topology import Topology, declare
 from worker.config import BrokerTarget
 from worker.core.steps import plan
 
-TERMINAL = ("DataflowCreated", "DataflowFailed")
+TERMINAL = ("DataflowCreated", "DataflowUpdated", "DataflowDeleted", "DataflowFailed")
+ENDINGS = {
+    "DataflowCreated": "created",
+    "DataflowUpdated": "updated",
+    "DataflowDeleted": "deleted",
+    "DataflowFailed": "failed",
+}
+"""A row's status once its command ended, by the terminal event's type."""
+
 REPORT_FIELDS = ("table", "request_id", "status", "flow_id", "error")
 
 
@@ -42,38 +53,57 @@ def planned_steps(auto_mapping: bool) -> int:
 
 
 class Tracker:
-    """Every table's status, updated from the events as they arrive."""
+    """Every row's status, updated from the events as they arrive.
 
-    def __init__(self, rows: Sequence[TableRow]) -> None:
+    ``settled``: rows that need no event (nothing was published for them). ``revisions``: the
+    revision published per request id; an event of an earlier revision (still ending when ours
+    was published) is not ours. ``endings`` keeps each terminal event's data.
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[TableRow],
+        *,
+        settled: Collection[str] = (),
+        revisions: Mapping[str, int] | None = None,
+    ) -> None:
         self._rows = {row.request_id: row for row in rows}
-        self._finished: set[str] = set()
+        self._finished = {request_id for request_id in settled if request_id in self._rows}
+        self._revisions = dict(revisions or {})
+        self.endings: dict[str, Mapping[str, Any]] = {}
 
     def observe(self, event_type: str, data: Mapping[str, Any]) -> TableRow | None:
         """Apply one event; return the row it changed, None when it is not about our requests."""
         request_id = str(data.get("request_id"))
         row = self._rows.get(request_id)
-        if row is None or request_id in self._finished:
+        if row is None or request_id in self._finished or self._earlier(request_id, data):
             return None
         if event_type == "StepCompleted":
-            row = replace(row, status=f"running ({data.get('step')} done)")
-        elif event_type == "DataflowCreated":
-            row = replace(row, status="created", flow_id=str(data.get("flow_id")))
+            outcome = data.get("outcome")
+            done = outcome if outcome in ("deleted", "kept") else "done"
+            row = replace(row, status=f"running ({data.get('step')} {done})")
+        elif event_type in ENDINGS:
+            row = _ended(row, event_type, data)
             self._finished.add(request_id)
-        elif event_type == "DataflowFailed":
-            error = data.get("error") or {}
-            step = data.get("step") or "-"
-            message = f"{error.get('kind', '?')} at {step}: {error.get('message', '')}"
-            row = replace(row, status="failed", error=message)
-            self._finished.add(request_id)
+            self.endings[request_id] = data
         else:
             return None
         self._rows[request_id] = row
         return row
 
+    def _earlier(self, request_id: str, data: Mapping[str, Any]) -> bool:
+        ours, theirs = self._revisions.get(request_id), data.get("revision")
+        return ours is not None and isinstance(theirs, int) and theirs < ours
+
     @property
     def done(self) -> bool:
         """True once every request has its terminal event."""
         return len(self._finished) == len(self._rows)
+
+    @property
+    def waiting(self) -> int:
+        """How many requests still wait for their terminal event."""
+        return len(self._rows) - len(self._finished)
 
     def rows(self, *, timed_out: bool = False) -> list[TableRow]:
         """Every row; those without a terminal event are ``timed out`` when the wait ended."""
@@ -86,6 +116,20 @@ class Tracker:
             else replace(row, status="timed out", error=f"no terminal event ({row.status})")
             for row in rows
         ]
+
+
+def _ended(row: TableRow, event_type: str, data: Mapping[str, Any]) -> TableRow:
+    """The row once its terminal event arrived."""
+    status = ENDINGS[event_type]
+    if status == "failed":
+        error = data.get("error") or {}
+        step = data.get("step") or "-"
+        message = f"{error.get('kind', '?')} at {step}: {error.get('message', '')}"
+        return replace(row, status=status, error=message)
+    if status == "deleted":  # the flow it had, if any
+        flow = (data.get("deleted") or {}).get("dataflow")
+        return replace(row, status=status, flow_id=None if flow is None else str(flow))
+    return replace(row, status=status, flow_id=str(data.get("flow_id")))
 
 
 def render_report(rows: Sequence[TableRow], fmt: str) -> str:
