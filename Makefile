@@ -35,8 +35,9 @@ typecheck: install
 audit: install  ## known vulnerabilities of the pinned dependencies (pip-audit; .ci/audit-exceptions)
 	$(BIN)/python .ci/audit.py
 
-bench: install  ## benchmarks (numbers, not pass/fail)
+bench: install  ## benchmarks (numbers, not pass/fail): bench/results/*.json, plots, docs/benchmarks.md
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.report
 
 schemas: install  ## regenerate the committed JSON Schemas and AsyncAPI document from the models
 	$(BIN)/python -m messages.export
