@@ -287,6 +287,23 @@ def test_a_message_delivered_again_and_again_without_settling_ends_as_poison() -
     assert w.creates == []
 
 
+def test_a_rollback_that_keeps_dying_ends_as_poison_naming_what_it_left() -> None:
+    for crash_after in range(1, 40):  # the rollback began (durable), then the worker died
+        w = world({(Step.DATAFLOW, 1): "rejected"}, rollback=True)
+        w.deliver(crash_after=crash_after)
+        if w.record.operation == "rollback":
+            break
+    assert w.record.operation == "rollback"
+    w.record = replace(w.record, unsettled_deliveries=6)
+    done = w.deliver()
+    assert done is not None
+    (failed,) = names(w.events, DataflowFailed)
+    assert failed.error.kind == "poison"  # type: ignore[attr-defined]
+    left = {s.value for s in w.made} - {Step.FLOW_SPEC.value, Step.MAPPING_SET.value}
+    assert left
+    assert left <= set(failed.created)  # type: ignore[attr-defined]
+
+
 def test_a_shutdown_lets_running_branches_end_then_hands_the_request_back() -> None:
     w = world()
     done = w.deliver(interrupt="shutdown")
@@ -368,7 +385,13 @@ def test_every_request_ends_in_exactly_one_terminal_event_and_never_creates_twic
     assert all(n == 1 for n in Counter(w.creates).values())  # every resource created once
     terminal = [e for e in w.events if isinstance(e, DataflowCreated | DataflowFailed)]
     assert len(terminal) == 1
-    if w.record.status == "failed" and rollback:  # what it made is gone, but a mapping set
-        assert set(w.made) <= {Step.FLOW_SPEC, Step.MAPPING_SET}
+    if w.record.status == "failed" and rollback:
+        failed = terminal[0]
+        assert isinstance(failed, DataflowFailed)
+        left = {step.value for step in w.made} - {Step.FLOW_SPEC.value, Step.MAPPING_SET.value}
+        if failed.error.kind == "poison":  # the guard stops everything, rollback too: it names
+            assert left <= set(failed.created)  # what is left for the replay or an operator
+        else:  # what it made is gone, but a mapping set
+            assert not left
     if rejected:
         assert w.record.status == "failed"
