@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -60,30 +61,55 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def service_cpu() -> dict[str, float]:
-    """CPU seconds used so far by the services a run shares the machine with, by name.
+CpuReading = dict[int, tuple[str, float]]
 
-    Every process whose command is RabbitMQ's (``beam.smp``), PostgreSQL's (``postgres``) or
-    the benchmark's emulator is counted; a process that ends between two readings takes its
-    time with it, so differences are lower bounds.
+
+def service_cpu(emulator_url: str, state_url: str) -> CpuReading:
+    """CPU seconds so far of each process of the services one run uses: ``{pid: (party, s)}``.
+
+    Counted: RabbitMQ (``beam.smp``); PostgreSQL's own processes and its backends serving the
+    run's database (``state_url``), not those of other databases; the run's emulator (the one
+    listening on ``emulator_url``'s port), not another emulator on the machine.
     """
-    totals = {"rabbitmq": 0.0, "postgresql": 0.0, "emulator": 0.0}
+    database = urllib.parse.urlsplit(state_url).path.lstrip("/")
+    port = str(urllib.parse.urlsplit(emulator_url).port)
+    reading: CpuReading = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            arguments = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
             comm = (entry / "comm").read_text().strip()
             seconds = cpu_seconds(int(entry.name))
         except (OSError, IndexError, ValueError):
             continue
-        if comm == "beam.smp":
-            totals["rabbitmq"] += seconds
-        elif comm == "postgres":
-            totals["postgresql"] += seconds
-        elif b"from emulator.server import serve" in command:
-            totals["emulator"] += seconds
-    return totals
+        party = _party(comm, arguments, database, port)
+        if party is not None:
+            reading[int(entry.name)] = (party, seconds)
+    return reading
+
+
+def _party(comm: str, arguments: list[str], database: str, port: str) -> str | None:
+    if comm == "beam.smp":
+        return "rabbitmq"
+    if comm == "postgres":
+        title = " ".join(arguments)
+        is_backend = "(" in title or "[local]" in title  # "postgres: ... user db host(port) ..."
+        return "postgresql" if not is_backend or f" {database} " in title else None
+    if _SERVE in arguments and port in arguments:
+        return "emulator"
+    return None
+
+
+def cpu_used(before: CpuReading, after: CpuReading) -> dict[str, float]:
+    """CPU seconds each party used between two readings: the processes alive at the second,
+    from zero for those started in between (one that ended took its time with it, so these
+    are lower bounds, never negative)."""
+    used = {"rabbitmq": 0.0, "postgresql": 0.0, "emulator": 0.0}
+    for pid, (party, seconds) in after.items():
+        earlier = before.get(pid)
+        used[party] += seconds - (earlier[1] if earlier and earlier[0] == party else 0.0)
+    return used
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
