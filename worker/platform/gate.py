@@ -44,7 +44,7 @@ class Gate:
         self._metrics = metrics
         self._clock = clock
         self._waiters: deque[asyncio.Future[bool]] = deque()  # True: a slot was handed over
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
         self._closed = False
         self._report()
 
@@ -147,13 +147,19 @@ class Gate:
         self._schedule_wake()
 
     def _schedule_wake(self) -> None:
-        """While a pause holds waiters back, wake them when it ends (one timer at a time)."""
+        """Make sure the waiters are woken: when a pause ends, or at once if nothing else will.
+
+        While calls are in flight and the limit is full, their answers wake the queue; otherwise
+        a callback must (a pause that just ended leaves no answer to come).
+        """
         if self._timer is not None or not self._waiters or self._closed:
             return
+        loop = asyncio.get_running_loop()
         remaining = self._state.paused_until - self._clock()
-        if remaining <= 0:
-            return  # the limit holds them; an answer will wake them
-        self._timer = asyncio.get_running_loop().call_later(remaining, self._wake)
+        if remaining > 0:
+            self._timer = loop.call_later(remaining, self._wake)
+        elif self._state.in_flight < self._state.allowed:
+            self._timer = loop.call_soon(self._wake)
 
     def _wake(self) -> None:
         self._timer = None
