@@ -7,7 +7,10 @@ and reports every answer; the state is an immutable value, so each decision is r
   round trip) until the first decrease.
 - **Additive increase**: after that, by ``1 / limit`` per such answer (one per round trip). An
   answer counts only when the limit was actually used (at least half of it in flight), so an
-  idle worker does not inflate a limit it never tested.
+  idle worker does not inflate a limit it never tested. Once the Platform gave a
+  ``Retry-After``, by one per that many seconds when that is longer than a round trip: a limit
+  refilled per second (a token bucket) shows an overshoot only once its burst is spent, so
+  growing faster than its own time scale only buys the next 429.
 - **Multiplicative decrease**: a 429 multiplies the limit by ``throttle_factor``; latency
   rising well above the observed minimum (the smoothed latency beyond ``latency_tolerance``
   times the minimum, plus ``latency_slack``: a gradient) by ``latency_factor``. At most once
@@ -78,6 +81,7 @@ class LimitState:
     smoothed_latency: float | None = None
     decreased_at: float = NEVER
     paused_until: float = NEVER
+    period: float = 0.0  # the last Retry-After: the Platform's time scale for the increase
 
     @property
     def allowed(self) -> int:
@@ -116,11 +120,12 @@ class Limiter:
         state = self._latency(state, answer.seconds)
         if self._rising(state):
             return self._decrease(state, answer, now, self.config.latency_factor)
-        return self._increase(state) if used else state
+        return self._increase(state, answer.seconds) if used else state
 
     def _throttled(self, state: LimitState, answer: Answer, now: float) -> LimitState:
         if answer.retry_after is not None:
-            state = replace(state, paused_until=max(state.paused_until, now + answer.retry_after))
+            paused_until = max(state.paused_until, now + answer.retry_after)
+            state = replace(state, paused_until=paused_until, period=answer.retry_after)
         return self._decrease(state, answer, now, self.config.throttle_factor)
 
     def _decrease(self, state: LimitState, answer: Answer, now: float, factor: float) -> LimitState:
@@ -129,8 +134,12 @@ class Limiter:
         limit = max(1.0, state.limit * factor)
         return replace(state, limit=limit, threshold=limit, decreased_at=now)
 
-    def _increase(self, state: LimitState) -> LimitState:
-        step = 1.0 if state.limit < state.threshold else 1.0 / state.limit
+    def _increase(self, state: LimitState, seconds: float) -> LimitState:
+        if state.limit < state.threshold:
+            step = 1.0
+        else:
+            round_trip = max(seconds, 1e-3)
+            step = min(1.0, round_trip / max(state.period, round_trip)) / state.limit
         return replace(state, limit=min(float(self.config.max_limit), state.limit + step))
 
     def _latency(self, state: LimitState, seconds: float) -> LimitState:

@@ -22,6 +22,7 @@ def _busy(
     threshold: float = math.inf,
     decreased_at: float = NEVER,
     paused_until: float = NEVER,
+    period: float = 0.0,
 ) -> LimitState:
     """A state with ``limit`` and (by default) all of it in flight."""
     return LimitState(
@@ -32,6 +33,7 @@ def _busy(
         smoothed_latency=FAST,
         decreased_at=decreased_at,
         paused_until=paused_until,
+        period=period,
     )
 
 
@@ -72,6 +74,10 @@ def test_a_call_is_admitted_below_the_limit_and_outside_a_pause(
         (_busy(4), Answer(sent_at=0, seconds=FAST), 5.0),
         # congestion avoidance after a decrease: 1 / limit per answer
         (_busy(4, threshold=4), Answer(sent_at=0, seconds=FAST), 4.25),
+        # after a Retry-After of 1 s: one per second, not one per round trip of 50 ms
+        (_busy(4, threshold=4, period=1.0), Answer(sent_at=0, seconds=FAST), 4.0125),
+        # a Retry-After shorter than the round trip does not speed it up
+        (_busy(4, threshold=4, period=0.01), Answer(sent_at=0, seconds=FAST), 4.25),
         # an idle worker does not grow a limit it did not use
         (_busy(8, in_flight=2), Answer(sent_at=0, seconds=FAST), 8.0),
         # never beyond the maximum
@@ -106,6 +112,7 @@ def test_a_429_with_retry_after_pauses_every_call_until_its_deadline() -> None:
     before = _busy(8, in_flight=1)
     after = LIMITER.answered(before, Answer(sent_at=0, seconds=0, throttled=True, retry_after=2), 3)
     assert after.paused_until == 5
+    assert after.period == 2
     assert not LIMITER.admits(after, 4.99)
     assert LIMITER.admits(after, 5)
     assert pause_added(before, after, 3) == 2
