@@ -108,3 +108,20 @@ async def test_the_client_reports_its_limit_after_a_429_and_frees_every_slot() -
     assert registry.get_sample_value("dataflow_platform_calls_in_flight") == 0
     assert registry.get_sample_value("dataflow_platform_concurrency_limit") == 2
     assert registry.get_sample_value("dataflow_platform_paused_seconds_total") == 0
+
+
+async def test_token_calls_are_not_gated_but_platform_calls_are() -> None:
+    metrics = Metrics(CollectorRegistry())
+    seen: dict[str, float | None] = {}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        in_flight = metrics.registry.get_sample_value("dataflow_platform_calls_in_flight")
+        if request.url.path.startswith("/ims/"):
+            seen["ims"] = in_flight
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 86400})
+        seen["platform"] = in_flight
+        return httpx.Response(200, json={"items": []})
+
+    async with mock_client(answer, metrics=metrics) as client:
+        await client.probe()
+    assert seen == {"ims": 0, "platform": 1}
