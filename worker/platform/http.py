@@ -241,6 +241,9 @@ _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})  # sent with a Content-Length e
 class Transport:
     """Sends requests through the shared pool, logging, counting and translating each one.
 
+    Platform calls first wait for a slot of the adaptive limit (`worker.platform.gate`, given
+    by the client) and report their answer to it; IMS token calls do not.
+
     Requests go straight to the httpx transport: the Platform needs none of what
     ``httpx.AsyncClient`` adds around it (redirects, cookies, auth flows, event hooks), and
     skipping it saves a third of the CPU of a call.
