@@ -21,6 +21,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import kombu
@@ -295,6 +296,7 @@ class Run:
     cpu_seconds: float
     failed: int
     arrivals: list[float] = field(default_factory=list)
+    throttled: int = 0  # Platform calls answered 429
 
     @property
     def k(self) -> float:
@@ -332,17 +334,21 @@ def measure(
     state_url: str | None = None,
     workers: int = 1,
     timeout: float = 900,
+    faults: Mapping[str, Any] | None = None,
     **settings: str,
 ) -> Run:
     """Start ``workers`` workers, publish ``requests``, time them to the last terminal event.
 
     The wall time runs from the first Platform call to the last terminal event, so the
-    publishing itself (a client's cost, not the worker's) does not count.
+    publishing itself (a client's cost, not the worker's) does not count. ``faults``: more of
+    the emulator's fault settings beside the latency (set after the requests are prepared).
     """
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     state_url = state_url or f"sqlite:///{log_dir / (prefix + '.db')}"
     emulator.set_faults({"latency_ms": latency_ms} if latency_ms else {})
     prepared = prepared_requests(emulator, prefix, requests)
+    if faults:
+        emulator.set_faults({"latency_ms": latency_ms, **faults})
     counter = TerminalCounter(prefix)
     with ExitStack() as stack:
         running = []
@@ -371,6 +377,7 @@ def measure(
         cpu_seconds=cpu,
         failed=counter.failed,
         arrivals=list(counter.arrivals),
+        throttled=sum(1 for c in calls if c["status"] == 429),
     )
 
 

@@ -152,6 +152,8 @@ class Settings(BaseSettings):
     follow_first_wait_seconds: float = Field(default=16, gt=0)
     max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, ge=1024)
     lease_seconds: float = Field(default=15, ge=3)
+    platform_max_in_flight: int = Field(default=64, ge=1, le=1024)
+    platform_adaptive_concurrency: bool = True
 
     @field_validator("broker_url")
     @classmethod

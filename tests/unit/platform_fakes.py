@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 
 from worker.config import load_settings
 from worker.platform import PlatformClient, open_platform_client
-from worker.platform.http import PlatformMetrics
+from worker.platform.client import ClientMetrics
 
 Handler = (
     Callable[[httpx.Request], httpx.Response]
@@ -26,14 +26,14 @@ IMS_URL = "https://ims.test"
 def mock_client(
     handler: Handler,
     *,
-    metrics: PlatformMetrics | None = None,
+    metrics: ClientMetrics | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> PlatformClient:
     """A client of fake IMS and Platform hosts; ``handler`` answers every request of both."""
     return client_over(httpx.MockTransport(handler), metrics=metrics, clock=clock)
 
 
-def emulated_client(app: ASGIApp, *, metrics: PlatformMetrics | None = None) -> PlatformClient:
+def emulated_client(app: ASGIApp, *, metrics: ClientMetrics | None = None) -> PlatformClient:
     """A client whose IMS and Platform are an emulator app (`emulator.app.create_app`) served
     in-process: the emulator's own handlers answer, with no socket in between."""
     return client_over(httpx.ASGITransport(app=app), metrics=metrics)
@@ -42,7 +42,7 @@ def emulated_client(app: ASGIApp, *, metrics: PlatformMetrics | None = None) -> 
 def client_over(
     http: httpx.AsyncBaseTransport,
     *,
-    metrics: PlatformMetrics | None = None,
+    metrics: ClientMetrics | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> PlatformClient:
     """A client of the IMS and Platform hosts behind ``http``, with fixed test credentials."""

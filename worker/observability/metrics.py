@@ -123,6 +123,15 @@ class Metrics:
             ["api"],
             registry=registry,
         )
+        # The adaptive limit of Platform calls (worker.platform.gate): unlabelled, one line each.
+        limit, flying, paused = (
+            ("platform_concurrency_limit", "Platform calls this worker lets be in flight now."),
+            ("platform_calls_in_flight", "Platform calls in flight now (IMS calls not counted)."),
+            ("platform_paused_seconds_total", "Seconds a 429's Retry-After paused every call."),
+        )
+        self.platform_concurrency_limit = Gauge(p + limit[0], limit[1], registry=registry)
+        self.platform_calls_in_flight = Gauge(p + flying[0], flying[1], registry=registry)
+        self.platform_paused_seconds_total = Counter(p + paused[0], paused[1], registry=registry)
         self.requests_in_flight = Gauge(
             p + "requests_in_flight",
             "Requests this worker is executing now.",
@@ -212,6 +221,15 @@ class Metrics:
         self.platform_request_duration_seconds.labels(api=api).observe(seconds)
         if status == 429:
             self.platform_throttled_total.labels(api=api).inc()
+
+    def observe_limit(self, limit: int, in_flight: int) -> None:
+        """Set the adaptive limit and the calls in flight (the gate calls this on each change)."""
+        self.platform_concurrency_limit.set(limit)
+        self.platform_calls_in_flight.set(in_flight)
+
+    def count_pause(self, seconds: float) -> None:
+        """Add seconds of a worker-wide pause after a 429's Retry-After."""
+        self.platform_paused_seconds_total.inc(seconds)
 
     def count_received(self, event_type: str | None) -> None:
         """Count one received message under its type, or ``unknown``."""

@@ -84,7 +84,7 @@ class ImsAuth:
             "scope": self._credentials.scopes,
         }
         response = await self._transport.send(
-            "ims", "POST", self._url, TOKEN_PATH, form=form, idempotent=True
+            "ims", "POST", self._url, TOKEN_PATH, form=form, idempotent=True, gated=False
         )
         if response.status_code != 200:
             error = error_for_response("ims", "POST", TOKEN_PATH, response, idempotent=True)

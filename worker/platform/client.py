@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from worker.config import Settings
+from worker.core.limiter import LimiterConfig
 from worker.errors import ConfigurationError
 from worker.platform.auth import Credentials, ImsAuth
 from worker.platform.catalog import Catalog
 from worker.platform.dataprep import DataPrep, MappingSetRef
 from worker.platform.flowservice import FlowOp, FlowService, answered_etag, check_connector
+from worker.platform.gate import Gate, GateMetrics
 from worker.platform.http import (
     PlatformMetrics,
     Transport,
@@ -38,6 +40,10 @@ Json = dict[str, Any]
 IN_FLIGHT_PER_DATAFLOW = 2
 # How far the Platform's clock may lag the worker's when listing mapping sets by creation time.
 CLOCK_SKEW_SECONDS = 300.0
+
+
+class ClientMetrics(PlatformMetrics, GateMetrics, Protocol):
+    """What the client reports: every call, and the adaptive limit."""
 
 
 def _first(found: list[Json]) -> Json | None:
@@ -258,15 +264,19 @@ class PlatformClient:
 def open_platform_client(
     settings: Settings,
     *,
-    metrics: PlatformMetrics | None = None,
+    metrics: ClientMetrics | None = None,
     http_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> PlatformClient:
     """The process's client, built from the settings (``http_transport`` replaces the real pool).
 
     At most twice ``DATAFLOW_CONCURRENCY`` requests are in flight: a dataflow may run its
-    independent steps at once. Open it in the event loop that will use it (``asyncio.run``,
-    or the engine's loop); close it with ``aclose()`` or ``async with``.
+    independent steps at once; and at most the adaptive limit of Platform calls, which moves
+    up to ``DATAFLOW_PLATFORM_MAX_IN_FLIGHT`` with the Platform's answers
+    (`worker.platform.gate`; fixed at that maximum when
+    ``DATAFLOW_PLATFORM_ADAPTIVE_CONCURRENCY`` is false). Open it in the event loop that will
+    use it (``asyncio.run``, or the engine's loop); close it with ``aclose()`` or
+    ``async with``.
     """
     settings.require_credentials()
     if not (settings.client_id and settings.client_secret and settings.org_id):
@@ -274,7 +284,12 @@ def open_platform_client(
     http = http_transport or build_http_transport(
         pool_size=IN_FLIGHT_PER_DATAFLOW * settings.concurrency, ca_bundle=settings.ca_bundle
     )
-    transport = Transport(http, http_timeout(settings.http_timeout_seconds), metrics)
+    limits = LimiterConfig(
+        max_limit=settings.platform_max_in_flight,
+        adaptive=settings.platform_adaptive_concurrency,
+    )
+    gate = Gate(limits, metrics=metrics)
+    transport = Transport(http, http_timeout(settings.http_timeout_seconds), metrics, gate)
     credentials = Credentials(
         client_id=settings.client_id,
         client_secret=settings.client_secret.get_secret_value(),

@@ -47,6 +47,7 @@ from worker.errors import (
     RetryableError,
     StaleEtagError,
 )
+from worker.platform.gate import Gate
 from worker.platform.problems import bounded, parse_problem, redact
 from worker.platform.reply import Reply, response_body
 from worker.platform.wire import LeanTransport, Proxies
@@ -240,6 +241,9 @@ _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})  # sent with a Content-Length e
 class Transport:
     """Sends requests through the shared pool, logging, counting and translating each one.
 
+    Platform calls first wait for a slot of the adaptive limit (`worker.platform.gate`, given
+    by the client) and report their answer to it; IMS token calls do not.
+
     Requests go straight to the httpx transport: the Platform needs none of what
     ``httpx.AsyncClient`` adds around it (redirects, cookies, auth flows, event hooks), and
     skipping it saves a third of the CPU of a call.
@@ -250,14 +254,18 @@ class Transport:
         http: httpx.AsyncBaseTransport,
         timeout: httpx.Timeout,
         metrics: PlatformMetrics | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self._http = http
+        self._gate = gate
         self._extensions: dict[str, Any] = {"timeout": timeout.as_dict()}
         self._metrics = metrics
         self._urls: dict[str, httpx.URL] = {}  # parsed once: collection paths repeat
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (calls waiting at the gate give up, unsent)."""
+        if self._gate is not None:
+            self._gate.close()
         await self._http.aclose()
 
     async def send(
@@ -272,12 +280,19 @@ class Transport:
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        gated: bool = True,
     ) -> Reply:
         """Send one request; raise only `PlatformError` for transport failures.
 
         ``idempotent`` overrides the method's default (a token request may be repeated safely).
+        ``gated``: the call waits for a slot of the adaptive limit (`worker.platform.gate`);
+        IMS token calls are not gated (they do not count against the Platform's limit).
         """
+        gate = self._gate if gated else None
+        sent_at = await gate.enter() if gate is not None else 0.0
         started = time.perf_counter()
+        status: int | None = None
+        retry_after: float | None = None
         try:
             reply = await self._exchange(method, url, headers, params, json_body, form)
         except httpx.HTTPError as error:
@@ -287,8 +302,14 @@ class Transport:
             raise error_for_exception(
                 api, method, template, error, idempotent=idempotent, url=url
             ) from None
-        duration = time.perf_counter() - started
-        self._record(api, method, template, reply.status_code, duration)
+        else:
+            status = reply.status_code
+            if status == 429:
+                retry_after = parse_retry_after(reply.headers.get("retry-after"))
+        finally:
+            if gate is not None:
+                gate.leave(sent_at, time.perf_counter() - started, status, retry_after)
+        self._record(api, method, template, reply.status_code, time.perf_counter() - started)
         return reply
 
     async def _exchange(
