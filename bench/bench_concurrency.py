@@ -116,6 +116,9 @@ def main() -> None:
                 requests=requests,
                 latency_ms=LATENCY_MS,
                 concurrency=concurrency,
+                # up to three branches of a dataflow call at once: the curve measures the
+                # concurrency, never the cap on calls in flight (64 by default)
+                platform_max_in_flight=str(max(64, 3 * concurrency)),
             )
             ceiling = concurrency / (CRITICAL_PATH_CALLS * latency)
             print(
