@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import tempfile
 from pathlib import Path
@@ -20,11 +21,13 @@ def parse(argv: list[str]) -> tuple[ChaosOptions, Path | None]:
     parser.add_argument("--kills", type=int, default=5, help="SIGKILLs in all")
     parser.add_argument("--window-kills", type=int, default=2, help="of them inside a window")
     parser.add_argument("--cuts", type=int, default=2, help="broker connection cuts")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, help="the faults' and the plan's (default: random)")
     parser.add_argument("--concurrency", type=int, default=8, help="per worker")
     parser.add_argument("--log-dir", type=Path, help="keep the processes' logs here")
     args = parser.parse_args(argv)
     sizes = {key: value for key, value in vars(args).items() if key != "log_dir"}
+    if sizes["seed"] is None:
+        sizes["seed"] = random.randrange(1, 1_000_000)
     return ChaosOptions(**sizes), args.log_dir
 
 

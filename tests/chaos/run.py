@@ -85,7 +85,7 @@ def _act(world: ChaosWorld, action: Action, batch: int) -> str:
         assert action.step is not None
         kill = _window_kill(world, action.step, batch)
         return (
-            f"killed the worker holding {kill.request_id} inside its {kill.step} window"
+            f"killed worker {kill.slot} holding {kill.request_id} inside its {kill.step} window"
             f" ({len(kill.held)} requests held)"
         )
     world.publish(batch)
@@ -154,9 +154,12 @@ def summary(report: Report) -> str:
     ]
     for n, kill in enumerate(report.kills, start=1):
         seconds = kill.recovery_s()
-        where = f" in the {kill.step} window of {kill.request_id}" if kill.step else ""
+        where = f"in the {kill.step} window of {kill.request_id}" if kill.step else "at random"
         shown = "never" if seconds is None else f"{seconds:.1f} s"
-        lines.append(f"  kill {n}{where}: {len(kill.held)} requests held, recovered in {shown}")
+        lines.append(
+            f"  kill {n} (worker {kill.slot}) {where}: {len(kill.held)} requests held,"
+            f" recovered in {shown}"
+        )
     lines += [
         f"cuts: {report.cuts}",
         "faults injected: "

@@ -25,6 +25,7 @@ class Kill:
 
     kind: str  # "kill" (a random moment) or "window_kill" (a create applied, answer held back)
     at: float  # wall-clock seconds
+    slot: int = 0  # which worker
     held: tuple[str, ...] = ()
     step: str | None = None
     request_id: str | None = None  # the request whose create was in its window

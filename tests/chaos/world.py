@@ -111,7 +111,7 @@ class ChaosWorld:
         victim = self.workers[slot]
         held = self.held_by(victim)
         victim.signal(signal.SIGKILL)
-        kill = Kill(kind, time.time(), held, **details)
+        kill = Kill(kind, time.time(), slot, held, **details)
         victim.wait(10)
         self.kills.append(kill)
         self.workers[slot] = self.start_worker(ready=False)
