@@ -20,6 +20,7 @@ from tests.chaos.plan import (
 from tests.chaos.verdict import Kill, Verdict, judge, tag_of
 from tests.chaos.world import ChaosWorld, chaos_world
 from tests.integration.harness import unique
+from worker.core.text import plural
 
 WINDOW_TIMEOUT_S = 30.0
 RECOVERY_WAIT_S = 60.0  # beyond the limit, so a slow recovery is measured rather than cut short
@@ -86,7 +87,7 @@ def _act(world: ChaosWorld, action: Action, batch: int) -> str:
         kill = _window_kill(world, action.step, batch)
         return (
             f"killed worker {kill.slot} holding {kill.request_id} inside its {kill.step} window"
-            f" ({len(kill.held)} requests held)"
+            f" ({plural(len(kill.held), 'request')} held)"
         )
     world.publish(batch)
     world.wait(action.settle_s)
@@ -96,7 +97,7 @@ def _act(world: ChaosWorld, action: Action, batch: int) -> str:
     if action.kind == "kill":
         slot = action.worker % len(world.workers)
         kill = world.kill(slot, "kill")
-    return f"killed worker {slot} holding {len(kill.held)} requests"
+    return f"killed worker {slot} at a random moment ({plural(len(kill.held), 'request')} held)"
 
 
 def _window_kill(world: ChaosWorld, step: str, batch: int) -> Kill:
@@ -157,7 +158,7 @@ def summary(report: Report) -> str:
         where = f"in the {kill.step} window of {kill.request_id}" if kill.step else "at random"
         shown = "never" if seconds is None else f"{seconds:.1f} s"
         lines.append(
-            f"  kill {n} (worker {kill.slot}) {where}: {len(kill.held)} requests held,"
+            f"  kill {n} (worker {kill.slot}) {where}: {plural(len(kill.held), 'request')} held,"
             f" recovered in {shown}"
         )
     lines += [
