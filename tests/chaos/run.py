@@ -95,9 +95,15 @@ def _act(world: ChaosWorld, action: Action, batch: int) -> str:
         world.proxy.cut()
         return f"cut the workers' broker connections (cut {world.proxy.cuts})"
     if action.kind == "kill":
-        slot = action.worker % len(world.workers)
+        slot = _busy_slot(world, action.worker % len(world.workers))
         kill = world.kill(slot, "kill")
     return f"killed worker {slot} at a random moment ({plural(len(kill.held), 'request')} held)"
+
+
+def _busy_slot(world: ChaosWorld, planned: int) -> int:
+    """The planned worker, or another when it holds no request and another does."""
+    order = [planned, *(n for n in range(len(world.workers)) if n != planned)]
+    return next((n for n in order if world.held_by(world.workers[n])), planned)
 
 
 def _window_kill(world: ChaosWorld, step: str, batch: int) -> Kill:
