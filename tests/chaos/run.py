@@ -57,11 +57,9 @@ def run_chaos(
         world.publish(sizes[0])
         for action, size in zip(plan, sizes[1:], strict=True):
             say(_act(world, action, size))
-            if action.kind != "cut":
-                _wait(world, world.recovered, RECOVERY_WAIT_S, "the kill to recover")
-        terminal = world.scenario.events.wait_for_terminal(
-            world.request_ids, timeout=FINISH_TIMEOUT_S
-        )
+            if action.kind != "cut":  # a kill not recovered by then is judged, not waited for
+                _settle(world, world.recovered, RECOVERY_WAIT_S)
+        _settle(world, lambda: _all_ended(world), FINISH_TIMEOUT_S)  # what has not is lost
         world.wait(1.0)  # late duplicates of terminal events, if any, arrive too
         terminal = world.scenario.events.terminal()
         world.emulator.set_faults({})
@@ -141,6 +139,18 @@ def _wait(world: ChaosWorld, condition: Callable[[], Any], timeout: float, what:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         world.wait(0.1)
     return value
+
+
+def _settle(world: ChaosWorld, condition: Callable[[], Any], timeout: float) -> None:
+    """Tick until ``condition`` holds or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        world.wait(0.1)
+
+
+def _all_ended(world: ChaosWorld) -> bool:
+    """True when every request published has a terminal event."""
+    return set(world.request_ids) <= set(world.scenario.events.terminal())
 
 
 def _injected(world: ChaosWorld) -> dict[str, int]:
