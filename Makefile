@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test check lint typecheck audit bench schemas k8s asyncapi-check lock clean
+.PHONY: install demo test check lint typecheck audit bench chaos schemas k8s asyncapi-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: install  ## benchmarks (numbers, not pass/fail): bench/results/*.json, pl
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.report
 
+chaos: install  ## the chaos run at full size: 300 requests, 2 workers on PostgreSQL, faults, kills, cuts (docs/chaos.md)
+	$(BIN)/python -m tests.chaos --requests 300 --workers 2 --kills 5 --window-kills 2 --cuts 2 \
+	  --log-dir $(or $(CHAOS_LOGS),chaos-logs)
+
 schemas: install  ## regenerate the committed JSON Schemas and AsyncAPI document from the models
 	$(BIN)/python -m messages.export
 
@@ -53,4 +57,4 @@ lock:  ## re-pin every dependency into constraints.txt from a fresh environment
 	  && .lockvenv/bin/pip freeze --exclude-editable | grep -v '^dataflow-worker' > constraints.txt; rm -rf .lockvenv
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache dataflow-state.db*
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache dataflow-state.db* chaos-logs

@@ -98,6 +98,12 @@ async def get_faults(request: Request) -> Response:
     return JSONResponse(faults.settings.raw)
 
 
+async def injected_faults(request: Request) -> Response:
+    """How many faults were injected since the start, by kind (a drop counts when decided)."""
+    faults: Faults = request.app.state.faults
+    return JSONResponse(dict(sorted(faults.injected.items())))
+
+
 async def set_faults(request: Request) -> Response:
     """Replace the fault settings; 400 with a reason when they are invalid."""
     faults: Faults = request.app.state.faults
@@ -156,10 +162,11 @@ async def advance_clock(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    """Forget every resource, request and fault."""
+    """Forget every resource, request and fault, and the count of faults injected."""
     store_of(request).reset()
     request.app.state.requests.clear()
     request.app.state.faults.replace({})
+    request.app.state.faults.injected.clear()
     return Response(status_code=204)
 
 
@@ -170,6 +177,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{CONTROL_PREFIX}requests", requests, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}faults", get_faults, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}faults", set_faults, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}faults/injected", injected_faults, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}clock", advance_clock, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}reset", reset, methods=["POST"]),
     ]

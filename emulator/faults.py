@@ -12,6 +12,7 @@ import math
 import random
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,6 +209,7 @@ class Faults:
         self.settings = FaultSettings()
         self.rng = random.Random()
         self.buckets: dict[str, TokenBucket] = {}
+        self.injected: Counter[str] = Counter()  # what the faults did, by kind, since the start
         self.replace(raw or {})
 
     def replace(self, raw: dict[str, Any]) -> FaultSettings:
@@ -226,6 +228,16 @@ class Faults:
         if bucket is None:
             bucket = self.buckets[org] = TokenBucket(rps)
         return bucket.take()
+
+
+def _kinds(decision: Decision) -> list[str]:
+    """The injected faults a decision counts as: ``latency``, a status, ``commit_then_drop``."""
+    kinds = ["latency"] if decision.latency_s else []
+    if decision.status is not None:
+        kinds.append(str(decision.status))
+    elif decision.drop:
+        kinds.append("commit_then_drop")
+    return kinds
 
 
 def _retry_after_header(seconds: float | None) -> list[tuple[bytes, bytes]]:
@@ -274,9 +286,11 @@ class FaultsMiddleware:
             return
         wait = faults.rate_limited(Headers(scope=scope).get("x-gw-ims-org-id", ""))
         if wait:
+            faults.injected["rate_limited"] += 1
             await _answer_fault(send, path, 429, wait)
             return
         decision = decide(settings, faults.rng, scope["method"])
+        faults.injected.update(_kinds(decision))
         if decision.status is not None:
             await asyncio.sleep(decision.latency_s)
             await _answer_fault(send, path, decision.status, decision.retry_after_s)

@@ -23,6 +23,16 @@ from tests.integration.harness import (
     worker_env,
 )
 
+# step -> (kind in /__emulator/resources, regex of the step's create path)
+CREATES: dict[str, tuple[str, str]] = {
+    "source_connection": ("sourceConnections", "^/data/foundation/flowservice/sourceConnections"),
+    "target_schema": ("schemas", "^/data/foundation/schemaregistry/tenant/schemas"),
+    "target_dataset": ("dataSets", "^/data/foundation/catalog/dataSets"),
+    "target_connection": ("targetConnections", "^/data/foundation/flowservice/targetConnections"),
+    "mapping_set": ("mappingSets", "^/data/foundation/conversion/mappingSets"),
+    "dataflow": ("flows", "^/data/foundation/flowservice/flows"),
+}
+
 
 @contextmanager
 def postgres_database(postgres_url: str) -> Iterator[str]:
@@ -64,15 +74,17 @@ class Scenario:
         args: Iterable[str] = (),
         ready: bool = True,
         concurrency: int = 8,
+        broker_url: str | None = None,
         **settings: Any,
     ) -> WorkerProcess:
         """Start a worker process on this scenario's topology and ledger; wait until it is ready.
 
+        ``broker_url`` reaches the scenario's broker another way (through a proxy that cuts);
         ``settings`` are further ``DATAFLOW_*`` values by lowercase name (``drain_seconds=5``).
         """
         options = {"drain_seconds": "10", **settings}
         env = worker_env(
-            broker_url=self.broker_url,
+            broker_url=broker_url or self.broker_url,
             state_url=self.state_url,
             prefix=self.prefix,
             platform_url=emulator.url,

@@ -16,19 +16,10 @@ import pytest
 
 from tests.integration.harness import EmulatorProcess, wait_until
 from tests.integration.samples import sample_request
-from tests.integration.scenario import Scenario, assert_one_resource_each
+from tests.integration.scenario import CREATES, Scenario, assert_one_resource_each
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# step -> (kind in /__emulator/resources, regex of the step's create path)
-CREATES: dict[str, tuple[str, str]] = {
-    "source_connection": ("sourceConnections", "^/data/foundation/flowservice/sourceConnections"),
-    "target_schema": ("schemas", "^/data/foundation/schemaregistry/tenant/schemas"),
-    "target_dataset": ("dataSets", "^/data/foundation/catalog/dataSets"),
-    "target_connection": ("targetConnections", "^/data/foundation/flowservice/targetConnections"),
-    "mapping_set": ("mappingSets", "^/data/foundation/conversion/mappingSets"),
-    "dataflow": ("flows", "^/data/foundation/flowservice/flows"),
-}
 # A killed worker's lease outlives it by about twice its HTTP timeout; keep that short, but
 # above the 3 s the dangerous windows hold a response back.
 HTTP_TIMEOUT = 5

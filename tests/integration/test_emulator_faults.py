@@ -151,6 +151,19 @@ def test_fault_settings_round_trip_and_invalid_ones_are_refused(emu: Emulator) -
     assert emu.faults() == settings
 
 
+def test_the_faults_injected_are_counted_by_kind_until_a_reset(emu: Emulator) -> None:
+    emu.set_faults({"latency_ms": 1, "errors": {"503": 1}})
+    with emu.client() as http:
+        assert http.get(CONNECTIONS).status_code == 503
+    emu.set_faults({"rate_limit_rps": 1})
+    with emu.client() as http:
+        assert [http.get(CONNECTIONS).status_code for _ in range(2)] == [200, 429]
+    injected = httpx.get(f"{emu.url}/__emulator/faults/injected").json()
+    assert injected == {"503": 1, "latency": 1, "rate_limited": 1}
+    emu.reset()
+    assert httpx.get(f"{emu.url}/__emulator/faults/injected").json() == {}
+
+
 def test_reset_forgets_resources_requests_and_faults(emu: Emulator) -> None:
     emu.create_base_connection(MARIADB_SPEC_ID)
     emu.set_faults({"latency_ms": 1})

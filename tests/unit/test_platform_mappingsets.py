@@ -10,7 +10,7 @@ import pytest
 from tests.unit.platform_fakes import mock_client
 from worker.errors import RetryableError
 from worker.platform.client import CLOCK_SKEW_SECONDS
-from worker.platform.dataprep import PAGE_SIZE
+from worker.platform.dataprep import PAGE_ATTEMPTS, PAGE_SIZE, page_pause
 from worker.platform.mappingsets import (
     created_ms,
     is_requested_set,
@@ -175,6 +175,53 @@ async def test_the_listing_stops_at_a_short_page() -> None:
         found = await client.find_mapping_set(None, SCHEMA, PAIRS, since=0.0)
     assert found == listed("only", created=2**62)
     assert len(platform.queries) == 1
+
+
+class FlakyListingPlatform(ListingPlatform):
+    """The listing, answering 503 to the first ``failures`` reads of each page past the first."""
+
+    def __init__(self, sets: list[dict[str, Any]], failures: int) -> None:
+        super().__init__(sets)
+        self.failures = failures
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        """Fail a later page's first reads, then answer it."""
+        start = request.url.params.get("start")
+        reads = sum(q["start"] == start for q in self.queries)
+        if start not in (None, "0") and reads < self.failures:
+            self.queries.append(dict(request.url.params))
+            return httpx.Response(503, json={"title": "Service Unavailable"})
+        return super().__call__(request)
+
+
+@pytest.mark.anyio
+async def test_a_page_answered_503_is_read_again_without_restarting_the_scan() -> None:
+    sets = [listed(f"r{n}", created=2**62 - n) for n in range(PAGE_SIZE + 5)]
+    platform = FlakyListingPlatform(sets, failures=2)
+    async with mock_client(platform) as client:
+        found = await client.recent_mapping_sets(None, 0.0)
+    assert len(found) == PAGE_SIZE + 5
+    assert [q["start"] for q in platform.queries] == ["0"] + [str(PAGE_SIZE)] * 3
+
+
+@pytest.mark.anyio
+async def test_a_page_that_keeps_failing_fails_the_scan_as_retryable() -> None:
+    sets = [listed(f"r{n}", created=2**62 - n) for n in range(PAGE_SIZE + 5)]
+    platform = FlakyListingPlatform(sets, failures=PAGE_ATTEMPTS)
+    async with mock_client(platform) as client:
+        with pytest.raises(RetryableError):
+            await client.recent_mapping_sets(None, 0.0)
+    assert [q["start"] for q in platform.queries] == ["0"] + [str(PAGE_SIZE)] * PAGE_ATTEMPTS
+
+
+@pytest.mark.parametrize(
+    ("attempt", "retry_after", "seconds"),
+    [(1, None, 0.1), (2, None, 0.2), (1, 2.0, 2.0), (1, 60.0, 5.0)],
+)
+def test_a_page_is_read_again_after_a_short_pause_or_the_retry_after_up_to_a_cap(
+    attempt: int, retry_after: float | None, seconds: float
+) -> None:
+    assert page_pause(attempt, retry_after) == seconds
 
 
 @pytest.mark.anyio

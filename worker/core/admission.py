@@ -106,8 +106,13 @@ def duplicate(
     event_id: str,
     redelivered: bool,
 ) -> list[Effect]:
-    """The request already ended: republish its terminal event, unless this is our own copy."""
-    if headers.get(COPY_HEADER):
+    """The request already ended: republish its terminal event, unless this is our own copy.
+
+    Our own copy delivered for the first time met a request another delivery finished, and is
+    dropped silently. Delivered again, it may be the very delivery that finished the request and
+    crashed before its terminal event was out: republishing it is the only way that event leaves.
+    """
+    if headers.get(COPY_HEADER) and not redelivered:
         return [Done(ACK)]
     effects: list[Effect] = []
     if record.terminal_event is not None:

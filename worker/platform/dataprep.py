@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,19 @@ API = "dataprep"
 Json = dict[str, Any]
 PAGE_SIZE = 100
 MAX_PAGES = 50  # 5,000 sets: past that, a lost answer leaves an orphan rather than a long scan
+# A page that fails transiently is read again at once rather than failing the whole scan: a scan
+# of several pages through a Platform answering some calls 503 or 429 would otherwise fail far
+# more often than one call, and use up the step's attempts (found by the chaos run).
+PAGE_ATTEMPTS = 3
+PAGE_PAUSE_SECONDS = 0.1
+MAX_PAGE_PAUSE_SECONDS = 5.0
+
+
+def page_pause(attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait before reading a page again after ``attempt`` failed reads."""
+    if retry_after is not None:
+        return min(retry_after, MAX_PAGE_PAUSE_SECONDS)
+    return min(PAGE_PAUSE_SECONDS * 2.0 ** (attempt - 1), MAX_PAGE_PAUSE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -62,9 +76,7 @@ class DataPrep:
                 "limit": PAGE_SIZE,
                 "orderBy": "-createdDate",
             }
-            answer = await self._session.request(
-                API, "GET", "/conversion/mappingSets", sandbox=sandbox, params=params
-            )
+            answer = await self._page(sandbox, params)
             data = answer.get("data") if isinstance(answer, dict) else None
             if not isinstance(data, list):
                 raise RetryableError(f"{API}: unreadable page of mapping sets", api=API)
@@ -77,6 +89,19 @@ class DataPrep:
                 yield item
             if len(data) < PAGE_SIZE:
                 return
+
+    async def _page(self, sandbox: str | None, params: dict[str, str | int]) -> Any:
+        """One page of the listing, read up to ``PAGE_ATTEMPTS`` times (a GET is safe again)."""
+        for attempt in range(1, PAGE_ATTEMPTS):
+            try:
+                return await self._session.request(
+                    API, "GET", "/conversion/mappingSets", sandbox=sandbox, params=params
+                )
+            except RetryableError as error:
+                await asyncio.sleep(page_pause(attempt, error.retry_after_seconds))
+        return await self._session.request(
+            API, "GET", "/conversion/mappingSets", sandbox=sandbox, params=params
+        )
 
 
 def mapping_set_ref(answer: Any) -> MappingSetRef:

@@ -36,6 +36,20 @@ def test_the_workers_own_copy_of_a_finished_request_is_dropped_silently(tmp_path
     assert events == []
 
 
+def test_the_workers_own_copy_delivered_again_after_a_crash_republishes_the_terminal_event(
+    tmp_path: Path,
+) -> None:
+    # The copy may have finished the request and crashed before its terminal event was out.
+    with rig(tmp_path) as r:
+        r.handle(delivery(request()))
+        first = r.events()[-1]
+        copy = delivery(request(), headers={COPY_HEADER: "retry"}, redelivered=True)
+        settle = r.handle(copy)
+        events = r.events()
+    assert settle == "ack"
+    assert events == [first]
+
+
 def test_a_request_id_reused_with_other_content_fails_alone_and_leaves_the_first_untouched(
     tmp_path: Path,
 ) -> None:
