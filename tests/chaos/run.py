@@ -170,12 +170,11 @@ def summary(report: Report) -> str:
         f"({sum(k.kind == 'window_kill' for k in report.kills)} in a create's window)",
     ]
     for n, kill in enumerate(report.kills, start=1):
-        seconds = kill.recovery_s()
         where = f"in the {kill.step} window of {kill.request_id}" if kill.step else "at random"
-        shown = "never" if seconds is None else f"{seconds:.1f} s"
         lines.append(
             f"  kill {n} (worker {kill.slot}) {where}: {plural(len(kill.held), 'request')} held,"
-            f" recovered in {shown}"
+            f" recovered in {_seconds(kill.recovery_s())}, all moving again in"
+            f" {_seconds(kill.moving_s())}"
         )
     lines += [
         f"cuts: {report.cuts}",
@@ -203,3 +202,7 @@ def _result(report: Report) -> str:
         else "",
     ]
     return "PASS" if verdict.ok else "FAIL: " + ", ".join(r for r in reasons if r)
+
+
+def _seconds(value: float | None) -> str:
+    return "never" if value is None else f"{value:.1f} s"

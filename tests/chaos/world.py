@@ -73,6 +73,7 @@ class ChaosWorld:
         for event in events.events[self.seen :]:
             note_progress(self.kills, event, now)
         self.seen = len(events.events)
+        self._note_releases(now)
         for index, worker in list(self._replacements.items()):
             if worker.readyz() == 200:
                 self.kills[index].ready_at = time.time()
@@ -84,6 +85,22 @@ class ChaosWorld:
         while time.monotonic() < deadline:
             self.tick()
             time.sleep(TICK_S)
+
+    def _note_releases(self, now: float) -> None:
+        """Note the held requests of each kill whose lease the killed worker no longer holds."""
+        waiting = {rid for kill in self.kills for rid in kill.held if rid not in kill.released}
+        if not waiting:
+            return
+        rows = self.ledger.execute(
+            "SELECT request_id, lease_owner, lease_expires_at FROM ledger_requests"
+            " WHERE request_id = ANY(%s)",
+            (sorted(waiting),),
+        ).fetchall()
+        for request_id, owner, expires in rows:
+            for kill in self.kills:
+                dead = f":{kill.pid}:" in str(owner or "") and (expires or 0) > now
+                if request_id in kill.held and not dead:
+                    kill.released.setdefault(str(request_id), now)
 
     def held_by(self, worker: WorkerProcess) -> tuple[str, ...]:
         """The requests whose unexpired lease ``worker`` holds (owner ``host:pid:...``)."""
@@ -109,9 +126,10 @@ class ChaosWorld:
     def kill(self, slot: int, kind: str, **details: Any) -> Kill:
         """SIGKILL the worker in ``slot`` and start its replacement at once."""
         victim = self.workers[slot]
+        assert victim.process is not None
         held = self.held_by(victim)
         victim.signal(signal.SIGKILL)
-        kill = Kill(kind, time.time(), slot, held, **details)
+        kill = Kill(kind, time.time(), slot, held, pid=victim.process.pid, **details)
         victim.wait(10)
         self.kills.append(kill)
         self.workers[slot] = self.start_worker(ready=False)

@@ -92,6 +92,18 @@ def test_a_kill_recovers_when_its_replacement_is_ready_and_each_held_request_mov
     assert verdict.slow_recoveries == (0,)
 
 
+def test_a_held_request_the_dead_worker_no_longer_holds_has_recovered_before_it_moves() -> None:
+    kill = Kill("kill", T0, 0, ("a", "b"), ready_at=T0 + 3)
+    kill.released["a"] = T0 + 16
+    assert kill.recovery_s() is None  # b is still the dead worker's, and not moving
+    note_progress([kill], {**created("b"), "time": _iso(T0 + 15)}, T0 + 15)
+    assert kill.recovery_s() == 16
+    assert kill.moving_s() is None  # a was released, but has published nothing yet
+    note_progress([kill], {**created("a"), "time": _iso(T0 + 30)}, T0 + 30)
+    assert kill.moving_s() == 30
+    assert kill.recovery_s() == 16
+
+
 def test_a_step_made_before_the_kill_but_arriving_after_it_is_no_progress() -> None:
     step = {"type": "StepCompleted", "time": _iso(T0 - 0.1), "data": {"request_id": "a"}}
     assert not moves_after(step, T0 + 0.05, T0)

@@ -12,9 +12,12 @@ and reports every answer; the state is an immutable value, so each decision is r
   refilled per second (a token bucket) shows an overshoot only once its burst is spent, so
   growing faster than its own time scale only buys the next 429.
 - **Multiplicative decrease**: a 429 multiplies the limit by ``throttle_factor``; latency
-  rising well above the observed minimum (the smoothed latency beyond ``latency_tolerance``
-  times the minimum, plus ``latency_slack``: a gradient) by ``latency_factor``. At most once
-  per round trip: only an answer to a call sent after the previous decrease lowers it again.
+  rising well above its usual level (the recent latency, a fast average, beyond
+  ``latency_tolerance`` times the long-term one, a slow average, plus ``latency_slack``: a
+  gradient) by ``latency_factor``. Comparing two averages, not the recent one with the lowest
+  ever seen, keeps calls that are simply unequal (a fast look-up beside a slow create, latency
+  that varies from call to call) from reading as a queue building up. At most once per round
+  trip: only an answer to a call sent after the previous decrease lowers it again.
 - **Pause**: a 429's ``Retry-After`` stops every call of the worker until its deadline.
 
 The limit stays within ``[1, max_limit]``. Not adaptive: fixed at ``max_limit``, no pause.
@@ -41,8 +44,8 @@ class LimiterConfig:
     latency_factor: float = 0.9
     latency_tolerance: float = 2.0
     latency_slack: float = 0.01  # seconds beyond the tolerance: jitter of fast calls is no signal
-    smoothing: float = 0.2  # weight of the newest latency in the smoothed one
-    min_drift: float = 0.0005  # the minimum rises this share per answer: it forgets old lows
+    smoothing: float = 0.2  # weight of the newest latency in the recent average
+    long_smoothing: float = 0.02  # ... and in the long-term one
 
     def __post_init__(self) -> None:
         """Refuse constants the loop cannot work with."""
@@ -50,8 +53,10 @@ class LimiterConfig:
             raise ValueError("max_limit must be at least 1")
         if not 0 < self.throttle_factor < 1 or not 0 < self.latency_factor < 1:
             raise ValueError("the decrease factors must be in (0, 1)")
-        if self.latency_tolerance <= 1 or not 0 < self.smoothing <= 1:
-            raise ValueError("latency_tolerance must exceed 1 and smoothing be in (0, 1]")
+        if self.latency_tolerance <= 1 or not 0 < self.long_smoothing < self.smoothing <= 1:
+            raise ValueError(
+                "latency_tolerance must exceed 1 and 0 < long_smoothing < smoothing <= 1"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +82,7 @@ class LimitState:
     limit: float
     in_flight: int = 0
     threshold: float = math.inf  # slow start below it
-    min_latency: float | None = None
+    long_latency: float | None = None
     smoothed_latency: float | None = None
     decreased_at: float = NEVER
     paused_until: float = NEVER
@@ -144,17 +149,17 @@ class Limiter:
 
     def _latency(self, state: LimitState, seconds: float) -> LimitState:
         c = self.config
-        if state.min_latency is None or state.smoothed_latency is None:
-            return replace(state, min_latency=seconds, smoothed_latency=seconds)
-        low = min(seconds, state.min_latency * (1 + c.min_drift))
+        if state.long_latency is None or state.smoothed_latency is None:
+            return replace(state, long_latency=seconds, smoothed_latency=seconds)
+        usual = state.long_latency + c.long_smoothing * (seconds - state.long_latency)
         smoothed = state.smoothed_latency + c.smoothing * (seconds - state.smoothed_latency)
-        return replace(state, min_latency=low, smoothed_latency=smoothed)
+        return replace(state, long_latency=usual, smoothed_latency=smoothed)
 
     def _rising(self, state: LimitState) -> bool:
-        low, smoothed = state.min_latency, state.smoothed_latency
-        if low is None or smoothed is None:
+        usual, smoothed = state.long_latency, state.smoothed_latency
+        if usual is None or smoothed is None:
             return False
-        return smoothed > self.config.latency_tolerance * low + self.config.latency_slack
+        return smoothed > self.config.latency_tolerance * usual + self.config.latency_slack
 
 
 def pause_added(before: LimitState, after: LimitState, now: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import given
@@ -29,7 +30,7 @@ def _busy(
         limit=limit,
         in_flight=int(limit) if in_flight is None else in_flight,
         threshold=threshold,
-        min_latency=FAST,
+        long_latency=FAST,
         smoothed_latency=FAST,
         decreased_at=decreased_at,
         paused_until=paused_until,
@@ -88,7 +89,7 @@ def test_a_call_is_admitted_below_the_limit_and_outside_a_pause(
         (_busy(1.5), Answer(sent_at=0, seconds=0.001, throttled=True), 1.0),
         # ... and once per round trip: a call sent before the last decrease is not counted
         (_busy(8, decreased_at=5), Answer(sent_at=4, seconds=FAST, throttled=True), 8.0),
-        # latency well above the minimum lowers it gently
+        # latency well above its usual level lowers it gently
         (_busy(10), Answer(sent_at=0, seconds=2.0), 9.0),
         # a failure without an answer says nothing about the limit
         (_busy(8), Answer(sent_at=0, seconds=30, failed=True), 8.0),
@@ -125,9 +126,30 @@ def test_a_shorter_retry_after_does_not_shorten_a_pause() -> None:
     assert pause_added(before, after, 3) == 0
 
 
-def test_the_minimum_latency_forgets_old_lows_slowly() -> None:
+def test_the_usual_latency_follows_slowly_the_recent_one_quickly() -> None:
     state = LIMITER.answered(_busy(4), Answer(sent_at=0, seconds=0.2), now=1)
-    assert state.min_latency == pytest.approx(FAST * (1 + CONFIG.min_drift))
+    assert state.long_latency == pytest.approx(FAST + CONFIG.long_smoothing * 0.15)
+    assert state.smoothed_latency == pytest.approx(FAST + CONFIG.smoothing * 0.15)
+
+
+def test_latency_that_varies_from_call_to_call_is_no_reason_to_back_off() -> None:
+    rng = random.Random(7)  # 0 to 250 ms at random, as the chaos run injects
+    state, now = LIMITER.start(), 0.0
+    for _ in range(2000):
+        state = LIMITER.sent(state)
+        if state.in_flight < state.allowed:
+            continue  # answers come once the limit is in use
+        now += 0.01
+        state = LIMITER.answered(state, Answer(sent_at=now, seconds=rng.uniform(0, 0.25)), now)
+    assert state.limit == CONFIG.max_limit
+
+
+def test_latency_that_climbs_and_stays_high_lowers_the_limit() -> None:
+    state, now = _busy(16), 0.0
+    for seconds in [FAST] * 50 + [FAST * 5] * 10:
+        now += 0.1
+        state = LIMITER.answered(LIMITER.sent(state), Answer(sent_at=now, seconds=seconds), now)
+    assert state.limit < 16
 
 
 @pytest.mark.parametrize(
@@ -138,6 +160,7 @@ def test_the_minimum_latency_forgets_old_lows_slowly() -> None:
         {"latency_factor": 0.0},
         {"latency_tolerance": 1.0},
         {"smoothing": 0.0},
+        {"long_smoothing": 0.5},
     ],
 )
 def test_unworkable_constants_are_refused(config: dict[str, float]) -> None:
