@@ -100,7 +100,9 @@ def rate_limit(result: Mapping[str, Any], path: Path) -> None:
     for index, run in enumerate(runs):
         share = run["successful_per_second"] / result["limit_rps"]
         note = f"{share:.0%} used, {run['throttled_share']:.0%} 429"
-        axes.annotate(note, (index, run["successful_per_second"]), ha="center", va="bottom")
+        top = max(run["successful_per_second"], result["limit_rps"])  # above the limit's line
+        axes.annotate(note, (index, top), xytext=(0, 4), textcoords="offset points", ha="center")
+    axes.set_ylim(0, result["limit_rps"] * 1.25)  # room for the notes above the limit's line
     axes.set_ylabel("successful Platform calls per second")
     axes.set_title("Two workers sharing one rate limit")
     axes.legend(fontsize=8, loc="lower right")
