@@ -23,12 +23,10 @@ from bench import results
 from bench.support import (
     CRITICAL_PATH_CALLS,
     Run,
-    cpu_used,
     emulator_process,
     measure,
     postgres_ledger,
     reachable,
-    service_cpu,
 )
 from emulator.testing import Emulator
 
@@ -50,7 +48,7 @@ def run_once(log_dir: Path, emulator: Emulator, workers: int, latency_ms: int) -
     with postgres_ledger() as state_url:
         if state_url is None:
             raise RuntimeError("PostgreSQL is not reachable on 127.0.0.1:5432")
-        services, machine = service_cpu(emulator.url, state_url), _cpu_times()
+        machine = _cpu_times()
         run: Run = measure(
             log_dir,
             emulator,
@@ -60,11 +58,11 @@ def run_once(log_dir: Path, emulator: Emulator, workers: int, latency_ms: int) -
             state_url=state_url,
             workers=workers,
         )
-        after, machine_after = service_cpu(emulator.url, state_url), _cpu_times()
+        machine_after = _cpu_times()
     cores = os.cpu_count() or 1
     busy = (machine_after[0] - machine[0]) / max(machine_after[1] - machine[1], 1e-9) * cores
     per_dataflow = {"workers": 1000 * run.cpu_seconds / run.requests}
-    used = cpu_used(services, after)
+    used = run.service_cpu_seconds
     per_dataflow.update({name: 1000 * seconds / run.requests for name, seconds in used.items()})
     total = sum(per_dataflow.values())
     ceiling = workers * CONCURRENCY / (CRITICAL_PATH_CALLS * latency_ms / 1000)

@@ -297,6 +297,7 @@ class Run:
     failed: int
     arrivals: list[float] = field(default_factory=list)
     throttled: int = 0  # Platform calls answered 429
+    service_cpu_seconds: dict[str, float] = field(default_factory=dict)  # by party, same span
 
     @property
     def k(self) -> float:
@@ -360,10 +361,13 @@ def measure(
         stack.callback(counter.close)
         calls_before = len(emulator.requests())
         cpu_before = sum(cpu_seconds(w.pid) for w in running)
+        services_before = service_cpu(emulator.url, state_url)
         published = time.time()
         publish(prefix, prepared)
         finished = counter.wait(requests, timeout=timeout)
         cpu = sum(cpu_seconds(w.pid) for w in running) - cpu_before
+        # read while the workers run: their database backends end with them
+        services = cpu_used(services_before, service_cpu(emulator.url, state_url))
     calls = [c for c in emulator.requests()[calls_before:] if c["path"].startswith("/data/")]
     first = epoch(calls[0]["time"])
     return Run(
@@ -378,6 +382,7 @@ def measure(
         failed=counter.failed,
         arrivals=list(counter.arrivals),
         throttled=sum(1 for c in calls if c["status"] == 429),
+        service_cpu_seconds=services,
     )
 
 
