@@ -31,10 +31,10 @@ from bench.support import (
 )
 from emulator.testing import Emulator
 from messages.models import DataflowRequested
+from tests.integration.platform_support import client_for
 from tests.integration.samples import sample_request
-from worker.config import load_settings
 from worker.observability.logs import captured_logs
-from worker.platform import PlatformClient, bodies, open_platform_client
+from worker.platform import PlatformClient, bodies
 
 LATENCY_MS = 50
 CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64)
@@ -69,21 +69,13 @@ async def tutorial(client: PlatformClient, request: DataflowRequested) -> None:
 
 async def sequential(emulator: Emulator, tables: int) -> float:
     """Dataflows per second of the tutorial's calls made one after another."""
-    settings = load_settings(
-        {},
-        client_id=emulator.client_id,
-        client_secret=emulator.client_secret,
-        org_id=emulator.org,
-        platform_url=emulator.url,
-        ims_url=emulator.url,
-    )
     base = emulator.create_base_connection(POSTGRES_SPEC_ID)
     emulator.set_faults({"latency_ms": LATENCY_MS})
     requests = [
         DataflowRequested.model_validate(sample_request(f"seq-{n}-{time.time_ns()}", base))
         for n in range(tables)
     ]
-    async with open_platform_client(settings) as client:
+    async with client_for(emulator) as client:
         await client.authenticate()
         started = time.perf_counter()
         for request in requests:

@@ -25,9 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from emulator.testing import FLOWSERVICE, MARIADB_SPEC_ID, Emulator, emulator_process
-from worker.config import load_settings
+from tests.integration.platform_support import client_for
 from worker.observability.logs import captured_logs
-from worker.platform import open_platform_client
 from worker.platform.http import build_http_client
 
 CALLS = 3000
@@ -82,16 +81,7 @@ def _httpx_sync(url: str, headers: dict[str, str], in_flight: int) -> float:
 
 
 async def _platform_client(emu: Emulator, base_id: str, in_flight: int) -> float:
-    settings = load_settings(
-        {},
-        client_id=emu.client_id,
-        client_secret=emu.client_secret,
-        org_id=emu.org,
-        platform_url=emu.url,
-        ims_url=emu.url,
-        concurrency=32,
-    )
-    async with open_platform_client(settings) as client:
+    async with client_for(emu, concurrency=32) as client:
         return await _async_ms(lambda: client.get_base_connection(None, base_id), CALLS, in_flight)
 
 
