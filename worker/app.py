@@ -32,8 +32,8 @@ from worker.core.retry import RetryPolicy
 from worker.engine.actions import PlatformActions
 from worker.engine.breaker import Breaker
 from worker.engine.engine import Engine, EngineConfig
-from worker.engine.runner import Tools
 from worker.engine.telemetry import Telemetry
+from worker.engine.tools import Tools
 from worker.engine.upkeep import Upkeep, prune_finished
 from worker.errors import DataflowError, LedgerError
 from worker.ledger import Ledger, open_ledger
@@ -45,6 +45,16 @@ log = structlog.get_logger()
 
 _INTERRUPT_GRACE_SECONDS = 3.0
 _START_TIMEOUT_SECONDS = 60.0
+
+
+def prefetch_for(concurrency: int) -> int:
+    """Deliveries a worker takes: its concurrency and a quarter more, waiting their turn.
+
+    A request that ends frees its slot at once for one already here, instead of waiting for the
+    ack to reach the broker and the next delivery to come back (a few milliseconds per slot per
+    request, paid again at every end). What waits holds no lease: a crash hands it back as is.
+    """
+    return concurrency + max(1, concurrency // 4)
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,7 @@ class Worker:
         self._engine: Engine | None = None
         self._upkeep: Upkeep | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(settings.concurrency)  # requests run at once
         self._stop_request: asyncio.Event | None = None
         self._drain_seconds = settings.drain_seconds
         self._health = (
@@ -253,7 +264,7 @@ class Worker:
         link = BrokerLink(
             self.broker_target,
             self.topology,
-            prefetch=settings.concurrency,
+            prefetch=prefetch_for(settings.concurrency),
             on_delivery=self._on_delivery,
             on_connection=self._connection_changed,
             on_reconnect=self.metrics.broker_reconnects_total.inc,
@@ -270,8 +281,8 @@ class Worker:
         self._link = link
         self._upkeep = Upkeep(settings, platform, self.ledger, self.breaker, link)
         try:
+            await self._upkeep.start()  # before consuming: the first requests find a warm cache
             await link.start()
-            await self._upkeep.start()
             self._started.set()
             await self._stop_request.wait()
             await self._drain(link)
@@ -307,7 +318,10 @@ class Worker:
         assert self._engine is not None
         assert self._link is not None
         try:
-            settle = await self._engine.handle(delivery)
+            async with self._slots:
+                stopping = self._stop_request is not None and self._stop_request.is_set()
+                # a delivery that waited its turn while the worker began to drain goes back
+                settle = REQUEUE if stopping else await self._engine.handle(delivery)
         except Exception:  # a bug must not lose the message: it comes back, counted as poison
             log.exception("delivery_handler_crashed", message_id=delivery.message_id)
             settle = REQUEUE

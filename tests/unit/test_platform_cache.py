@@ -76,3 +76,20 @@ async def test_a_cancelled_caller_does_not_cancel_the_lookup_others_share() -> N
     assert await second == "tenant"
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+async def test_kept_answers_only_what_a_lookup_returned() -> None:
+    cache: LookupCache[str, str] = LookupCache()
+
+    async def fails() -> str:
+        raise RuntimeError("down")
+
+    async def answers() -> str:
+        return "spec"
+
+    assert cache.kept("prod") is None
+    with pytest.raises(RuntimeError):
+        await cache.get("prod", fails)
+    assert cache.kept("prod") is None
+    await cache.get("prod", answers)
+    assert cache.kept("prod") == "spec"

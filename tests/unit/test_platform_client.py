@@ -220,6 +220,19 @@ async def test_the_flow_spec_is_looked_up_once_per_sandbox_and_checks_the_connec
             await client.flow_spec(None, "CRMToAEP", "mysql")
 
 
+async def test_a_kept_flow_spec_is_answered_without_a_call_only_for_its_connectors() -> None:
+    spec = {"id": "spec-1", "name": "CRMToAEP", "sourceConnectionSpecIds": ["pg"]}
+    recorder = Recorder({("GET", "/flowservice/flowSpecs"): answer({"items": [spec]})})
+    async with make_client(recorder) as client:
+        assert client.kept_flow_spec(None, "CRMToAEP", "pg") is None
+        await client.flow_spec(None, "CRMToAEP", "pg")
+        assert client.kept_flow_spec("prod", "CRMToAEP", "pg") == spec
+        assert client.kept_flow_spec(None, "CRMToAEP") == spec
+        assert client.kept_flow_spec(None, "CRMToAEP", "mysql") is None  # the call says why
+        assert client.kept_flow_spec("dev", "CRMToAEP", "pg") is None
+        assert len(recorder.requests) == 1
+
+
 async def test_a_missing_flow_spec_is_not_found() -> None:
     recorder = Recorder({("GET", "/flowservice/flowSpecs"): answer({"items": []})})
     with pytest.raises(NotFoundError):

@@ -106,7 +106,8 @@ async def test_the_client_reports_its_limit_after_a_429_and_frees_every_slot() -
         await client.probe()
     registry = metrics.registry
     assert registry.get_sample_value("dataflow_platform_calls_in_flight") == 0
-    assert registry.get_sample_value("dataflow_platform_concurrency_limit") == 2
+    # the limit starts at the worker's concurrency (16 by default); the 429 halved it
+    assert registry.get_sample_value("dataflow_platform_concurrency_limit") == 8
     assert registry.get_sample_value("dataflow_platform_paused_seconds_total") == 0
 
 

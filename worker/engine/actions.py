@@ -43,6 +43,9 @@ class Actions(Protocol):
     async def reuse(self, step: Step, context: RequestContext) -> str:
         """Look up and check a resource the step does not create (flow spec, supplied ids)."""
 
+    def known(self, step: Step, context: RequestContext) -> str | None:
+        """What ``reuse`` would answer when it is known without a call (a cached flow spec)."""
+
     async def create(self, step: Step, context: RequestContext, name: str | None) -> str:
         """Create the step's resource; return its id."""
 
@@ -84,6 +87,16 @@ class PlatformActions:
     def __init__(self, client: PlatformClient) -> None:
         self._client = client
 
+    def known(self, step: Step, context: RequestContext) -> str | None:
+        """The flow spec once looked up and accepting the connector: answered without a call."""
+        if step is not Step.FLOW_SPEC:
+            return None
+        request = context.request
+        spec = self._client.kept_flow_spec(
+            context.sandbox, request.flow_spec_name, request.source.connection_spec_id
+        )
+        return None if spec is None else _flow_spec_id(spec, context)
+
     async def reuse(self, step: Step, context: RequestContext) -> str:
         """Check the flow spec and connector, or a supplied schema or dataset; return its id."""
         request, sandbox = context.request, context.sandbox
@@ -91,8 +104,7 @@ class PlatformActions:
             spec = await self._client.flow_spec(
                 sandbox, request.flow_spec_name, request.source.connection_spec_id
             )
-            context.extras["flow_spec_version"] = str(spec.get("version") or bodies.SPEC_VERSION)
-            return str(spec["id"])
+            return _flow_spec_id(spec, context)
         if step is Step.TARGET_SCHEMA and request.target.schema_id is not None:
             schema = await self._client.get_schema(sandbox, request.target.schema_id)
             return str(schema.get("$id") or request.target.schema_id)
@@ -280,3 +292,9 @@ class PlatformActions:
                 context.sandbox, flow_id, "enable" if enabled else "disable"
             )
         return flow_id, "enabled" if enabled else "disabled"
+
+
+def _flow_spec_id(spec: dict[str, Any], context: RequestContext) -> str:
+    """The flow spec's id; its version is kept for the flow's body."""
+    context.extras["flow_spec_version"] = str(spec.get("version") or bodies.SPEC_VERSION)
+    return str(spec["id"])

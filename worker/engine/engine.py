@@ -29,7 +29,8 @@ from worker.core.retry import RetryPolicy
 from worker.core.runs import first_run, run_completed
 from worker.core.steps import Step, plan, reuses
 from worker.engine.actions import RequestContext, step_name
-from worker.engine.runner import RequestRun, Tools
+from worker.engine.runner import RequestRun
+from worker.engine.tools import Tools
 from worker.errors import BrokerError, LedgerError, PlatformError
 
 log = structlog.get_logger()

@@ -6,23 +6,22 @@ Platform calls (tasks that run side by side and report back), events (published 
 confirm is awaited before the delivery is settled), the breaker, the settle. It decides nothing:
 when a write or a publish fails, the failure becomes an observation too.
 
-The lease is short and renewed while the request runs (:class:`LeaseKeeper`), so a killed
-worker's requests are taken over within seconds; a renewal that finds the lease taken over
-cancels the request's calls.
+Hand-overs between tasks are what a request waits for beyond its round trips (each is a round of
+a busy loop), so there are few: whoever observes drives (a call's task goes on with the effects
+of its own answer), the first call those effects start is made by the same task, and a check the
+client can answer from its cache (the flow spec) is answered inline. docs/adr/0001 has the
+figures. The lease is short and renewed while the request runs (:mod:`worker.engine.lease`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import deque
 
 import structlog
 
-from worker.broker.reporter import Reporter
-from worker.core import outcomes
-from worker.core.changes import Finish, RenewLease
+from worker.core.changes import Finish
 from worker.core.delivery import REQUEUE, Settle
 from worker.core.effects import (
     Begin,
@@ -34,8 +33,6 @@ from worker.core.effects import (
     Done,
     Effect,
     Emit,
-    Failed,
-    Failure,
     Interrupted,
     LookedUp,
     Observation,
@@ -48,83 +45,20 @@ from worker.core.effects import (
 from worker.core.machine import Machine
 from worker.core.record import RequestRecord
 from worker.core.steps import Step
-from worker.engine.actions import Actions, RequestContext
-from worker.engine.breaker import Breaker
-from worker.engine.telemetry import Telemetry
+from worker.engine.actions import RequestContext
+from worker.engine.failure import failed
+from worker.engine.lease import LeaseKeeper
+from worker.engine.tools import Tools
 from worker.errors import (
-    AuthenticationError,
     BrokerError,
     InUseError,
     LeaseLostError,
     LedgerError,
     NotFoundError,
-    OutcomeUnknownError,
     PlatformError,
 )
-from worker.ledger import Ledger
 
 log = structlog.get_logger()
-
-
-@dataclass(frozen=True)
-class Tools:
-    """What every request run uses: the ledger, the Platform, events, the breaker, telemetry."""
-
-    ledger: Ledger
-    actions: Actions
-    reporter: Reporter
-    breaker: Breaker
-    telemetry: Telemetry
-    clock: Callable[[], float] = time.time
-    jitter: Callable[[], float] = lambda: 0.5
-
-
-class LeaseKeeper:
-    """Renews a request's lease every third of its length while the request runs."""
-
-    def __init__(
-        self,
-        tools: Tools,
-        request_id: str,
-        fence: int,
-        seconds: float,
-        on_lost: Callable[[Interrupted], None],
-        lock: asyncio.Lock,
-    ) -> None:
-        self._tools = tools
-        self._request_id = request_id
-        self._fence = fence
-        self._seconds = seconds
-        self._on_lost = on_lost
-        self._lock = lock
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Begin renewing."""
-        self._task = asyncio.get_running_loop().create_task(self._keep())
-
-    def stop(self) -> None:
-        """Stop renewing (the request settled, or released its lease)."""
-        if self._task is not None:
-            self._task.cancel()
-
-    async def _keep(self) -> None:
-        clock, ledger = self._tools.clock, self._tools.ledger
-        renewed = clock()
-        while True:
-            await asyncio.sleep(self._seconds / 3)
-            try:
-                async with self._lock:
-                    await ledger.aapply(self._request_id, self._fence, [RenewLease(self._seconds)])
-                renewed = clock()
-            except LeaseLostError:
-                self._on_lost(Interrupted("lease_lost", clock()))
-                return
-            except LedgerError as error:
-                log.warning("lease_not_renewed", error=str(error))
-                if clock() - renewed >= self._seconds:  # it ran out: another worker may take over
-                    self._on_lost(Interrupted("ledger", clock()))
-                    return
 
 
 class RequestRun:
@@ -147,20 +81,27 @@ class RequestRun:
         self._record = record
         self._fence = fence
         self._request_id = record.request_id
-        self._observations: asyncio.Queue[Observation] = asyncio.Queue()
+        self._pending: deque[Observation] = deque()  # observed, not yet decided on
+        self._driving = False  # a task is carrying out effects (it decides on what comes)
+        self._settled: asyncio.Future[Settle] = asyncio.get_running_loop().create_future()
         self._calls: set[asyncio.Task[None]] = set()
+        self._drivers: set[asyncio.Task[None]] = set()
+        # While a call's task drives, the first call its effects start is kept for that task to
+        # make next, instead of a new task's first run a round of the loop later.
+        self._continuing = False
+        self._next_call: Call | None = None
         self._confirms: list[asyncio.Future[None]] = []
         self._lock = asyncio.Lock()
         self._pending_writes: list[asyncio.Task[None]] = []
         self._write_failure: LedgerError | None = None
         self._keeper = LeaseKeeper(
-            tools, self._request_id, fence, lease_seconds, self._observations.put_nowait, self._lock
+            tools, self._request_id, fence, lease_seconds, self._observe, self._lock
         )
         self._state: State | None = None
 
     def interrupt(self) -> None:
         """Ask the request to stop: running calls end, then it hands its message back."""
-        self._observations.put_nowait(Interrupted("shutdown", self._tools.clock()))
+        self._observe(Interrupted("shutdown", self._tools.clock()))
 
     async def run(self) -> Settle:
         """Decide, execute, observe, until the machine settles the delivery."""
@@ -168,18 +109,56 @@ class RequestRun:
         self._keeper.start()
         try:
             begin = Begin(self._tools.clock(), self._started)
-            state, effects = self._machine.begin(self._record, begin)
-            while True:
-                self._state = state
-                settle = await self._execute_all(effects)
-                if settle is not None:
-                    return settle
-                observation = await self._observations.get()
-                state, effects = self._machine.observe(self._state, observation)
+            self._state, effects = self._machine.begin(self._record, begin)
+            await self._drive(effects)
+            return await self._settled
         finally:
             self._keeper.stop()
-            for task in self._calls:
-                task.cancel()
+            this = asyncio.current_task()
+            for task in (*self._calls, *self._drivers):
+                if task is not this:
+                    task.cancel()
+
+    async def _drive(self, effects: list[Effect], *, continuing: bool = False) -> None:
+        """Carry the effects out, then decide on what was observed meanwhile, until nothing is.
+
+        Whoever observes while nobody drives drives: a call's task goes on with the effects of
+        its own answer, so the next call starts in the round the answer arrived in, not after
+        a hand-over to another task. One driver at a time keeps the machine's order.
+        """
+        if self._driving:  # the driver decides on what was observed once its effects are out
+            assert not effects, "effects are carried out by one driver at a time"
+            return
+        self._driving, self._continuing = True, continuing
+        this = asyncio.current_task()
+        if this is not None:
+            self._drivers.add(this)
+        try:
+            while not self._settled.done():
+                settle = await self._execute_all(effects)
+                if settle is not None:
+                    self._settled.set_result(settle)
+                elif self._pending:
+                    observation = self._pending.popleft()
+                    assert self._state is not None
+                    self._state, effects = self._machine.observe(self._state, observation)
+                    continue
+                return
+        except Exception as error:  # a bug: the delivery's handler sees it (the message goes back)
+            if not self._settled.done():
+                self._settled.set_exception(error)
+        finally:
+            self._driving = self._continuing = False
+            if this is not None:
+                self._drivers.discard(this)
+
+    def _observe(self, observation: Observation) -> None:
+        """An observation from a callback (lease lost, shutdown, a failed pipelined write)."""
+        self._pending.append(observation)
+        if not self._driving and not self._settled.done():
+            task = asyncio.get_running_loop().create_task(self._drive([]))
+            self._drivers.add(task)  # until it runs (then it is its own driver)
+            task.add_done_callback(self._drivers.discard)
 
     async def _execute_all(self, effects: list[Effect]) -> Settle | None:
         """Carry the effects out in order; a failing write or publish becomes an observation."""
@@ -198,17 +177,21 @@ class RequestRun:
             log.warning("request_interrupted", error=str(error))
             why = Interrupted("broker", self._tools.clock())
         assert self._state is not None
-        state, more = self._machine.observe(self._state, why)
-        self._state = state
+        self._state, more = self._machine.observe(self._state, why)
         return await self._execute_all(more)
 
     async def _execute(self, effect: Effect) -> Settle | None:
         tools = self._tools
+        kept = self._next_call
+        if kept is not None and isinstance(effect, Write | Conclude | Done | CancelCalls):
+            self._next_call = None  # a kept call must not wait for what follows: a task of its own
+            self._spawn(kept)
         if isinstance(effect, Write):
             if effect.changes:
                 await self._write(effect)
         elif isinstance(effect, Call):
-            self._start(effect)
+            if not self._answered(effect):
+                self._start(effect)
         elif isinstance(effect, Emit):
             self._confirms.append(tools.reporter.event(effect.payload, event_id=effect.event_id))
             tools.telemetry.emitted(effect.payload)
@@ -246,11 +229,11 @@ class RequestRun:
                 await self._tools.ledger.aapply(self._request_id, self._fence, effect.changes)
         except LeaseLostError as error:
             self._write_failure = self._write_failure or error
-            self._observations.put_nowait(Interrupted("lease_lost", self._tools.clock()))
+            self._observe(Interrupted("lease_lost", self._tools.clock()))
         except LedgerError as error:
             log.warning("request_interrupted", error=str(error))
             self._write_failure = self._write_failure or error
-            self._observations.put_nowait(Interrupted("ledger", self._tools.clock()))
+            self._observe(Interrupted("ledger", self._tools.clock()))
 
     async def _writes_done(self) -> None:
         """Wait for the pipelined writes; raise the first failure among them."""
@@ -287,13 +270,49 @@ class RequestRun:
 
     # -- calls -----------------------------------------------------------------------------
 
+    def _answered(self, call: Call) -> bool:
+        """Answer a check the client knows already (a cached flow spec) at once, without a task.
+
+        Its observation is queued now, so the machine sees it as soon as these effects are
+        carried out: the steps after it start in this round of the loop, not three rounds later.
+        """
+        if call.mode != "reuse":
+            return False
+        resource_id = self._tools.actions.known(call.step, self._context)
+        if resource_id is None:
+            return False
+        self._context.resources[call.step.value] = resource_id
+        now = self._tools.clock()
+        self._pending.append(Succeeded(call.step, resource_id, "reused", 0.0, now))
+        return True
+
     def _start(self, call: Call) -> None:
-        task = asyncio.get_running_loop().create_task(self._call(call))
+        if self._continuing and self._next_call is None:
+            self._next_call = call
+        else:
+            self._spawn(call)
+
+    def _spawn(self, call: Call) -> None:
+        task = asyncio.get_running_loop().create_task(self._calls_from(call))
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
 
-    async def _call(self, call: Call) -> None:
-        """Run one step's call and report what happened."""
+    async def _calls_from(self, call: Call | None) -> None:
+        """Make a call, drive the request on with its answer, and make the call that started
+        (if it was kept for this task)."""
+        this = asyncio.current_task()
+        while call is not None:
+            observation = await self._call(call)
+            self._pending.append(observation)
+            if this is not None:
+                self._calls.discard(this)  # its call is over: cancelling calls spares its driving
+            await self._drive([], continuing=True)
+            call, self._next_call = self._next_call, None
+            if call is not None and this is not None:
+                self._calls.add(this)
+
+    async def _call(self, call: Call) -> Observation:
+        """Run one step's call; what happened."""
         step, tools, context = call.step, self._tools, self._context
         started = time.perf_counter()
         try:
@@ -301,7 +320,7 @@ class RequestRun:
         except asyncio.CancelledError:
             raise
         except PlatformError as error:
-            observation = self._failure(step, error, call)
+            observation = failed(step, error, call, self._tools)
         except Exception:  # a bug: the request hands its message back; poison bounds the loop
             log.exception("step_crashed", step=step.value)
             observation = Interrupted("crash", tools.clock())
@@ -310,7 +329,7 @@ class RequestRun:
             if step is not Step.FLOW_SPEC:  # the flow spec is cached: no proof of health
                 tools.breaker.record_success()
         tools.telemetry.called(call, time.perf_counter() - started)
-        self._observations.put_nowait(observation)
+        return observation
 
     async def _perform(self, call: Call) -> Observation:
         step, actions, context = call.step, self._tools.actions, self._context
@@ -348,27 +367,3 @@ class RequestRun:
             log.info("kept_in_use", step=step.value, error=str(error))
             result = "in_use"
         return Deleted(step, result, made, time.perf_counter() - started, self._tools.clock())
-
-    def _failure(self, step: Step, error: PlatformError, call: Call) -> Observation:
-        tools = self._tools
-        log.warning("step_failed", step=step.value, mode=call.mode, error=str(error))
-        if isinstance(error, AuthenticationError):
-            kind = "authentication"
-        elif isinstance(error, OutcomeUnknownError):
-            kind = "outcome_unknown"
-        elif error.retryable:
-            kind = "retryable"
-        else:
-            kind = "rejected"
-        opened = kind in ("retryable", "outcome_unknown") and tools.breaker.record_failure()
-        failure = Failure(
-            kind,  # type: ignore[arg-type]
-            outcomes.failure_info(error),
-            retry_after_seconds=error.retry_after_seconds,
-            breaker_open=tools.breaker.is_open,
-            opened_breaker=opened,
-            jitter=tools.jitter(),
-            # The gateway answers 429 before doing anything: the create was not applied.
-            not_applied=call.mode == "create" and error.status == 429,
-        )
-        return Failed(step, failure, tools.clock())

@@ -26,6 +26,7 @@ log = structlog.get_logger()
 PROBE_FIRST_SECONDS = 1.0
 PROBE_MAX_SECONDS = 30.0
 PRUNE_EVERY_SECONDS = 3600.0
+WARM_UP_WAIT_SECONDS = 3.0  # the most the start waits for the warm-up (a slow Platform: no more)
 
 
 def prune_finished(ledger: Ledger, settings: Settings) -> int:
@@ -71,13 +72,17 @@ class Upkeep:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Start the background tasks."""
+        """Start the background tasks; wait a moment for the warm-up, so that the first
+        requests find the flow spec known (a Platform that answers slowly or not at all delays
+        the start by ``WARM_UP_WAIT_SECONDS`` at most)."""
         loop = asyncio.get_running_loop()
+        warm_up = loop.create_task(self._warm_up())
         self._tasks = [
             loop.create_task(self._probe_loop()),
             loop.create_task(self._prune_loop()),
-            loop.create_task(self._warm_up()),
+            warm_up,
         ]
+        await asyncio.wait({warm_up}, timeout=WARM_UP_WAIT_SECONDS)
 
     async def stop(self) -> None:
         """Cancel the background tasks."""

@@ -22,6 +22,10 @@ class LookupCache(Generic[K, V]):
         self._values: dict[K, V] = {}
         self._pending: dict[K, asyncio.Future[V]] = {}
 
+    def kept(self, key: K) -> V | None:
+        """The kept answer for ``key``, or None when it was never looked up (or it failed)."""
+        return self._values.get(key)
+
     async def get(self, key: K, look_up: Callable[[], Awaitable[V]]) -> V:
         """The kept answer for ``key``, or ``await look_up()`` kept for next time."""
         if key in self._values:

@@ -177,6 +177,18 @@ class PlatformClient:
             check_connector(spec, connection_spec_id)
         return spec
 
+    def kept_flow_spec(
+        self, sandbox: str | None, name: str, connection_spec_id: str | None = None
+    ) -> Json | None:
+        """The flow spec called ``name`` if it is cached and accepts ``connection_spec_id``."""
+        spec = self.flows.kept_flow_spec(sandbox, name)
+        if spec is None:
+            return None
+        accepted = spec.get("sourceConnectionSpecIds") or []
+        if connection_spec_id is not None and connection_spec_id not in accepted:
+            return None  # the call raises the error that says why
+        return spec
+
     async def runs(self, sandbox: str | None, flow_id: str) -> list[Json]:
         """Every run of a flow."""
         return await self.flows.runs(sandbox, flow_id)
@@ -287,6 +299,9 @@ def open_platform_client(
     limits = LimiterConfig(
         max_limit=settings.platform_max_in_flight,
         adaptive=settings.platform_adaptive_concurrency,
+        # As wide as the worker runs (a call per dataflow in flight), then down on the answers:
+        # starting at 4 cost a burst of requests several round trips each (docs/adr/0012).
+        initial=float(settings.concurrency),
     )
     gate = Gate(limits, metrics=metrics)
     transport = Transport(http, http_timeout(settings.http_timeout_seconds), metrics, gate)

@@ -173,6 +173,10 @@ class FlowService:
         key = (sandbox or self._session.default_sandbox, name)
         return await self._specs.get(key, lambda: self._look_up_flow_spec(sandbox, name))
 
+    def kept_flow_spec(self, sandbox: str | None, name: str) -> Json | None:
+        """The flow spec called ``name`` if it was looked up already, without a call."""
+        return self._specs.kept((sandbox or self._session.default_sandbox, name))
+
     async def _look_up_flow_spec(self, sandbox: str | None, name: str) -> Json:
         prop = flow_service_name_filter(name)
         params = {"property": prop} if prop else {}

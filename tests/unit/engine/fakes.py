@@ -32,8 +32,8 @@ from worker.core.steps import Step
 from worker.engine.actions import RequestContext
 from worker.engine.breaker import Breaker
 from worker.engine.engine import Engine, EngineConfig
-from worker.engine.runner import Tools
 from worker.engine.telemetry import Telemetry
+from worker.engine.tools import Tools
 from worker.errors import InUseError, NotFoundError, OutcomeUnknownError, PlatformError
 from worker.ledger import Ledger, open_ledger
 from worker.observability.metrics import Metrics
@@ -53,6 +53,12 @@ class FakeActions:
     in_use: set[str] = field(default_factory=set)  # resource ids whose deletion is refused
     flow_states: dict[str, bool] = field(default_factory=dict)  # flow id -> enabled
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    known_flow_spec: bool = False  # answer the flow spec without a call, as a warm cache does
+
+    def known(self, step: Step, context: RequestContext) -> str | None:
+        """The flow spec when ``known_flow_spec``, as a cache that holds it answers."""
+        return "flow-spec-1" if self.known_flow_spec and step is Step.FLOW_SPEC else None
 
     async def reuse(self, step: Step, context: RequestContext) -> str:
         """The flow spec, or a supplied id."""

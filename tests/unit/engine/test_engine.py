@@ -50,6 +50,25 @@ def test_a_request_runs_every_step_once_and_ends_in_dataflow_created(tmp_path: P
     assert [kind for kind, _ in r.actions.calls].count("find") == 0
 
 
+def test_a_flow_spec_the_client_knows_is_reused_without_a_call_and_reported_alike(
+    tmp_path: Path,
+) -> None:
+    with rig(tmp_path) as r:
+        r.actions.known_flow_spec = True
+        settle = r.handle(delivery(request()))
+        events = r.events()
+    assert settle == "ack"
+    assert ("reuse", "flow_spec") not in r.actions.calls
+    first = events[0]["data"]
+    assert (first["step"], first["outcome"], first["resource_id"]) == (
+        "flow_spec",
+        "reused",
+        "flow-spec-1",
+    )
+    assert events[-1]["type"] == "DataflowCreated"
+    assert events[-1]["data"]["flow_spec_id"] == "flow-spec-1"
+
+
 def test_every_event_carries_the_worker_source_and_the_request_as_subject(
     tmp_path: Path,
 ) -> None:
