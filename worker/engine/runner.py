@@ -308,6 +308,8 @@ class RequestRun:
                 self._calls.discard(this)  # its call is over: cancelling calls spares its driving
             await self._drive([], continuing=True)
             call, self._next_call = self._next_call, None
+            if self._settled.done():  # settled (a bug, if a call was kept): nothing more to make
+                call = None
             if call is not None and this is not None:
                 self._calls.add(this)
 
