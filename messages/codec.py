@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, from_json
@@ -22,6 +22,7 @@ from messages.envelope import (
     DeletedEvent,
     DeletionRequestedEvent,
     Event,
+    EventType,
     FailedEvent,
     Payload,
     RequestedEvent,
@@ -169,7 +170,7 @@ def new_event(
     the envelope's rules, so nothing is validated again (the worker builds eight events per
     dataflow; validating each cost more than encoding it). ``time`` must be timezone-aware.
     """
-    event_type = type(payload).__name__
+    event_type = cast(EventType, type(payload).__name__)  # the payload classes are named so
     when = time or datetime.now(UTC)
     if when.tzinfo is None:
         raise ValueError("an event's time must be timezone-aware")
