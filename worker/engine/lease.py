@@ -42,9 +42,11 @@ class LeaseKeeper:
         self._task = asyncio.get_running_loop().create_task(self._keep())
 
     def stop(self) -> None:
-        """Stop renewing (the request settled, or released its lease)."""
+        """Stop renewing (the request settled, or released its lease); forget the request."""
         if self._task is not None:
             self._task.cancel()
+            self._task = None
+        self._on_lost = _forgotten  # no reference cycle keeps the request's objects alive
 
     async def _keep(self) -> None:
         clock, ledger = self._tools.clock, self._tools.ledger
@@ -63,3 +65,7 @@ class LeaseKeeper:
                 if clock() - renewed >= self._seconds:  # it ran out: another worker may take over
                     self._on_lost(Interrupted("ledger", clock()))
                     return
+
+
+def _forgotten(_: Interrupted) -> None:
+    """What a stopped keeper reports to: nobody."""
