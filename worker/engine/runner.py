@@ -297,10 +297,11 @@ class RequestRun:
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
 
-    async def _calls_from(self, call: Call | None) -> None:
+    async def _calls_from(self, first: Call) -> None:
         """Make a call, drive the request on with its answer, and make the call that started
         (if it was kept for this task)."""
         this = asyncio.current_task()
+        call: Call | None = first
         while call is not None:
             observation = await self._call(call)
             self._pending.append(observation)

@@ -23,7 +23,13 @@ from worker.errors import ConfigurationError
 from worker.platform.auth import Credentials, ImsAuth
 from worker.platform.catalog import Catalog
 from worker.platform.dataprep import DataPrep, MappingSetRef
-from worker.platform.flowservice import FlowOp, FlowService, answered_etag, check_connector
+from worker.platform.flowservice import (
+    FlowOp,
+    FlowService,
+    accepts_connector,
+    answered_etag,
+    check_connector,
+)
 from worker.platform.gate import Gate, GateMetrics
 from worker.platform.http import (
     PlatformMetrics,
@@ -182,11 +188,10 @@ class PlatformClient:
     ) -> Json | None:
         """The flow spec called ``name`` if it is cached and accepts ``connection_spec_id``."""
         spec = self.flows.kept_flow_spec(sandbox, name)
-        if spec is None:
-            return None
-        accepted = spec.get("sourceConnectionSpecIds") or []
-        if connection_spec_id is not None and connection_spec_id not in accepted:
-            return None  # the call raises the error that says why
+        if spec is None or (
+            connection_spec_id is not None and not accepts_connector(spec, connection_spec_id)
+        ):
+            return None  # a call (flow_spec) raises the error that says why
         return spec
 
     async def runs(self, sandbox: str | None, flow_id: str) -> list[Json]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -92,16 +93,15 @@ class DataPrep:
 
     async def _page(self, sandbox: str | None, params: dict[str, str | int]) -> Any:
         """One page of the listing, read up to ``PAGE_ATTEMPTS`` times (a GET is safe again)."""
-        for attempt in range(1, PAGE_ATTEMPTS):
+        for attempt in itertools.count(1):
             try:
                 return await self._session.request(
                     API, "GET", "/conversion/mappingSets", sandbox=sandbox, params=params
                 )
             except RetryableError as error:
+                if attempt == PAGE_ATTEMPTS:
+                    raise
                 await asyncio.sleep(page_pause(attempt, error.retry_after_seconds))
-        return await self._session.request(
-            API, "GET", "/conversion/mappingSets", sandbox=sandbox, params=params
-        )
 
 
 def mapping_set_ref(answer: Any) -> MappingSetRef:

@@ -170,12 +170,16 @@ class FlowService:
 
     async def flow_spec(self, sandbox: str | None, name: str) -> Json:
         """The flow spec called ``name``, looked up once per process and sandbox."""
-        key = (sandbox or self._session.default_sandbox, name)
-        return await self._specs.get(key, lambda: self._look_up_flow_spec(sandbox, name))
+        return await self._specs.get(
+            self._spec_key(sandbox, name), lambda: self._look_up_flow_spec(sandbox, name)
+        )
 
     def kept_flow_spec(self, sandbox: str | None, name: str) -> Json | None:
         """The flow spec called ``name`` if it was looked up already, without a call."""
-        return self._specs.kept((sandbox or self._session.default_sandbox, name))
+        return self._specs.kept(self._spec_key(sandbox, name))
+
+    def _spec_key(self, sandbox: str | None, name: str) -> tuple[str, str]:
+        return (sandbox or self._session.default_sandbox, name)
 
     async def _look_up_flow_spec(self, sandbox: str | None, name: str) -> Json:
         prop = flow_service_name_filter(name)
@@ -191,10 +195,14 @@ class FlowService:
         return spec
 
 
+def accepts_connector(spec: Json, connection_spec_id: str) -> bool:
+    """Whether the flow spec lists the connector among its source connection specs."""
+    return connection_spec_id in (spec.get("sourceConnectionSpecIds") or [])
+
+
 def check_connector(spec: Json, connection_spec_id: str) -> None:
     """Refuse a connector that the flow spec does not list among its source connection specs."""
-    allowed = spec.get("sourceConnectionSpecIds") or []
-    if connection_spec_id not in allowed:
+    if not accepts_connector(spec, connection_spec_id):
         raise RejectedError(
             f"flow spec {spec.get('name')!r} does not accept connection spec {connection_spec_id}",
             code="connector_not_in_flow_spec",
